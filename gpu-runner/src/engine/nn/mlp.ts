@@ -1,0 +1,30 @@
+/**
+ * The MLP of algorithm.md §1.1: `h = x`, `h = ReLU(W_k h (+ b_k))` for each
+ * hidden layer, then `logits = W_{H+1} h (+ b)`; the model returns
+ * log_softmax(logits).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { MlpArch } from '../arch.ts';
+import type { FamilyNet, NetOutput } from './families.ts';
+
+function apply(arch: MlpArch, params: readonly tf.Tensor[], x: tf.Tensor2D, record: boolean): NetOutput {
+  const layers = arch.hidden.length + 1;
+  const perLayer = arch.bias ? 2 : 1;
+  const taps: tf.Tensor2D[] = [];
+  let h = x;
+  for (let k = 0; k < layers; k++) {
+    const w = params[k * perLayer] as tf.Tensor2D;
+    // Weights are stored [out, in] as in PyTorch, so h·Wᵀ is a matMul with
+    // transposeB; no transposed copy of the weights is ever made.
+    let z: tf.Tensor2D = tf.matMul(h, w, false, true);
+    if (arch.bias) z = tf.add(z, params[k * perLayer + 1] as tf.Tensor1D);
+    if (record) taps.push(z);
+    h = k < layers - 1 ? tf.relu(z) : z;
+  }
+  return { logits: h, taps };
+}
+
+export const mlpNet: FamilyNet<MlpArch> = {
+  apply,
+  output: (_arch, logits) => tf.logSoftmax(logits),
+};
