@@ -1,0 +1,44 @@
+/**
+ * Conv2DBackpropFilter for the wasm backend: dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, ih, iw, ci] · dy[n,oh,ow,co].
+ *
+ * Formulated as one GEMM, colsT[K, M] · dy[M, Co] with K = kh·kw·ci and M = n·oh·ow, where colsT is
+ * the transposed patch matrix built in JS (see im2col.ts). Measured on the tiny CNN's layers this is
+ * 3–5× faster than the conv2d-with-transposes shim from the ecosystem notes, whose two big
+ * transposes and degenerate convolution (a [Ho,Wo,N,Co] "filter") cost more than the product itself.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { geometryFrom, im2colT } from './im2col.ts';
+import { type BackendWasm, type TensorInfo, dispose, f32, matMul, view } from './wasm-backend.ts';
+
+export function conv2DBackpropFilter(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: tf.NamedAttrMap;
+}): TensorInfo {
+  const { backend } = args;
+  const { x, dy } = args.inputs as unknown as tf.Conv2DBackpropFilterInputs & { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (dataFormat === 'NCHW') {
+    throw new Error("wasm Conv2DBackpropFilter supports dataFormat 'NHWC' only, like the wasm backend's Conv2D");
+  }
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const g = geometryFrom(info);
+  const k = g.kH * g.kW * g.inC;
+  const m = g.batch * g.outH * g.outW;
+  const co = info.outChannels;
+  const cols = backend.makeOutput([k, m], 'float32');
+  // Views are taken after the allocation: growing the heap detaches earlier ones.
+  im2colT(f32(backend, x), g, f32(backend, cols));
+  const dw = matMul(backend, cols, view(dy, [m, co]), k, m, co);
+  dispose(backend, cols);
+  return view(dw, filterShape);
+}
