@@ -1,0 +1,192 @@
+/**
+ * Mini-batch training with the NLL loss on log-softmax (= cross-entropy on
+ * logits) and PyTorch's SGD, for the paper's recipes: the MLPs (lr 0.01,
+ * momentum 0.5, batch 64, 10 epochs, §1.1) and finetuning (§10.1: momentum
+ * 0.9, weight decay, MultiStepLR, best test accuracy over epochs).
+ *
+ * Like a PyTorch DataLoader with shuffle=True and drop_last=False, every epoch
+ * visits every sample once in a fresh random order, and the last batch may be
+ * smaller. The order comes from the seeded RNG, so a seed fixes the run; it
+ * cannot reproduce torch's order (a different generator).
+ *
+ * Async only so that it yields to the event loop between batches (via
+ * tf.nextFrame) and a caller can cancel through `signal`; the work itself is
+ * synchronous on the chosen backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type Model, validateParams } from '../arch.ts';
+import { FusionError } from '../errors.ts';
+import { Rng } from '../rng.ts';
+import { type LabeledData, argmaxRows, checkBatchSize, checkLabels, fractionCorrect, gatherRows, inputLayout, oneHot } from './data.ts';
+import { familyNet } from './families.ts';
+import { forwardWith } from './forward.ts';
+import { downloadParams, uploadParams } from './params.ts';
+import { type LrSchedule, constantLr, multiStepLr } from './schedule.ts';
+import { Sgd } from './sgd.ts';
+
+export interface TrainProgress {
+  /** 1-based epoch. */
+  epoch: number;
+  /** 1-based batch within the epoch. */
+  batch: number;
+  batches: number;
+  /** Mean loss over this batch. */
+  loss: number;
+}
+
+export interface EpochMetrics {
+  /** 1-based epoch. */
+  epoch: number;
+  /** Mean per-sample training loss over the epoch. */
+  loss: number;
+  /**
+   * Fraction of training samples classified correctly as they were trained
+   * on, i.e. by the weights just before each batch's update (the running
+   * accuracy training scripts print, not a separate pass).
+   */
+  trainAccuracy: number;
+  /** Accuracy on `options.eval` after the epoch, when an eval set is given. */
+  evalAccuracy?: number;
+  /** Learning rate used during this epoch. */
+  lr: number;
+}
+
+export interface TrainOptions {
+  lr: number;
+  momentum?: number;
+  weightDecay?: number;
+  /** Default 64, the paper's MLP batch size. */
+  batchSize?: number;
+  epochs: number;
+  /** Seeds the per-epoch shuffling. */
+  seed: number;
+  /** Default true. Without it batches follow the data order (useful for exact tests). */
+  shuffle?: boolean;
+  /** A schedule function, or MultiStepLR's milestones and gamma. Default: constant lr. */
+  schedule?: LrSchedule | { milestones: number[]; gamma: number };
+  /** Evaluated after every epoch; enables best-epoch tracking. */
+  eval?: LabeledData;
+  evalBatchSize?: number;
+  onProgress?: (progress: TrainProgress) => void;
+  onEpoch?: (metrics: EpochMetrics) => void;
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  /** The model after the last epoch (fresh host arrays). */
+  model: Model;
+  history: EpochMetrics[];
+  /**
+   * With an eval set: the first epoch reaching the highest eval accuracy, and
+   * the model as it was after that epoch (what `--ckpt-type best` loads).
+   */
+  best?: { epoch: number; evalAccuracy: number; model: Model };
+}
+
+/** Trains a copy of `model` on `data`; the input model is not modified. */
+export async function train(model: Model, data: LabeledData, options: TrainOptions): Promise<TrainResult> {
+  const { arch } = model;
+  validateParams(arch, model.params);
+  const { n, features } = inputLayout(arch, data.x, 'train.x');
+  checkLabels(data.y, n, arch.classes, 'train.y');
+  if (options.eval !== undefined) {
+    const e = inputLayout(arch, options.eval.x, 'eval.x');
+    checkLabels(options.eval.y, e.n, arch.classes, 'eval.y');
+  }
+  const batchSize = checkBatchSize(options.batchSize ?? 64);
+  if (!Number.isInteger(options.epochs) || options.epochs < 0) {
+    throw new FusionError('INVALID_ARGUMENT', `epochs must be a non-negative integer, got ${options.epochs}`, {
+      field: 'epochs',
+    });
+  }
+  if (!Number.isFinite(options.lr) || options.lr < 0) {
+    throw new FusionError('INVALID_ARGUMENT', `lr must be a finite number ≥ 0, got ${options.lr}`, { field: 'lr' });
+  }
+  const schedule = toSchedule(options.schedule);
+  const rng = new Rng(options.seed);
+  const net = familyNet(arch);
+  const classes = arch.classes;
+  const batches = Math.ceil(n / batchSize);
+
+  // Variables in paramSpecs order: the order FamilyNet.apply expects.
+  const initial = uploadParams(model);
+  const vars = initial.map((t) => tf.variable(t, true));
+  tf.dispose(initial);
+  const sgd = new Sgd(vars, { momentum: options.momentum, weightDecay: options.weightDecay });
+  const history: EpochMetrics[] = [];
+  let best: TrainResult['best'];
+
+  try {
+    for (let epoch = 1; epoch <= options.epochs; epoch++) {
+      const lr = schedule(epoch - 1, options.lr);
+      const order = options.shuffle === false ? identity(n) : rng.permutation(n);
+      let lossSum = 0;
+      let correct = 0;
+
+      for (let b = 0; b < batches; b++) {
+        options.signal?.throwIfAborted();
+        const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
+        const labels = Int32Array.from(idx, (i) => data.y[i]);
+        const xb = gatherRows(data.x.data, features, idx);
+        const targets = oneHot(labels, classes);
+
+        const [lossValue, predictions] = tf.tidy((): [number, Float32Array] => {
+          const x = tf.tensor2d(xb, [idx.length, features]);
+          const t = tf.tensor2d(targets, [idx.length, classes]);
+          let logits: tf.Tensor2D | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            // keep: variableGrads disposes everything its function creates
+            // except the loss, and the logits are wanted for the accuracy.
+            logits = tf.keep(net.apply(arch, vars, x, false).logits);
+            // NLL of log-softmax, averaged over the batch (reduction="mean").
+            return tf.neg(tf.mean(tf.sum(tf.mul(t, tf.logSoftmax(logits)), 1)));
+          }, vars);
+          // Read before the update: these are the predictions of the weights
+          // the loss was computed with.
+          const read: [number, Float32Array] = [value.dataSync()[0], new Float32Array(logits!.dataSync())];
+          logits!.dispose();
+          sgd.step(
+            vars.map((v) => grads[v.name]),
+            lr,
+          );
+          return read;
+        });
+
+        lossSum += lossValue * idx.length;
+        const predicted = argmaxRows(predictions, classes);
+        for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) correct++;
+        options.onProgress?.({ epoch, batch: b + 1, batches, loss: lossValue });
+        await tf.nextFrame();
+      }
+
+      const metrics: EpochMetrics = { epoch, loss: lossSum / n, trainAccuracy: correct / n, lr };
+      if (options.eval !== undefined) {
+        const { logits } = forwardWith(arch, vars, options.eval.x, { batchSize: options.evalBatchSize });
+        metrics.evalAccuracy = fractionCorrect(argmaxRows(logits, classes), options.eval.y);
+        if (best === undefined || metrics.evalAccuracy > best.evalAccuracy) {
+          best = { epoch, evalAccuracy: metrics.evalAccuracy, model: { arch, params: downloadParams(arch, vars) } };
+        }
+      }
+      history.push(metrics);
+      options.onEpoch?.(metrics);
+    }
+    const result: TrainResult = { model: { arch, params: downloadParams(arch, vars) }, history };
+    if (best !== undefined) result.best = best;
+    return result;
+  } finally {
+    sgd.dispose();
+    tf.dispose(vars);
+  }
+}
+
+function toSchedule(schedule: TrainOptions['schedule']): LrSchedule {
+  if (schedule === undefined) return constantLr;
+  if (typeof schedule === 'function') return schedule;
+  return multiStepLr(schedule.milestones, schedule.gamma);
+}
+
+function identity(n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  return out;
+}
