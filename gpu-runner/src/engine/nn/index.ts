@@ -1,0 +1,17 @@
+/** Neural-network execution for the engine: forward passes with taps, initialisation, training, evaluation. */
+export { type LabeledData, argmaxRows } from './data.ts';
+export { type FamilyNet, type NetOutput, familyNet } from './families.ts';
+export {
+  DEFAULT_BATCH_SIZE,
+  type ForwardOptions,
+  type ForwardResult,
+  forward,
+  forwardWith,
+  modelOutput,
+} from './forward.ts';
+export { defaultInitBound, initModel } from './init.ts';
+export { downloadParams, uploadParams } from './params.ts';
+export { type LrSchedule, constantLr, multiStepLr } from './schedule.ts';
+export { Sgd, type SgdOptions } from './sgd.ts';
+export { type EpochMetrics, type TrainOptions, type TrainProgress, type TrainResult, train } from './train.ts';
+export { type EnsembleResult, type EvalOptions, accuracy, predictionEnsemble } from './evaluate.ts';
