@@ -223,7 +223,8 @@ describe('end to end', () => {
       await tf.setBackend(backend);
       return tf.tidy(() => {
         const x = tf.tensor4d(xv, [4, 12, 12, 3]);
-        const f = (w1: tf.Tensor4D, w2: tf.Tensor4D) => {
+        const f = (...ws: tf.Tensor[]) => {
+          const [w1, w2] = ws as [tf.Tensor4D, tf.Tensor4D];
           let h = tf.relu(tf.conv2d(x, w1, 1, 'same'));
           h = tf.maxPool(h, 2, 2, 'valid');
           h = tf.relu(tf.conv2d(h, w2, 2, 'same'));

@@ -1,0 +1,129 @@
+/**
+ * Data-parallel SGD over worker threads, each with its own tfjs wasm backend.
+ *
+ * tfjs-wasm runs on one thread in Node (the threaded build is browser-only), so a single trainer
+ * leaves the other cores idle. Here each of `workers` threads holds a replica of the parameters
+ * and computes the gradient of its shard's mean loss; the main thread averages the shard gradients
+ * weighted by shard size (= the gradient of the full batch's mean loss) and every replica applies
+ * the same SGD update, so the replicas stay identical and the result equals single-thread training
+ * up to float summation order.
+ */
+import { Worker } from 'node:worker_threads';
+import { TRAINING_NETS } from './training-nets.ts';
+import type { WorkerInit, WorkerRequest } from './data-parallel-worker.ts';
+
+type Reply =
+  | { kind: 'ready' }
+  | { kind: 'applied' }
+  | { kind: 'grads'; grads: Float32Array[]; loss: number }
+  | { kind: 'snapshot'; params: Float32Array[] };
+
+/** One worker, with at most one request in flight (the trainer always awaits each round). */
+class Replica {
+  private pending: { resolve: (r: Reply) => void; reject: (e: Error) => void } | null = null;
+  private failure: Error | null = null;
+  readonly ready: Promise<Reply>;
+
+  constructor(readonly worker: Worker) {
+    worker.on('message', (r: Reply) => {
+      const p = this.pending;
+      this.pending = null;
+      p?.resolve(r);
+    });
+    worker.on('error', (e) => {
+      this.failure = e;
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(e);
+    });
+    this.ready = this.next();
+  }
+
+  private next(): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      if (this.failure !== null) reject(this.failure);
+      else this.pending = { resolve, reject };
+    });
+  }
+
+  request(msg: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<Reply> {
+    const reply = this.next();
+    this.worker.postMessage(msg, transfer);
+    return reply;
+  }
+}
+
+export interface DataParallelOptions {
+  /** Name in TRAINING_NETS. */
+  net: string;
+  initial: Float32Array[];
+  learningRate: number;
+  workers?: number;
+}
+
+export class DataParallelTrainer {
+  private constructor(
+    private readonly replicas: Replica[],
+    /** Averaged gradients of the last step, applied by the replicas at the start of the next request. */
+    private unapplied: Float32Array[] | null = null,
+  ) {}
+
+  static async create(options: DataParallelOptions): Promise<DataParallelTrainer> {
+    if (TRAINING_NETS[options.net] === undefined) throw new Error(`unknown training net ${options.net}`);
+    const count = options.workers ?? 2;
+    const init: WorkerInit = { net: options.net, initial: options.initial, learningRate: options.learningRate };
+    const entry = new URL('./data-parallel-bootstrap.js', import.meta.url);
+    const replicas = Array.from({ length: count }, () => new Replica(new Worker(entry, { workerData: init })));
+    await Promise.all(replicas.map((r) => r.ready));
+    return new DataParallelTrainer(replicas);
+  }
+
+  /** One SGD step on the batch (x: [n,32,32,3] NHWC, labels: class ids). Returns the batch-mean loss. */
+  async step(x: Float32Array, labels: Int32Array): Promise<number> {
+    const n = labels.length;
+    const per = x.length / n;
+    const k = Math.min(this.replicas.length, n);
+    const bounds = Array.from({ length: k + 1 }, (_, i) => Math.round((i * n) / k));
+    const apply = this.unapplied;
+    const replies = await Promise.all(
+      this.replicas.slice(0, k).map((r, i) => {
+        const xs = x.slice(bounds[i] * per, bounds[i + 1] * per);
+        const ls = labels.slice(bounds[i], bounds[i + 1]);
+        return r.request({ kind: 'step', apply, x: xs, labels: ls }, [xs.buffer, ls.buffer]);
+      }),
+    );
+    // Replicas beyond k (a batch smaller than the worker count) still have to apply the update.
+    if (apply !== null) await Promise.all(this.replicas.slice(k).map((r) => r.request({ kind: 'apply', apply })));
+    const avg = (replies[0] as { grads: Float32Array[] }).grads.map((g) => new Float32Array(g.length));
+    let loss = 0;
+    replies.forEach((reply, i) => {
+      const { grads, loss: l } = reply as { grads: Float32Array[]; loss: number };
+      const w = (bounds[i + 1] - bounds[i]) / n;
+      loss += w * l;
+      grads.forEach((g, j) => {
+        const a = avg[j];
+        for (let e = 0; e < g.length; e++) a[e] += w * g[e];
+      });
+    });
+    this.unapplied = avg;
+    return loss;
+  }
+
+  /** Current parameters (after the last step's update), from the first replica. */
+  async parameters(): Promise<Float32Array[]> {
+    await this.flush();
+    const reply = await this.replicas[0].request({ kind: 'snapshot' });
+    return (reply as { params: Float32Array[] }).params;
+  }
+
+  private async flush(): Promise<void> {
+    const apply = this.unapplied;
+    if (apply === null) return;
+    this.unapplied = null;
+    await Promise.all(this.replicas.map((r) => r.request({ kind: 'apply', apply })));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.replicas.map((r) => r.worker.terminate()));
+  }
+}
