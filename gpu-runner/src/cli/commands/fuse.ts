@@ -1,0 +1,81 @@
+/** `clafusion fuse`: fuse two or more model files into one. */
+import { basename } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readModelFile, serializeModel } from '../../io/model-file.ts';
+import { atomicWriteFile } from '../../io/atomic-write.ts';
+import { runFusion } from '../../pipeline/run-fusion.ts';
+import type { FusionReport } from '../../pipeline/report.ts';
+import { ENGINE_VERSION } from '../../pipeline/version.ts';
+import { Args, type FlagSpecs, UsageError, helpText, parseArgs } from '../args.ts';
+import { FUSION_FLAGS, fusionOptionsFromArgs } from '../fusion-flags.ts';
+import { createProgress } from '../progress.ts';
+import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
+import { initBackend } from '../../runtime/backend.ts';
+import type { CommandIo } from '../io.ts';
+import { formatSummary } from '../summary.ts';
+
+const FLAGS: FlagSpecs = {
+  model: { kind: 'value', repeat: true, placeholder: 'FILE', description: 'input model (.safetensors); give 2 or more' },
+  calibration: { kind: 'value', placeholder: 'DATA', description: 'calibration inputs: a .safetensors with x (used as given), or any --data form' },
+  eval: { kind: 'value', placeholder: 'DATA', description: 'labelled evaluation data (x and y) to report accuracies' },
+  out: { kind: 'value', placeholder: 'FILE', description: 'where to write the fused model (.safetensors)' },
+  report: { kind: 'value', placeholder: 'FILE', description: 'where to write the JSON report' },
+  ...FUSION_FLAGS,
+  ...DATA_FLAGS,
+  quiet: { kind: 'switch', description: 'no progress output' },
+  help: { kind: 'switch', description: 'show this help' },
+};
+
+export const FUSE_USAGE =
+  'usage: clafusion fuse --model A.safetensors --model B.safetensors [--model …] --calibration CAL --out FUSED.safetensors [--eval EVAL] [--report R.json] [options]';
+
+export async function fuseCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  const args = new Args(parseArgs(argv, FLAGS));
+  if (args.switch('help')) {
+    io.stdout.write(helpText(FUSE_USAGE, FLAGS));
+    return 0;
+  }
+  const modelPaths = args.all('model');
+  if (modelPaths.length < 2) throw new UsageError(`fuse needs at least two --model files, got ${modelPaths.length}`);
+  const calibrationSpec = args.required('calibration');
+  const outPath = args.required('out');
+  const reportPath = args.string('report');
+  const evalSpec = args.string('eval');
+  const requestedSamples = args.optionalInteger('samples', 1);
+
+  const files = await Promise.all(modelPaths.map((p) => readModelFile(p)));
+  const family = files[0].model.arch.family;
+  const options = fusionOptionsFromArgs(args, family, files.length);
+  const calibration = await loadDataArg(calibrationSpec, args, { limit: requestedSamples ?? undefined, what: 'calibration' });
+  const evaluation = evalSpec ? await loadDataArg(evalSpec, args, { what: 'eval', labels: true }) : undefined;
+
+  const backend = await initBackend();
+  const progress = createProgress(io.stderr, !args.switch('quiet'));
+  const outcome = await runFusion(
+    {
+      models: files.map((f, i) => ({ model: f.model, label: basename(modelPaths[i]), sha256: f.sha256 })),
+      calibration: calibration.x,
+      samples: requestedSamples,
+      evaluation: evaluation ? { x: evaluation.x, y: evaluation.y! } : undefined,
+      options,
+    },
+    {
+      backend: backend.detail,
+      now: () => performance.now(),
+      onProgress: (e) => progress.update(e.stage, e.fraction, e.message),
+    },
+  );
+  progress.done();
+
+  const bytes = serializeModel(outcome.fused, files[outcome.namingFrom].convention, { 'clafusion.version': ENGINE_VERSION });
+  await atomicWriteFile(outPath, bytes);
+  const report: FusionReport = {
+    ...outcome.report,
+    fused: { ...outcome.report.fused, sha256: createHash('sha256').update(bytes).digest('hex') },
+  };
+  if (reportPath) await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+  io.stdout.write(formatSummary(report, outPath, reportPath));
+  return 0;
+}

@@ -1,0 +1,94 @@
+/** `clafusion train`: train a model from an architecture on a dataset. */
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { parseArch } from '../../engine/arch.ts';
+import { FusionError } from '../../engine/errors.ts';
+import { initModel } from '../../engine/nn/init.ts';
+import { train } from '../../engine/nn/train.ts';
+import { OFFICIAL_MLP_NAMING } from '../../io/naming.ts';
+import { serializeModel } from '../../io/model-file.ts';
+import { atomicWriteFile } from '../../io/atomic-write.ts';
+import { initBackend } from '../../runtime/backend.ts';
+import { Args, type FlagSpecs, helpText, parseArgs } from '../args.ts';
+import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
+import { createProgress } from '../progress.ts';
+import type { CommandIo } from '../io.ts';
+import { describeArch } from '../summary.ts';
+
+const FLAGS: FlagSpecs = {
+  arch: { kind: 'value', placeholder: 'FILE|JSON', description: 'architecture JSON (a file or inline), e.g. {"family":"mlp","input":[784],"hidden":[400,200,100],"classes":10}' },
+  data: { kind: 'value', placeholder: 'DATA', description: 'labelled training data (see README: .safetensors, .npy, IDX, mnist:train, fashion-mnist:train)' },
+  eval: { kind: 'value', placeholder: 'DATA', description: 'labelled data evaluated after every epoch' },
+  out: { kind: 'value', placeholder: 'FILE', description: 'where to write the trained model (.safetensors)' },
+  epochs: { kind: 'value', placeholder: 'N', description: 'epochs (default 10)' },
+  lr: { kind: 'value', placeholder: 'LR', description: 'learning rate (default 0.01)' },
+  momentum: { kind: 'value', placeholder: 'M', description: 'SGD momentum (default 0.5)' },
+  'weight-decay': { kind: 'value', placeholder: 'WD', description: 'L2 weight decay (default 0)' },
+  batch: { kind: 'value', placeholder: 'N', description: 'batch size (default 64)' },
+  seed: { kind: 'value', placeholder: 'N', description: 'seed for initialisation and shuffling (default 0)' },
+  limit: { kind: 'value', placeholder: 'N', description: 'use only the first N training samples' },
+  ...DATA_FLAGS,
+  quiet: { kind: 'switch', description: 'no progress output' },
+  help: { kind: 'switch', description: 'show this help' },
+};
+
+const USAGE = 'usage: clafusion train --arch ARCH.json --data DATA --out M.safetensors [--epochs N --lr LR --momentum M --batch N --seed N]';
+
+export async function readArchArg(value: string): Promise<unknown> {
+  const text = value.trim().startsWith('{') ? value : await readFile(value, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new FusionError('INVALID_ARCH', `--arch is not valid JSON: ${(e as Error).message}`, { field: 'arch' });
+  }
+}
+
+export async function trainCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  const args = new Args(parseArgs(argv, FLAGS));
+  if (args.switch('help')) {
+    io.stdout.write(helpText(USAGE, FLAGS));
+    return 0;
+  }
+  const arch = parseArch(await readArchArg(args.required('arch')));
+  const out = args.required('out');
+  const data = await loadDataArg(args.required('data'), args, {
+    what: 'data',
+    labels: true,
+    limit: args.optionalInteger('limit', 1) ?? undefined,
+  });
+  const evalSpec = args.string('eval');
+  const evaluation = evalSpec ? await loadDataArg(evalSpec, args, { what: 'eval', labels: true }) : undefined;
+  const epochs = args.integer('epochs', 10, 0);
+  const seed = args.integer('seed', 0);
+  const backend = await initBackend();
+  const progress = createProgress(io.stderr, !args.switch('quiet'));
+  const t0 = performance.now();
+  const result = await train(initModel(arch, seed), { x: data.x, y: data.y! }, {
+    lr: args.number('lr', 0.01, { min: 0 }),
+    momentum: args.number('momentum', 0.5, { min: 0 }),
+    weightDecay: args.number('weight-decay', 0, { min: 0 }),
+    batchSize: args.integer('batch', 64, 1),
+    epochs,
+    seed,
+    eval: evaluation ? { x: evaluation.x, y: evaluation.y! } : undefined,
+    onProgress: (p) => progress.update(`epoch ${p.epoch}/${epochs}`, p.batch / p.batches, `loss ${p.loss.toFixed(4)}`),
+    onEpoch: (m) => {
+      progress.done();
+      const evalPart = m.evalAccuracy === undefined ? '' : `  eval acc ${(m.evalAccuracy * 100).toFixed(2)}%`;
+      io.stderr.write(`epoch ${m.epoch}/${epochs}  loss ${m.loss.toFixed(4)}  train acc ${(m.trainAccuracy * 100).toFixed(2)}%${evalPart}\n`);
+    },
+  });
+  progress.done();
+  const bytes = serializeModel(result.model, OFFICIAL_MLP_NAMING, {
+    'clafusion.train': JSON.stringify({ epochs, seed, samples: data.x.shape[0] }),
+  });
+  await atomicWriteFile(out, bytes);
+  const last = result.history.at(-1);
+  io.stdout.write(
+    `Trained ${describeArch(arch)} on ${data.x.shape[0]} samples in ${((performance.now() - t0) / 1000).toFixed(1)}s on ${backend.detail}\n` +
+      (last ? `  final loss ${last.loss.toFixed(4)}, train accuracy ${(last.trainAccuracy * 100).toFixed(2)}%` +
+        (last.evalAccuracy === undefined ? '' : `, eval accuracy ${(last.evalAccuracy * 100).toFixed(2)}%`) + '\n' : '') +
+      `  → ${out}\n`,
+  );
+  return 0;
+}

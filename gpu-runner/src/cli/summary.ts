@@ -1,0 +1,42 @@
+/** The short human summary printed at the end of `fuse`. */
+import type { FusionReport } from '../pipeline/report.ts';
+import type { Arch } from '../engine/arch.ts';
+
+export function describeArch(arch: Arch): string {
+  return `${arch.family} ${arch.input.join('x')}→[${arch.hidden.join(', ')}]→${arch.classes}${arch.bias ? ' (bias)' : ''}`;
+}
+
+function pct(v: number): string {
+  return `${(v * 100).toFixed(2)}%`;
+}
+
+export function formatSummary(report: FusionReport, outPath: string, reportPath?: string): string {
+  const lines: string[] = [];
+  lines.push(`Fused ${report.inputs.length} models on ${report.backend}`);
+  for (const input of report.inputs) {
+    lines.push(`  model ${input.index} (${input.role}): ${input.label}  ${describeArch(input.arch)}`);
+  }
+  for (const g of report.alignment.groups) {
+    lines.push(`  mapping ${g.name} (model ${g.colsModel} → model ${g.rowsModel}): [${g.mapping.join(', ')}]  cost ${g.cost.toPrecision(6)}`);
+  }
+  for (const d of report.balance.depthAligned) {
+    lines.push(`  ${report.balance.method === 'add' ? 'depth-aligned' : 'merged'} model ${d.input}: ${describeArch(d.arch)}`);
+  }
+  lines.push(`  fused (${report.fusion.method}): ${describeArch(report.fused.arch)} → ${outPath}`);
+  const acc = report.accuracy;
+  if (acc) {
+    const parts = acc.models.map((a, i) => `model ${i + 1} ${pct(a)}`);
+    parts.push(`ensemble ${pct(acc.ensemble)}`);
+    for (const d of acc.depthAligned) parts.push(`depth-aligned ${d.input} ${pct(d.accuracy)}`);
+    parts.push(`fused ${pct(acc.fused)}`);
+    lines.push(`  accuracy on ${acc.samples} samples: ${parts.join('  ')}`);
+  }
+  const t = report.timings;
+  lines.push(
+    `  timings: ${Object.entries(t)
+      .map(([k, v]) => `${k} ${v.toFixed(3)}s`)
+      .join('  ')}`,
+  );
+  if (reportPath) lines.push(`  report: ${reportPath}`);
+  return `${lines.join('\n')}\n`;
+}

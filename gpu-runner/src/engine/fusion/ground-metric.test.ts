@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { groundMetric, MLP_GROUND_METRIC, CNN_GROUND_METRIC } from './ground-metric.ts';
+import { Rng } from '../rng.ts';
+
+function rows(n: number, d: number, seed: number) {
+  const rng = new Rng(seed);
+  return Float64Array.from({ length: n * d }, () => rng.normal());
+}
+
+describe('ground metric (spec §7.4)', () => {
+  const a = rows(5, 7, 1);
+  const b = rows(4, 7, 2);
+  const direct = groundMetric(a, 5, b, 4, 7, 7, MLP_GROUND_METRIC);
+
+  it('is the plain Euclidean distance on the direct path', () => {
+    let s = 0;
+    for (let f = 0; f < 7; f++) s += (a[2 * 7 + f] - b[3 * 7 + f]) ** 2;
+    expect(direct.data[2 * 4 + 3]).toBeCloseTo(Math.sqrt(s), 12);
+  });
+
+  it('scales the efficient expansion by 1/√t with dist-normalize', () => {
+    const eff = groundMetric(a, 5, b, 4, 7, 7, CNN_GROUND_METRIC);
+    eff.data.forEach((v, k) => expect(v).toBeCloseTo(direct.data[k] / Math.sqrt(7), 10));
+  });
+
+  it('applies the normalisations', () => {
+    const log = groundMetric(a, 5, b, 4, 7, 7, { ...MLP_GROUND_METRIC, normalize: 'log' });
+    log.data.forEach((v, k) => expect(v).toBeCloseTo(Math.log1p(direct.data[k]), 12));
+    const max = groundMetric(a, 5, b, 4, 7, 7, { ...MLP_GROUND_METRIC, normalize: 'max' });
+    expect(Math.max(...max.data)).toBeCloseTo(1, 12);
+    const median = groundMetric(a, 5, b, 4, 7, 7, { ...MLP_GROUND_METRIC, normalize: 'median' });
+    const sorted = [...median.data].sort((x, y) => x - y);
+    expect(sorted[9]).toBeCloseTo(1, 12); // 20 entries: torch takes the lower middle one
+    const squared = groundMetric(a, 5, b, 4, 7, 7, { ...MLP_GROUND_METRIC, squared: true });
+    squared.data.forEach((v, k) => expect(v).toBeCloseTo(direct.data[k] ** 2, 10));
+  });
+
+  it('names NaN inputs', () => {
+    const bad = Float64Array.from(a);
+    bad[3] = NaN;
+    expect(() => groundMetric(bad, 5, b, 4, 7, 7, MLP_GROUND_METRIC)).toThrow(/NaN/);
+  });
+});

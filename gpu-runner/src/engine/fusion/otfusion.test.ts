@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { otFusion, type OtFusionOptions } from './otfusion.ts';
+import { MLP_GROUND_METRIC } from './ground-metric.ts';
+import { fusedModel, fusionLayers, neuronRows } from './model-layers.ts';
+import { type Model, type Params, makeModel, mlpBiasName, mlpWeightName } from '../arch.ts';
+import { maxAbsDiff, randomInputs, randomMlp, referenceForward } from '../../../test/support/reference-mlp.ts';
+import { tensor32 } from '../tensor.ts';
+import { Rng } from '../rng.ts';
+
+const options: OtFusionOptions = {
+  alignment: 'activations',
+  groundMetric: MLP_GROUND_METRIC,
+  solver: { kind: 'exact' },
+  correction: true,
+  pastCorrection: true,
+  weightN1: 0.5,
+  outputLayer: 'align',
+  handleSkips: false,
+  samples: 1,
+};
+
+/** Permutes the hidden neurons of an MLP: the same function, a different basis. */
+function permuteHidden(model: Model, seed: number): Model {
+  const rng = new Rng(seed);
+  const params: Params = new Map();
+  const L = model.arch.hidden.length + 1;
+  let prevPerm: Int32Array | null = null;
+  for (let l = 0; l < L; l++) {
+    const W = model.params.get(mlpWeightName(l))!;
+    const b = model.params.get(mlpBiasName(l));
+    const [o, i] = W.shape;
+    const perm = l < L - 1 ? rng.permutation(o) : Int32Array.from({ length: o }, (_, k) => k);
+    const out = new Float32Array(o * i);
+    for (let r = 0; r < o; r++)
+      for (let c = 0; c < i; c++) out[r * i + c] = W.data[perm[r] * i + (prevPerm ? prevPerm[c] : c)];
+    params.set(mlpWeightName(l), { shape: [o, i], data: out });
+    if (b) params.set(mlpBiasName(l), { shape: [o], data: Float32Array.from(perm, (p) => b.data[p]) });
+    prevPerm = perm;
+  }
+  return makeModel(model.arch, params);
+}
+
+describe('OTFusion layer loop (spec §7.2)', () => {
+  it('reproduces the worked example of §7.8 to float32 precision', () => {
+    const W0 = tensor32([4, 2], [1, 2, 3, 4, 5, 6, 7, 8]);
+    const W1 = tensor32([2, 2], [0, 0, 10, 10]);
+    const [r] = otFusion(
+      {
+        layers0: [{ name: 'fc1.weight', weight: W0 }],
+        layers1: [{ name: 'fc1.weight', weight: W1 }],
+        acts0: [{ data: Float64Array.from([0, 1, 10, 11]), width: 4, features: 1 }],
+        acts1: [{ data: Float64Array.from([0.5, 10.5]), width: 2, features: 1 }],
+      },
+      options,
+    );
+    expect(Array.from(r.transport!)).toEqual([0.49999988079071045, 0, 0.49999988079071045, 0, 0, 0.49999988079071045, 0, 0.49999988079071045]);
+    const expectY = [1.9999995, 2.9999993, 5.9999986, 6.999998];
+    expectY.forEach((v, k) => expect(Math.fround(r.aligned[k])).toBeCloseTo(v, 5));
+    const expectF = [0.99999976, 1.4999996, 7.999999, 8.499999];
+    expectF.forEach((v, k) => expect(r.fused!.data[k]).toBeCloseTo(v, 5));
+    expect(r.fused!.data[0]).toBe(Math.fround(0.99999976));
+  });
+
+  for (const bias of [false, true]) {
+    it(`recovers a permuted copy of the same network (bias ${bias})`, () => {
+      const arch = { family: 'mlp' as const, input: [6], hidden: [7, 5], classes: 3, bias };
+      const N1 = randomMlp(arch, 21);
+      const N0 = permuteHidden(N1, 22);
+      const t = 30;
+      const x = randomInputs(t, 6, 23);
+      const taps0 = referenceForward(N0, x, t).pre.map((p) => Float32Array.from(p));
+      const taps1 = referenceForward(N1, x, t).pre.map((p) => Float32Array.from(p));
+      const results = otFusion(
+        { layers0: fusionLayers(N0), layers1: fusionLayers(N1), acts0: neuronRows(taps0, t), acts1: neuronRows(taps1, t) },
+        { ...options, samples: t },
+      );
+      const fused = fusedModel(N1, results);
+      // T̃ is a permutation scaled by 1/(1 + n·1e-7): every weight comes back to ~1e-6.
+      for (const [name, tensor] of N1.params) {
+        expect(maxAbsDiff(fused.params.get(name)!.data, tensor.data)).toBeLessThan(1e-5);
+      }
+      expect(maxAbsDiff(referenceForward(fused, x, t).logits, referenceForward(N1, x, t).logits)).toBeLessThan(1e-4);
+    });
+  }
+
+  it('weights the models by ensemble step and skips OT on the output layer when asked', () => {
+    const arch = { family: 'mlp' as const, input: [4], hidden: [3], classes: 2, bias: true };
+    const N0 = randomMlp(arch, 1);
+    const N1 = randomMlp(arch, 2);
+    const results = otFusion(
+      { layers0: fusionLayers(N0), layers1: fusionLayers(N1) },
+      { ...options, alignment: 'weights', weightN1: 0.25, outputLayer: 'average' },
+    );
+    const out = results[1];
+    expect(out.transport).toBeNull();
+    // The output layer's inputs are aligned with the hidden layer's map, then averaged 0.75/0.25.
+    const T = results[0].transport!;
+    const W0 = N0.params.get('fc2.weight')!.data;
+    const W1 = N1.params.get('fc2.weight')!.data;
+    for (let o = 0; o < 2; o++)
+      for (let j = 0; j < 3; j++) {
+        let y = 0;
+        for (let i = 0; i < 3; i++) y += W0[o * 3 + i] * T[i * 3 + j];
+        expect(out.fused!.data[o * 3 + j]).toBeCloseTo(0.75 * y + 0.25 * W1[o * 3 + j], 6);
+      }
+    const b0 = N0.params.get('fc2.bias')!.data;
+    const b1 = N1.params.get('fc2.bias')!.data;
+    for (let o = 0; o < 2; o++) expect(out.fusedBias!.data[o]).toBeCloseTo(0.75 * b0[o] + 0.25 * b1[o], 6);
+  });
+
+  it('fuses teacher–student widths with N1′s shapes', () => {
+    const N0 = randomMlp({ family: 'mlp', input: [5], hidden: [8, 6], classes: 3, bias: false }, 4);
+    const N1 = randomMlp({ family: 'mlp', input: [5], hidden: [4, 3], classes: 3, bias: false }, 5);
+    const t = 20;
+    const x = randomInputs(t, 5, 6);
+    const results = otFusion(
+      {
+        layers0: fusionLayers(N0),
+        layers1: fusionLayers(N1),
+        acts0: neuronRows(referenceForward(N0, x, t).pre.map((p) => Float32Array.from(p)), t),
+        acts1: neuronRows(referenceForward(N1, x, t).pre.map((p) => Float32Array.from(p)), t),
+      },
+      { ...options, samples: t },
+    );
+    expect(results.map((r) => [r.rows, r.cols])).toEqual([
+      [8, 4],
+      [6, 3],
+      [3, 3],
+    ]);
+    // Each column of a corrected map sums to ≈ 1.
+    for (const r of results) {
+      for (let j = 0; j < r.cols; j++) {
+        let s = 0;
+        for (let i = 0; i < r.rows; i++) s += r.transport![i * r.cols + j];
+        expect(s).toBeCloseTo(1, 5);
+      }
+    }
+    expect(fusedModel(N1, results).arch).toEqual(N1.arch);
+  });
+
+  it('rejects models with different numbers of layers', () => {
+    const a = randomMlp({ family: 'mlp', input: [3], hidden: [2], classes: 2, bias: false }, 1);
+    const b = randomMlp({ family: 'mlp', input: [3], hidden: [2, 2], classes: 2, bias: false }, 1);
+    expect(() => otFusion({ layers0: fusionLayers(a), layers1: fusionLayers(b) }, { ...options, alignment: 'weights' })).toThrow(
+      /same number of weight tensors/,
+    );
+  });
+});

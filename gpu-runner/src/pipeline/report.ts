@@ -1,0 +1,60 @@
+/**
+ * The fusion report: what was fused, how the layers were aligned, what came
+ * out, how accurate everything is, and how long each stage took. Written as
+ * `report.json` by the CLI and the runner; the schema is documented in the
+ * README.
+ */
+import type { Arch } from '../engine/arch.ts';
+import type { AlignmentGroup } from '../engine/fusion/align-depths.ts';
+import type { LayerSummary } from '../engine/fusion/fuse-pair.ts';
+import type { FusionOptions } from '../engine/fusion/options.ts';
+
+export const REPORT_STAGES = ['activations', 'cost', 'alignment', 'balance', 'fusion'] as const;
+export type ReportStage = (typeof REPORT_STAGES)[number];
+
+export interface ReportInput {
+  /** 1-based position on the command line / in the job spec. */
+  index: number;
+  label: string;
+  sha256: string | null;
+  arch: Arch;
+  /** `deeper`/`shallower` for two models, `anchor`/`member` for K models. */
+  role: 'deeper' | 'shallower' | 'equal-depth' | 'anchor' | 'member';
+}
+
+export interface ReportAlignmentGroup extends AlignmentGroup {
+  /** Which models the rows and columns belong to (1-based input indices). */
+  rowsModel: number;
+  colsModel: number;
+}
+
+export interface FusionReport {
+  schema: 'clafusion.report/v1';
+  engine: { name: 'clafusion'; version: string };
+  backend: string;
+  seed: number;
+  options: FusionOptions;
+  inputs: ReportInput[];
+  calibration: { samples: number; available: number };
+  alignment: { groups: ReportAlignmentGroup[] };
+  balance: { method: 'add' | 'merge'; depthAligned: { input: number; arch: Arch }[] };
+  fusion: {
+    method: FusionOptions['fusion'];
+    /** Input indices of N0 (aligned onto) N1, for two models; the anchor for K models. */
+    n0: number | null;
+    n1: number | null;
+    anchor: number | null;
+    /** Normalised weights per input model. */
+    weights: number[];
+    layers: (LayerSummary & { model: number })[];
+  };
+  fused: { arch: Arch; sha256: string | null; parameters: number };
+  accuracy: {
+    models: number[];
+    fused: number;
+    ensemble: number;
+    depthAligned: { input: number; accuracy: number }[];
+    samples: number;
+  } | null;
+  timings: Record<ReportStage | 'evaluation' | 'total', number>;
+}
