@@ -13,7 +13,6 @@ import {
   bruteForceUniformSquare,
   lpOptimumByVertices,
   marginalError,
-  planCost,
   randomMarginal,
   randomMatrix,
   uniform,
@@ -104,7 +103,7 @@ describe('emd: degenerate problems', () => {
   const cases: [string, number, number, (i: number, j: number) => number][] = [
     ['constant matrix', 6, 4, () => 1],
     ['constant rows', 8, 8, (i) => 0.1 * (i + 1)],
-    ['identical columns', 6, 6, (i, j) => Math.abs(i - (j % 2)) ],
+    ['identical columns', 6, 6, (i, j) => Math.abs(i - (j % 2))],
     ['zero matrix', 5, 5, () => 0],
   ];
   it.each(cases)('%s: valid, optimal, deterministic', (_name, n, m, f) => {
