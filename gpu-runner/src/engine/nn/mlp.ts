@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MlpArch } from '../arch.ts';
 import type { FamilyNet, NetOutput } from './families.ts';
+import { linear } from './linear.ts';
 
 function apply(arch: MlpArch, params: readonly tf.Tensor[], x: tf.Tensor2D, record: boolean): NetOutput {
   const layers = arch.hidden.length + 1;
@@ -14,9 +15,8 @@ function apply(arch: MlpArch, params: readonly tf.Tensor[], x: tf.Tensor2D, reco
   let h = x;
   for (let k = 0; k < layers; k++) {
     const w = params[k * perLayer] as tf.Tensor2D;
-    // Weights are stored [out, in] as in PyTorch, so h·Wᵀ is a matMul with
-    // transposeB; no transposed copy of the weights is ever made.
-    let z: tf.Tensor2D = tf.matMul(h, w, false, true);
+    // Weights stay [out, in] as in PyTorch; see linear.ts for the product.
+    let z: tf.Tensor2D = linear(h, w);
     if (arch.bias) z = tf.add(z, params[k * perLayer + 1] as tf.Tensor1D);
     if (record) taps.push(z);
     h = k < layers - 1 ? tf.relu(z) : z;
