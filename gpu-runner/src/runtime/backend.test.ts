@@ -85,4 +85,26 @@ describe('initBackend', () => {
     expect(auto.name).toBe('wasm');
     expect(auto.skipped[1]).toMatchObject({ name: 'node', reason: expect.stringMatching(/different copy/) });
   });
+
+  it('selects a node package that registers its backend on the shared tfjs (simulated, CommonJS default export)', async () => {
+    // Stand-in for @tensorflow/tfjs-node: importing it registers a
+    // 'tensorflow' backend on the same tfjs-core, and the namespace is only
+    // reachable under `default`, as Node exposes some CommonJS modules.
+    const CpuBackend = tf.findBackend('cpu')!.constructor as new () => tf.KernelBackend;
+    const importModule = async (s: string) => {
+      if (s !== '@tensorflow/tfjs-node') return import(s);
+      tf.registerBackend('tensorflow', () => new CpuBackend());
+      return { default: { Tensor: tf.Tensor, version: { 'tfjs-node': '4.22.0', tensorflow: '2.9.1' } } };
+    };
+    try {
+      const b = await initBackend({ env: {}, importModule });
+      expect(b.name).toBe('node');
+      expect(b.detail).toBe('node (@tensorflow/tfjs-node 4.22.0, TensorFlow 2.9.1)');
+      expect(b.skipped.map((s) => s.name)).toEqual(['node-gpu']);
+      expect(tf.getBackend()).toBe('tensorflow');
+    } finally {
+      tf.removeBackend('tensorflow');
+      await tf.setBackend('wasm');
+    }
+  });
 });

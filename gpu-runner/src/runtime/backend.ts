@@ -117,7 +117,11 @@ async function activateNode(
   const pkg = NODE_PACKAGES[name];
   // Importing the package loads the native addon and registers the
   // 'tensorflow' backend; a missing package or addon throws here.
-  const mod = (await importModule(pkg)) as { Tensor?: unknown; version?: Record<string, string> };
+  type NodeModule = { Tensor?: unknown; version?: Record<string, string>; default?: NodeModule };
+  const imported = (await importModule(pkg)) as NodeModule;
+  // The packages are CommonJS: Node exposes their exports as named exports
+  // when it can detect them statically, and always under `default`.
+  const mod = imported.Tensor === undefined && imported.default !== undefined ? imported.default : imported;
   const shared = mod.Tensor === tf.Tensor && tf.findBackend('tensorflow') !== null;
   if (!shared) {
     throw new Error(

@@ -1,5 +1,5 @@
 /** Neural-network execution for the engine: forward passes with taps, initialisation, training, evaluation. */
-export { type LabeledData, argmaxRows } from './data.ts';
+export { type InputLayout, type LabeledData, argmaxRows, checkLabels, inputLayout } from './data.ts';
 export { type FamilyNet, type NetOutput, familyNet } from './families.ts';
 export {
   DEFAULT_BATCH_SIZE,
@@ -10,6 +10,7 @@ export {
   modelOutput,
 } from './forward.ts';
 export { defaultInitBound, initModel } from './init.ts';
+export { linear } from './linear.ts';
 export { downloadParams, uploadParams } from './params.ts';
 export { type LrSchedule, constantLr, multiStepLr } from './schedule.ts';
 export { Sgd, type SgdOptions } from './sgd.ts';
