@@ -54,10 +54,10 @@ export function mergeLayers(
   const dIn = layerWeight(A, 0).shape[1];
   const params: Params = new Map();
   const hidden: number[] = [];
-  let P = identity(dIn);
+  let P: Float64Array = identity(dIn);
   let pCols = dIn; // P is [rows(P) × pCols], pCols = the width of the last emitted layer
   let pRows = dIn;
-  let q = new Float64Array(dIn);
+  let q: Float64Array = new Float64Array(dIn);
   let k = 0; // next B layer to match (0-based)
   let out = 0; // next output slot
 
