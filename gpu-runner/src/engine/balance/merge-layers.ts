@@ -9,7 +9,7 @@
  */
 import { type Model, type Params, layerBias, layerCount, layerWeight, makeModel, mlpBiasName, mlpWeightName } from '../arch.ts';
 import { FusionError } from '../errors.ts';
-import { identity, matmul, matvec } from '../linalg.ts';
+import { matmul, matvec } from '../linalg.ts';
 import { validateMapping } from '../cla/dynamic-program.ts';
 
 export type MergeEstimator = 'sum' | 'majority' | 'average';
@@ -54,7 +54,11 @@ export function mergeLayers(
   const dIn = layerWeight(A, 0).shape[1];
   const params: Params = new Map();
   const hidden: number[] = [];
-  let P: Float64Array = identity(dIn);
+  // P starts (and restarts after every emitted layer) as the identity; the
+  // flag skips multiplying by it, which was the whole cost of merging
+  // (a 400×784 by 784×784 product for the first MNIST layer).
+  let pIsIdentity = true;
+  let P: Float64Array = new Float64Array(0);
   let pCols = dIn; // P is [rows(P) × pCols], pCols = the width of the last emitted layer
   let pRows = dIn;
   let q: Float64Array = new Float64Array(dIn);
@@ -66,7 +70,7 @@ export function mergeLayers(
     const [o, i] = W.shape;
     if (i !== pRows) throw new FusionError('SHAPE_MISMATCH', `layer ${l + 1} of the deeper model does not chain`);
     const bias = layerBias(A, l);
-    let newP = matmul(W.data, P, o, i, pCols);
+    const newP = pIsIdentity ? Float64Array.from(W.data) : matmul(W.data, P, o, i, pCols);
     let newQ = matvec(W.data, q, o, i);
     if (bias) for (let r = 0; r < o; r++) newQ[r] += bias.data[r];
     if (diag) {
@@ -76,6 +80,7 @@ export function mergeLayers(
       }
     }
     P = newP;
+    pIsIdentity = false;
     q = newQ;
     pRows = o;
   };
@@ -101,7 +106,7 @@ export function mergeLayers(
       hidden.push(pRows);
       k++;
     }
-    P = identity(pRows);
+    pIsIdentity = true;
     pCols = pRows;
     q = new Float64Array(pRows);
   }

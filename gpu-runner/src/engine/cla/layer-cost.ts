@@ -21,7 +21,8 @@ export interface LayerActivations {
   width: number;
   /**
    * Neuron point clouds for the Wasserstein cost (§2.3): row-major
-   * [width, features/width] with one row per neuron. Built lazily by callers.
+   * [width, t·features/width], one row per neuron. Convolutional callers
+   * supply it (ordering (h, w, sample)); dense layers derive it.
    */
   neuronRows?: () => Float64Array;
 }
@@ -67,11 +68,12 @@ export function wassersteinCost(
   const rowsB = actsB.map(neuronRowsOf);
   actsA.forEach((a, i) =>
     actsB.forEach((b, j) => {
-      const dim = a.features / a.width;
-      if (b.features / b.width !== dim) {
+      // A neuron's point is its value at every (position, sample): t·H·W long.
+      const dim = (a.t * a.features) / a.width;
+      if ((b.t * b.features) / b.width !== dim) {
         throw new FusionError(
           'SHAPE_MISMATCH',
-          `Wasserstein layer cost needs neuron rows of equal length (A layer ${i + 1}: ${dim}, B layer ${j + 1}: ${b.features / b.width}); layers of different spatial size cannot be compared`,
+          `Wasserstein layer cost needs neuron points of equal length (A layer ${i + 1}: ${dim}, B layer ${j + 1}: ${(b.t * b.features) / b.width}); layers of different spatial size cannot be compared`,
         );
       }
       const M = groundMetric(rowsA[i], a.width, rowsB[j], b.width, dim, a.t, metric);

@@ -1,0 +1,4 @@
+/** Job-level orchestration shared by the CLI and the runner. */
+export { runFusion, resolveSamples, DEFAULT_SAMPLES, type FusionRequest, type FusionOutcome, type ProgressEvent, type RunContext } from './run-fusion.ts';
+export { type FusionReport, REPORT_STAGES } from './report.ts';
+export { ENGINE_VERSION } from './version.ts';
