@@ -76,7 +76,7 @@ describe('MLP fusion through the CLI (issue: engine part 1)', () => {
     const eval_ = await loadDataset(path('eval.safetensors'));
     const b = (await readModelFile(path('b.safetensors'))).model;
     const bPrime = (await readModelFile(path('b-prime.safetensors'))).model;
-    expect(bPrime.arch.hidden).toEqual([400, 200, 200, 200, 100]);
+    expect(bPrime.arch).toMatchObject({ hidden: [400, 200, 200, 200, 100] });
     expect(forward(bPrime, eval_.x).logits).toEqual(forward(b, eval_.x).logits);
 
     // The fused file uses the official names of the deeper input and carries its architecture.

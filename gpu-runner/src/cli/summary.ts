@@ -1,10 +1,8 @@
 /** The short human summary printed at the end of `fuse`. */
 import type { FusionReport } from '../pipeline/report.ts';
-import type { Arch } from '../engine/arch.ts';
+import { describeArch } from '../engine/arch.ts';
 
-export function describeArch(arch: Arch): string {
-  return `${arch.family} ${arch.input.join('x')}→[${arch.hidden.join(', ')}]→${arch.classes}${arch.bias ? ' (bias)' : ''}`;
-}
+export { describeArch };
 
 function pct(v: number): string {
   return `${(v * 100).toFixed(2)}%`;

@@ -193,7 +193,8 @@ export function fromCanonical(model: Model, convention: NamingConvention): Map<s
     if (t === undefined) {
       throw new FusionError('MISSING_TENSOR', `tensor ${spec.name} is missing from the model`, { tensor: spec.name });
     }
-    out.set(mlpName(convention, spec.layer, spec.role), t);
+    // MLP parameters are only weights and biases (no BatchNorm).
+    out.set(mlpName(convention, spec.layer, spec.role as Role), t);
   }
   return out;
 }

@@ -3,7 +3,7 @@
  * small random models. Used as the "independent check" for balancing and
  * fusion properties (function preservation, permutation recovery).
  */
-import { type MlpArch, type Model, type Params, makeModel, mlpBiasName, mlpWeightName, paramSpecs } from '../../src/engine/arch.ts';
+import { type MlpArch, type Model, type Params, layerCount, makeModel, mlpBiasName, mlpWeightName, paramSpecs } from '../../src/engine/arch.ts';
 import { Rng } from '../../src/engine/rng.ts';
 
 export interface ReferenceForward {
@@ -15,7 +15,7 @@ export interface ReferenceForward {
 export function referenceForward(model: Model, x: ArrayLike<number>, N: number): ReferenceForward {
   const pre: Float64Array[] = [];
   let h = Float64Array.from(x);
-  const L = model.arch.hidden.length + 1;
+  const L = layerCount(model.arch);
   for (let l = 0; l < L; l++) {
     const W = model.params.get(mlpWeightName(l))!;
     const b = model.params.get(mlpBiasName(l));

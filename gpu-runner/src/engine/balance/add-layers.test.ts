@@ -14,7 +14,7 @@ describe('adding identity layers (spec §6.1)', () => {
   it('builds B′ with A′s depth and B′s widths', () => {
     const B = randomMlp({ family: 'mlp', input: [784], hidden: [400, 200, 100], classes: 10, bias: false }, 1);
     const Bp = addLayers(B, [1, 2, 5], 5);
-    expect(Bp.arch.hidden).toEqual([400, 200, 200, 200, 100]);
+    expect(Bp.arch).toMatchObject({ hidden: [400, 200, 200, 200, 100] });
     expect(Bp.params.get(mlpWeightName(2))!.shape).toEqual([200, 200]);
     expect(Bp.params.get(mlpWeightName(4))!.data).toEqual(B.params.get(mlpWeightName(2))!.data);
     expect(Bp.params.get(mlpWeightName(5))!.data).toEqual(B.params.get(mlpWeightName(3))!.data);

@@ -45,6 +45,9 @@ export function addLayersPlan(mapping: readonly number[], m: number): AddPlan {
 
 /** Builds B' from B for the mapping into a deeper model with m hidden layers. */
 export function addLayers(B: Model, mapping: readonly number[], m: number): Model {
+  if (B.arch.family !== 'mlp') {
+    throw new FusionError('UNSUPPORTED', `adding layers to a ${B.arch.family} is handled by its family module`);
+  }
   const n = layerCount(B.arch) - 1;
   if (mapping.length !== n) {
     throw new FusionError('INVALID_ARGUMENT', `mapping has ${mapping.length} entries but the shallower model has ${n} hidden layers`);

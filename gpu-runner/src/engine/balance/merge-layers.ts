@@ -48,6 +48,11 @@ export function mergeLayers(
   t: number,
   estimator: MergeEstimator,
 ): Model {
+  if (A.arch.family !== 'mlp') {
+    throw new FusionError('UNSUPPORTED', `merging layers is defined for MLPs only (spec §6.2); balance the ${A.arch.family} by adding layers`, {
+      field: 'balance',
+    });
+  }
   const m = layerCount(A.arch) - 1;
   const n = mapping.length;
   validateMapping(mapping, n, m);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { otFusion, type OtFusionOptions } from './otfusion.ts';
 import { MLP_GROUND_METRIC } from './ground-metric.ts';
 import { fusedModel, fusionLayers, neuronRows } from './model-layers.ts';
-import { type Model, type Params, makeModel, mlpBiasName, mlpWeightName } from '../arch.ts';
+import { type Model, type Params, layerCount, makeModel, mlpBiasName, mlpWeightName } from '../arch.ts';
 import { maxAbsDiff, randomInputs, randomMlp, referenceForward } from '../../../test/support/reference-mlp.ts';
 import { tensor32 } from '../tensor.ts';
 import { Rng } from '../rng.ts';
@@ -23,7 +23,7 @@ const options: OtFusionOptions = {
 function permuteHidden(model: Model, seed: number): Model {
   const rng = new Rng(seed);
   const params: Params = new Map();
-  const L = model.arch.hidden.length + 1;
+  const L = layerCount(model.arch);
   let prevPerm: Int32Array | null = null;
   for (let l = 0; l < L; l++) {
     const W = model.params.get(mlpWeightName(l))!;

@@ -10,6 +10,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Arch, Family } from '../arch.ts';
 import { mlpNet } from './mlp.ts';
+import { FusionError } from '../errors.ts';
 
 /** What one batch through the network produces. */
 export interface NetOutput {
@@ -39,12 +40,16 @@ export interface FamilyNet<A extends Arch = Arch> {
   output(arch: A, logits: tf.Tensor2D): tf.Tensor2D;
 }
 
-type FamilyTable = { [F in Family]: FamilyNet<Extract<Arch, { family: F }>> };
+type FamilyTable = { [F in Family]?: FamilyNet<Extract<Arch, { family: F }>> };
 
 const FAMILIES: FamilyTable = {
   mlp: mlpNet,
 };
 
 export function familyNet(arch: Arch): FamilyNet {
-  return FAMILIES[arch.family] as FamilyNet;
+  const net = FAMILIES[arch.family];
+  if (net === undefined) {
+    throw new FusionError('UNSUPPORTED', `forward passes for the ${arch.family} family are not available in this build`, { field: 'arch.family' });
+  }
+  return net as FamilyNet;
 }
