@@ -1,0 +1,2 @@
+export * from './object-store.ts';
+export * from './job-queue.ts';
