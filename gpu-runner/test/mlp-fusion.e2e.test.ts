@@ -70,7 +70,8 @@ describe('MLP fusion through the CLI (issue: engine part 1)', () => {
     expect(acc.models[1]).toBeGreaterThan(0.85);
     // The paper reports 92.5 ± 2.6 % (add) for this pair on MNIST; chance is 10 %.
     expect(acc.fused).toBeGreaterThan(0.8);
-    expect(acc.depthAligned).toEqual([{ input: 2, accuracy: acc.models[1] }]);
+    expect(acc.depthAligned).toEqual([acc.models[1]]);
+    expect(acc.depthAlignedInputs).toEqual([2]);
     expect(run.stdout).toMatch(/mapping hidden .*\[1, 2, 5\]/);
 
     const eval_ = await loadDataset(path('eval.safetensors'));

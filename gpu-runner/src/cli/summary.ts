@@ -25,7 +25,7 @@ export function formatSummary(report: FusionReport, outPath: string, reportPath?
   if (acc) {
     const parts = acc.models.map((a, i) => `model ${i + 1} ${pct(a)}`);
     parts.push(`ensemble ${pct(acc.ensemble)}`);
-    for (const d of acc.depthAligned) parts.push(`depth-aligned ${d.input} ${pct(d.accuracy)}`);
+    acc.depthAligned.forEach((a, i) => parts.push(`depth-aligned ${acc.depthAlignedInputs[i]} ${pct(a)}`));
     parts.push(`fused ${pct(acc.fused)}`);
     lines.push(`  accuracy on ${acc.samples} samples: ${parts.join('  ')}`);
   }

@@ -53,7 +53,10 @@ export interface FusionReport {
     models: number[];
     fused: number;
     ensemble: number;
-    depthAligned: { input: number; accuracy: number }[];
+    /** Accuracy of each depth-aligned model (B′ or A_m), parallel to `depthAlignedInputs`. */
+    depthAligned: number[];
+    /** 1-based input index each depth-aligned model was made from. */
+    depthAlignedInputs: number[];
     samples: number;
   } | null;
   timings: Record<ReportStage | 'evaluation' | 'total', number>;

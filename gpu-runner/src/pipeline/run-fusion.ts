@@ -185,7 +185,8 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
         weights,
         data,
       ).accuracy,
-      depthAligned: depthAligned.map((d) => ({ input: d.input + 1, accuracy: accuracy(d.model, data) })),
+      depthAligned: depthAligned.map((d) => accuracy(d.model, data)),
+      depthAlignedInputs: depthAligned.map((d) => d.input + 1),
       samples: data.x.shape[0],
     };
     timer.end('evaluation');
