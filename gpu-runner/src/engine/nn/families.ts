@@ -2,15 +2,29 @@
  * Per-family network definitions, and the one place that dispatches on
  * `arch.family`.
  *
- * forward, train and evaluate are written once against `FamilyNet`; adding
- * VGG or ResNet means writing a sibling of mlp.ts and adding it to
- * `FAMILIES`. The mapped type makes that addition mandatory: once `Arch`
- * gains a family, this file stops compiling until the family has a net.
+ * forward, train and evaluate are written once against `FamilyNet`. The
+ * mapped type makes a net mandatory for every family: once `Arch` gains a
+ * family, this file stops compiling until the family has one.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Arch, Family } from '../arch.ts';
+import type { RunningStatUpdate } from './batchnorm.ts';
 import { mlpNet } from './mlp.ts';
-import { FusionError } from '../errors.ts';
+import { resnetNet } from './resnet.ts';
+import { vggNet } from './vgg.ts';
+
+export type { RunningStatUpdate } from './batchnorm.ts';
+
+export interface ApplyOptions {
+  /** Record taps (see NetOutput.taps). */
+  record?: boolean;
+  /**
+   * PyTorch's train() mode: BatchNorm normalises with batch statistics and
+   * reports updated running statistics. Default false (eval mode: running
+   * statistics). Nets without BatchNorm behave the same in both modes.
+   */
+  training?: boolean;
+}
 
 /** What one batch through the network produces. */
 export interface NetOutput {
@@ -18,11 +32,17 @@ export interface NetOutput {
   logits: tf.Tensor2D;
   /**
    * One entry per weight tensor, in parameter order, when recording was
-   * asked for: the value algorithm.md §2.2 records with `--prelu-acts`
-   * (the module output before its ReLU; the logits for the classifier),
-   * each flattened to [batch, features] in C,H,W order.
+   * asked for: the value algorithm.md §2.2 records with `--prelu-acts` (the
+   * value fed to the layer's ReLU — after bias and BatchNorm; for a ResNet
+   * conv2 the pre-ReLU block sum; the logits for the classifier), each
+   * flattened to [batch, features] in C,H,W order.
    */
   taps: tf.Tensor2D[];
+  /**
+   * Training mode only: the new value of every BatchNorm running statistic
+   * (index into the parameter list); empty otherwise.
+   */
+  runningStats: RunningStatUpdate[];
 }
 
 export interface FamilyNet<A extends Arch = Arch> {
@@ -31,7 +51,7 @@ export interface FamilyNet<A extends Arch = Arch> {
    * order) through the network with `params`, the parameter tensors in
    * canonical (paramSpecs) order. Differentiable with respect to `params`.
    */
-  apply(arch: A, params: readonly tf.Tensor[], x: tf.Tensor2D, record: boolean): NetOutput;
+  apply(arch: A, params: readonly tf.Tensor[], x: tf.Tensor2D, options: ApplyOptions): NetOutput;
   /**
    * The network's returned value as the official code defines it, which is
    * what the prediction ensemble averages (§9): log-softmax for the MLP,
@@ -40,16 +60,14 @@ export interface FamilyNet<A extends Arch = Arch> {
   output(arch: A, logits: tf.Tensor2D): tf.Tensor2D;
 }
 
-type FamilyTable = { [F in Family]?: FamilyNet<Extract<Arch, { family: F }>> };
+type FamilyTable = { [F in Family]: FamilyNet<Extract<Arch, { family: F }>> };
 
 const FAMILIES: FamilyTable = {
   mlp: mlpNet,
+  vgg: vggNet,
+  resnet: resnetNet,
 };
 
 export function familyNet(arch: Arch): FamilyNet {
-  const net = FAMILIES[arch.family];
-  if (net === undefined) {
-    throw new FusionError('UNSUPPORTED', `forward passes for the ${arch.family} family are not available in this build`, { field: 'arch.family' });
-  }
-  return net as FamilyNet;
+  return FAMILIES[arch.family] as FamilyNet;
 }

@@ -12,6 +12,7 @@ import { type Arch, type Model, validateParams } from '../arch.ts';
 import type { Tensor32 } from '../tensor.ts';
 import { checkBatchSize, inputLayout } from './data.ts';
 import { familyNet } from './families.ts';
+import { tapShapes } from './layers.ts';
 import { uploadParams } from './params.ts';
 
 /** Samples per batch when the caller does not say: large enough to keep matMuls efficient, small enough for wasm memory. */
@@ -39,6 +40,12 @@ export interface ForwardResult {
    */
   taps?: Float32Array[];
   tapWidths?: number[];
+  /**
+   * With taps: each tap's per-sample shape, [C, H, W] for a conv layer (its
+   * tap is that map flattened in C,H,W order) and [width] for a linear one;
+   * tapWidths[k] is the product of tapShapes[k]. See layers.ts tapShapes.
+   */
+  tapShapes?: number[][];
 }
 
 /** Runs `model` on `x` ([N, ...input], C,H,W order per sample). */
@@ -98,7 +105,7 @@ export function forwardWith(
     tf.tidy(() => {
       // subarray is a view: the batch is uploaded without an extra host copy.
       const xb = tf.tensor2d(x.data.subarray(start * features, (start + rows) * features), [rows, features]);
-      const out = net.apply(arch, params, xb, wantTaps);
+      const out = net.apply(arch, params, xb, { record: wantTaps });
       const result = options.transform === undefined ? out.logits : options.transform(out.logits);
       logits.set(result.dataSync(), start * classes);
       if (!wantTaps) return;
@@ -114,5 +121,5 @@ export function forwardWith(
       });
     });
   }
-  return wantTaps ? { logits, classes, taps, tapWidths } : { logits, classes };
+  return wantTaps ? { logits, classes, taps, tapWidths, tapShapes: tapShapes(arch) } : { logits, classes };
 }

@@ -1,6 +1,8 @@
 /** Neural-network execution for the engine: forward passes with taps, initialisation, training, evaluation. */
 export { type InputLayout, type LabeledData, argmaxRows, checkLabels, inputLayout } from './data.ts';
-export { type FamilyNet, type NetOutput, familyNet } from './families.ts';
+export { type ApplyOptions, type FamilyNet, type NetOutput, type RunningStatUpdate, familyNet } from './families.ts';
+export { type BnIndices, type LayerParams, convOutSize, layerParams, runningStatIndices, tapShapes } from './layers.ts';
+export { BN_EPS, BN_MOMENTUM } from './batchnorm.ts';
 export {
   DEFAULT_BATCH_SIZE,
   type ForwardOptions,

@@ -9,6 +9,9 @@
  * (in for Linear, in·kh·kw for Conv2d). Parameters are drawn in state_dict
  * order, weight before bias, as PyTorch constructs them; the values still
  * differ from PyTorch's, which come from its own generator.
+ *
+ * BatchNorm draws nothing: weight 1, bias 0, running_mean 0, running_var 1,
+ * as torch.nn.BatchNorm2d.reset_parameters leaves them.
  */
 import { type Arch, type Model, type Params, paramSpecs } from '../arch.ts';
 import { numel } from '../tensor.ts';
@@ -29,6 +32,11 @@ export function initModel(arch: Arch, rngOrSeed: Rng | number): Model {
 
   const params: Params = new Map();
   for (const spec of specs) {
+    if (spec.role.startsWith('bn.')) {
+      const value = spec.role === 'bn.weight' || spec.role === 'bn.running_var' ? 1 : 0;
+      params.set(spec.name, { shape: [...spec.shape], data: new Float32Array(numel(spec.shape)).fill(value) });
+      continue;
+    }
     const bound = defaultInitBound(weightShapes.get(spec.layer)!);
     const data = rng.fillUniform(new Float32Array(numel(spec.shape)), -bound, bound);
     params.set(spec.name, { shape: [...spec.shape], data });

@@ -5,10 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MlpArch } from '../arch.ts';
-import type { FamilyNet, NetOutput } from './families.ts';
+import type { ApplyOptions, FamilyNet, NetOutput } from './families.ts';
 import { linear } from './linear.ts';
 
-function apply(arch: MlpArch, params: readonly tf.Tensor[], x: tf.Tensor2D, record: boolean): NetOutput {
+function apply(arch: MlpArch, params: readonly tf.Tensor[], x: tf.Tensor2D, options: ApplyOptions): NetOutput {
+  const record = options.record === true;
   const layers = arch.hidden.length + 1;
   const perLayer = arch.bias ? 2 : 1;
   const taps: tf.Tensor2D[] = [];
@@ -21,7 +22,7 @@ function apply(arch: MlpArch, params: readonly tf.Tensor[], x: tf.Tensor2D, reco
     if (record) taps.push(z);
     h = k < layers - 1 ? tf.relu(z) : z;
   }
-  return { logits: h, taps };
+  return { logits: h, taps, runningStats: [] };
 }
 
 export const mlpNet: FamilyNet<MlpArch> = {

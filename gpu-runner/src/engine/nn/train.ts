@@ -137,7 +137,7 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
           const { value, grads } = tf.variableGrads(() => {
             // keep: variableGrads disposes everything its function creates
             // except the loss, and the logits are wanted for the accuracy.
-            logits = tf.keep(net.apply(arch, vars, x, false).logits);
+            logits = tf.keep(net.apply(arch, vars, x, {}).logits);
             // NLL of log-softmax, averaged over the batch (reduction="mean").
             return tf.neg(tf.mean(tf.sum(tf.mul(t, tf.logSoftmax(logits)), 1)));
           }, vars);
