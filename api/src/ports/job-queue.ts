@@ -11,6 +11,13 @@ export interface QueuedJob<T = unknown> {
   data: T;
   /** 1 on the first attempt; larger after a stalled or crashed runner's job is retried. */
   attempt: number;
+  /**
+   * How many attempts a failure may use (the `attempts` it was enqueued with).
+   * `attempt >= maxAttempts` means a thrown error is final, so a worker knows
+   * when to record `failed`. Both adapters set it. (A stall recovery starts
+   * another attempt without using one up, so `attempt` can exceed it.)
+   */
+  maxAttempts?: number;
   /** Aborted when the job is canceled; the handler should stop at its next step. */
   signal: AbortSignal;
   /** Reports progress to the queue (keeps the job's lock fresh on BullMQ). */
@@ -35,7 +42,12 @@ export interface WorkerOptions {
 }
 
 export interface JobQueue<T = unknown> {
-  /** Enqueues a job; enqueuing an id that is already queued or running does nothing. */
+  /**
+   * Enqueues a job; enqueuing an id that is already queued or running does
+   * nothing. Finished jobs (succeeded, failed or canceled) are forgotten, so
+   * their id can be enqueued again: deduplication across time belongs to the
+   * job records, not to the queue.
+   */
   enqueue(id: string, data: T, options?: { attempts?: number }): Promise<void>;
   /** Starts consuming jobs with `handler`. Resolves/rejects = succeeded/failed. */
   process(handler: (job: QueuedJob<T>) => Promise<void>, options?: WorkerOptions): WorkerHandle;
@@ -44,4 +56,31 @@ export interface JobQueue<T = unknown> {
   /** Number of jobs waiting (not yet taken). */
   waiting(): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * When a schedule fires: a cron pattern (5 fields, or 6 with seconds first)
+ * in a time zone (IANA name, default UTC), or every `every` milliseconds.
+ */
+export type ScheduleRepeat = { pattern: string; tz?: string } | { every: number };
+
+export interface ScheduleInfo<T = unknown> {
+  id: string;
+  repeat: ScheduleRepeat;
+  data: T;
+  /** The next firing, when known. */
+  next?: Date;
+}
+
+/**
+ * Schedules that enqueue a job at each tick (scheduled fusion). Each tick
+ * enqueues exactly one job, across all processes sharing the queue, with the
+ * id `repeat:<scheduleId>:<tick time in ms>` and the schedule's data.
+ */
+export interface JobScheduler<T = unknown> {
+  /** Creates or replaces the schedule `id` (idempotent: same id, one schedule). */
+  upsertSchedule(id: string, repeat: ScheduleRepeat, data: T): Promise<void>;
+  /** Removes a schedule; false if there was none. Jobs already enqueued stay. */
+  removeSchedule(id: string): Promise<boolean>;
+  listSchedules(): Promise<ScheduleInfo<T>[]>;
 }

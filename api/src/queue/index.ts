@@ -1,0 +1,4 @@
+export { InProcessQueue, type InProcessQueueOptions } from './in-process-queue.ts';
+export { backoffDelay, type Backoff } from './backoff.ts';
+export { checkJobId } from './job-id.ts';
+export { nextTick, scheduledJobId, validateRepeat } from './schedule.ts';
