@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isFusionError } from '../engine/errors.ts';
 import { backendFromEnv, initBackend } from './backend.ts';
+import { ADDED_WASM_KERNELS, REPLACED_WASM_KERNELS } from './wasm-kernels/index.ts';
 
 async function expectFusionError(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
   try {
@@ -31,6 +32,19 @@ describe('initBackend', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(b.tf.getBackend()).toBe('wasm');
     expect(Array.from(tf.tidy(() => tf.add(tf.tensor1d([1, 2]), 1).dataSync()))).toEqual([2, 3]);
+  });
+
+  it('registers the wasm training kernels with the wasm backend, so conv nets can be trained', async () => {
+    await initBackend({ env: { CLAFUSION_BACKEND: 'wasm' } });
+    for (const name of [...ADDED_WASM_KERNELS, ...REPLACED_WASM_KERNELS]) expect(tf.getKernel(name, 'wasm'), name).toBeDefined();
+    const grad = tf.tidy(() => {
+      const x = tf.ones([1, 4, 4, 1]);
+      const g = tf.grad((f: tf.Tensor4D) => tf.sum(tf.conv2d(x as tf.Tensor4D, f, 2, 1)))(tf.ones([3, 3, 1, 1]));
+      return Array.from(g.dataSync());
+    });
+    // Each filter tap sums the inputs it meets over the 2×2 outputs. Along each axis, tap 0 meets
+    // the padding and one row, taps 1 and 2 two rows: [1, 2, 2] ⊗ [1, 2, 2].
+    expect(grad).toEqual([1, 2, 2, 2, 4, 4, 2, 4, 4]);
   });
 
   it('CLAFUSION_BACKEND=cpu selects cpu without printing the tfjs banner', async () => {

@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FusionError } from '../engine/errors.ts';
+import { registerWasmTrainingKernels } from './wasm-kernels/index.ts';
 
 export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu';
 export type Tf = typeof tf;
@@ -140,6 +141,10 @@ async function activateWasm(importModule: (s: string) => Promise<unknown>): Prom
   // from the package's dist/ folder, so no setWasmPaths is needed.
   const wasm = (await importModule('@tensorflow/tfjs-backend-wasm')) as { getThreadsCount?: () => number };
   await setAndCheck('wasm');
+  // Stock wasm lacks the conv gradient kernels (and its MaxPoolGrad and
+  // Conv2DBackpropInput are slow scalar loops), so VGG/ResNet training would
+  // fail or crawl without these. Idempotent.
+  registerWasmTrainingKernels();
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = wasm.getThreadsCount?.() ?? 1;
   return {

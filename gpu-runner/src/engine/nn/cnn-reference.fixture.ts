@@ -62,6 +62,35 @@ export function batchNormEval(x: Maps, model: Model, prefix: string): Maps {
   return { ...x, data: y };
 }
 
+/** PyTorch's running-stat update inputs for one BatchNorm: the batch mean and unbiased variance. */
+export interface BatchStats {
+  mean: Float64Array;
+  unbiasedVar: Float64Array;
+}
+
+/**
+ * Training-mode BatchNorm: normalises with the batch mean and biased
+ * variance over (N, H, W); records the mean and unbiased variance in `stats`.
+ */
+export function batchNormTrain(x: Maps, model: Model, prefix: string, stats: Map<string, BatchStats>): Maps {
+  const [g, b] = ['weight', 'bias'].map((s) => param(model, `${prefix}.${s}`));
+  const hw = x.h * x.w;
+  const count = x.n * hw;
+  const mean = new Float64Array(x.c);
+  const biased = new Float64Array(x.c);
+  for (let i = 0; i < x.data.length; i++) mean[Math.floor(i / hw) % x.c] += x.data[i] / count;
+  for (let i = 0; i < x.data.length; i++) {
+    const c = Math.floor(i / hw) % x.c;
+    biased[c] += (x.data[i] - mean[c]) ** 2 / count;
+  }
+  stats.set(prefix, { mean, unbiasedVar: biased.map((v) => (v * count) / (count - 1)) });
+  const y = x.data.map((v, i) => {
+    const c = Math.floor(i / hw) % x.c;
+    return ((v - mean[c]) / Math.sqrt(biased[c] + BN_EPS)) * g[c] + b[c];
+  });
+  return { ...x, data: y };
+}
+
 export function relu(x: Maps): Maps {
   return { ...x, data: x.data.map((v) => Math.max(v, 0)) };
 }
@@ -104,12 +133,21 @@ function input(x: Tensor32, [h, w, c]: [number, number, number]): Maps {
   return { n: x.shape[0], c, h, w, data: Float64Array.from(x.data) };
 }
 
+/**
+ * How BatchNorm runs: eval mode (running statistics), or training mode
+ * (batch statistics, each BatchNorm's recorded in `stats` under its prefix).
+ */
+export type BnMode = { mode: 'eval' } | { mode: 'train'; stats: Map<string, BatchStats> };
+
+const EVAL: BnMode = { mode: 'eval' };
+
 /** A conv layer with its bias and BatchNorm, by LayerSpec. */
-function convSpec(model: Model, index: number, x: Maps): Maps {
+function convSpec(model: Model, index: number, x: Maps, bn: BnMode): Maps {
   const s = layerSpecs(model.arch)[index];
   const bias = s.bias === undefined ? undefined : param(model, s.bias);
   const y = conv(x, param(model, s.weight), s.shape[0], s.shape[2], s.stride, s.padding, bias);
-  return s.bn === undefined ? y : batchNormEval(y, model, s.bn);
+  if (s.bn === undefined) return y;
+  return bn.mode === 'eval' ? batchNormEval(y, model, s.bn) : batchNormTrain(y, model, s.bn, bn.stats);
 }
 
 function linearSpec(model: Model, index: number, rows: Float64Array, n: number): Float64Array {
@@ -118,7 +156,7 @@ function linearSpec(model: Model, index: number, rows: Float64Array, n: number):
 }
 
 /** The VGG's pre-ReLU taps (§2.2), logits last, each [n, features] in C,H,W order. */
-export function referenceVgg(model: Model & { arch: VggArch }, x: Tensor32): Float64Array[] {
+export function referenceVgg(model: Model & { arch: VggArch }, x: Tensor32, bn: BnMode = EVAL): Float64Array[] {
   const taps: Float64Array[] = [];
   let h = input(x, model.arch.input);
   let k = 0;
@@ -127,7 +165,7 @@ export function referenceVgg(model: Model & { arch: VggArch }, x: Tensor32): Flo
       h = maxPool2(h);
       continue;
     }
-    const z = convSpec(model, k++, h);
+    const z = convSpec(model, k++, h, bn);
     taps.push(z.data);
     h = relu(z);
   }
@@ -143,18 +181,18 @@ export function referenceVgg(model: Model & { arch: VggArch }, x: Tensor32): Flo
 }
 
 /** The ResNet's taps (§2.2): conv2 = pre-ReLU block sum, shortcut.0 = its own output. */
-export function referenceResNet(model: Model & { arch: ResNetArch }, x: Tensor32): Float64Array[] {
+export function referenceResNet(model: Model & { arch: ResNetArch }, x: Tensor32, bn: BnMode = EVAL): Float64Array[] {
   const specs = layerSpecs(model.arch);
   const taps: Float64Array[] = [];
-  const stem = convSpec(model, 0, input(x, model.arch.input));
+  const stem = convSpec(model, 0, input(x, model.arch.input), bn);
   taps.push(stem.data);
   let h = relu(stem);
   let k = 1;
   while (specs[k].role === 'conv1') {
-    const a = convSpec(model, k, h);
-    const b = convSpec(model, k + 1, relu(a));
+    const a = convSpec(model, k, h, bn);
+    const b = convSpec(model, k + 1, relu(a), bn);
     const hasShortcut = specs[k + 2].role === 'shortcut';
-    const skip = hasShortcut ? convSpec(model, k + 2, h) : h;
+    const skip = hasShortcut ? convSpec(model, k + 2, h, bn) : h;
     const sum = add(b, skip);
     taps.push(a.data, sum.data);
     if (hasShortcut) taps.push(skip.data);

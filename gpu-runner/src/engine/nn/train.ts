@@ -9,6 +9,12 @@
  * smaller. The order comes from the seeded RNG, so a seed fixes the run; it
  * cannot reproduce torch's order (a different generator).
  *
+ * Every family trains in PyTorch's train() mode: BatchNorm layers normalise
+ * with batch statistics and update their running statistics (batchnorm.ts);
+ * the per-epoch evaluation and the returned models use those running
+ * statistics, as eval() mode does. Conv nets on the wasm backend need the
+ * training kernels runtime/backend.ts registers when it selects wasm.
+ *
  * Async only so that it yields to the event loop between batches (via
  * tf.nextFrame) and a caller can cancel through `signal`; the work itself is
  * synchronous on the chosen backend.
@@ -18,8 +24,9 @@ import { type Model, validateParams } from '../arch.ts';
 import { FusionError } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import { type LabeledData, argmaxRows, checkBatchSize, checkLabels, fractionCorrect, gatherRows, inputLayout, oneHot } from './data.ts';
-import { familyNet } from './families.ts';
+import { type RunningStatUpdate, familyNet } from './families.ts';
 import { forwardWith } from './forward.ts';
+import { runningStatIndices } from './layers.ts';
 import { downloadParams, uploadParams } from './params.ts';
 import { type LrSchedule, constantLr, multiStepLr } from './schedule.ts';
 import { Sgd } from './sgd.ts';
@@ -109,10 +116,15 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
   const batches = Math.ceil(n / batchSize);
 
   // Variables in paramSpecs order: the order FamilyNet.apply expects.
+  // BatchNorm running statistics are buffers, not parameters: they get no
+  // gradient, no SGD step and no weight decay; training mode overwrites them
+  // with the net's running-stat updates after every batch.
   const initial = uploadParams(model);
-  const vars = initial.map((t) => tf.variable(t, true));
+  const buffers = runningStatIndices(arch);
+  const vars = initial.map((t, i) => tf.variable(t, !buffers.has(i)));
   tf.dispose(initial);
-  const sgd = new Sgd(vars, { momentum: options.momentum, weightDecay: options.weightDecay });
+  const trainable = vars.filter((_, i) => !buffers.has(i));
+  const sgd = new Sgd(trainable, { momentum: options.momentum, weightDecay: options.weightDecay });
   const history: EpochMetrics[] = [];
   let best: TrainResult['best'];
 
@@ -134,21 +146,29 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
           const x = tf.tensor2d(xb, [idx.length, features]);
           const t = tf.tensor2d(targets, [idx.length, classes]);
           let logits: tf.Tensor2D | undefined;
+          let stats: RunningStatUpdate[] = [];
           const { value, grads } = tf.variableGrads(() => {
             // keep: variableGrads disposes everything its function creates
-            // except the loss, and the logits are wanted for the accuracy.
-            logits = tf.keep(net.apply(arch, vars, x, {}).logits);
+            // except the loss; the logits are wanted for the accuracy and the
+            // running statistics for the update below.
+            const out = net.apply(arch, vars, x, { training: true });
+            logits = tf.keep(out.logits);
+            stats = out.runningStats.map((u) => ({ index: u.index, value: tf.keep(u.value) }));
             // NLL of log-softmax, averaged over the batch (reduction="mean").
             return tf.neg(tf.mean(tf.sum(tf.mul(t, tf.logSoftmax(logits)), 1)));
-          }, vars);
+          }, trainable);
           // Read before the update: these are the predictions of the weights
           // the loss was computed with.
           const read: [number, Float32Array] = [value.dataSync()[0], new Float32Array(logits!.dataSync())];
           logits!.dispose();
           sgd.step(
-            vars.map((v) => grads[v.name]),
+            trainable.map((v) => grads[v.name]),
             lr,
           );
+          for (const u of stats) {
+            vars[u.index].assign(u.value);
+            u.value.dispose();
+          }
           return read;
         });
 
