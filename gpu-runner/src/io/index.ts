@@ -26,7 +26,9 @@ export {
   DEFAULT_MAX_HEADER_BYTES,
   parseSafetensors,
   readSafetensorsFile,
+  parseSafetensorsHeader,
   readSafetensorsHeader,
+  safetensorsHeaderLength,
   serializeSafetensors,
   writeSafetensorsFile,
 } from './safetensors.ts';

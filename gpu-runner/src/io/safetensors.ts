@@ -291,6 +291,21 @@ export async function readSafetensorsHeader(
   }
 }
 
+/**
+ * Header-only parsing for callers that fetch the bytes themselves (the API
+ * reads a stored upload's first bytes with range requests): first the header
+ * length N from the 8-byte prefix, then the N bytes of JSON. Same checks and
+ * messages as readSafetensorsHeader; `fileLength` is the whole file's size.
+ */
+export function safetensorsHeaderLength(prefix: Uint8Array, fileLength: number, options: SafetensorsReadOptions = {}): number {
+  return parseHeaderLength(prefix, fileLength, maxHeader(options));
+}
+
+export function parseSafetensorsHeader(headerBytes: Uint8Array, fileLength: number): SafetensorsHeader {
+  const headerLength = headerBytes.byteLength;
+  return parseHeaderJson(headerBytes, headerLength, fileLength - 8 - headerLength);
+}
+
 export async function readSafetensorsFile(path: string, options: SafetensorsReadOptions = {}): Promise<SafetensorsContents> {
   return parseSafetensors(await readFile(path), options);
 }
