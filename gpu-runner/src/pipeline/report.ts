@@ -28,6 +28,40 @@ export interface ReportAlignmentGroup extends AlignmentGroup {
   colsModel: number;
 }
 
+/** One epoch of training the fused model (structurally the engine's EpochMetrics). */
+export interface ReportTrainingEpoch {
+  /** 1-based. */
+  epoch: number;
+  /** Mean per-sample training loss over the epoch. */
+  loss: number;
+  trainAccuracy: number;
+  /** Accuracy on the eval set after the epoch, when one was given. */
+  evalAccuracy?: number;
+  /** Learning rate used during the epoch. */
+  lr: number;
+}
+
+/** Finetuning or distillation of the fused model, when the run did either. */
+export interface ReportTraining {
+  kind: 'finetune' | 'distill';
+  history: ReportTrainingEpoch[];
+  /** The 1-based epoch whose weights were kept (highest eval accuracy), if tracked. */
+  bestEpoch?: number;
+}
+
+/**
+ * The fusion-weight sweep (the paper's skill-transfer plot, Figure 4): two
+ * models fused at each w, where w is the weight of input model 1 and model 2
+ * gets 1 − w. Parallel arrays, one entry per w.
+ */
+export interface ReportSweep {
+  weights: number[];
+  /** Fused-model accuracy on the eval set at each w. */
+  accuracy: number[];
+  /** Prediction-ensemble accuracy with weights (w, 1 − w). */
+  ensembleAccuracy?: number[];
+}
+
 export interface FusionReport {
   schema: 'clafusion.report/v1';
   engine: { name: 'clafusion'; version: string };
@@ -60,4 +94,8 @@ export interface FusionReport {
     samples: number;
   } | null;
   timings: Record<ReportStage | 'evaluation' | 'total', number>;
+  /** Present when the fused model was finetuned or distilled after fusion. */
+  training?: ReportTraining;
+  /** Present when the run swept the fusion weight (`fuse --sweep`). */
+  sweep?: ReportSweep;
 }
