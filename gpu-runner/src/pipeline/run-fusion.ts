@@ -12,10 +12,10 @@ import { fuseMany } from '../engine/fusion/fuse-many.ts';
 import type { FusionHooks, FusionStage } from '../engine/fusion/hooks.ts';
 import type { FusionOptions } from '../engine/fusion/options.ts';
 import { normalizeWeights } from '../engine/fusion/weights.ts';
-import { forward } from '../engine/nn/forward.ts';
 import { accuracy, predictionEnsemble } from '../engine/nn/evaluate.ts';
 import { type LabeledData, checkLabels, inputLayout } from '../engine/nn/data.ts';
 import { StageTimer } from './stage-timer.ts';
+import { createTapRecorder } from './record-taps.ts';
 import { type FusionReport, REPORT_STAGES, type ReportAlignmentGroup, type ReportInput, type ReportStage } from './report.ts';
 import { ENGINE_VERSION } from './version.ts';
 
@@ -104,11 +104,11 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
 
   const timer = new StageTimer<ReportStage | 'evaluation'>(ctx.now);
   const t0 = ctx.now();
+  const recordTaps = createTapRecorder(calibration, options.activations);
   const hooks: FusionHooks = {
     record: async (model, role) => {
       ctx.onProgress?.({ stage: 'activations', fraction: 0, message: `recording ${role}` });
-      const { taps } = forward(model, calibration, { taps: true, activations: options.activations });
-      return taps!;
+      return recordTaps(model);
     },
     stage: (stage, phase) => {
       if (phase === 'start') {

@@ -9,6 +9,7 @@
  * an m×n cost matrix costs m+n Gram products, not 2mn.
  */
 import { FusionError } from '../errors.ts';
+import { rowProducts } from '../fusion/row-products.ts';
 
 /** A centred t×t Gram matrix with its Frobenius norm. */
 export interface CenteredGram {
@@ -25,20 +26,9 @@ export function centeredGram(x: ArrayLike<number>, t: number, p: number): Center
   if (x.length !== t * p) {
     throw new FusionError('SHAPE_MISMATCH', `activation matrix of length ${x.length} is not ${t}×${p}`);
   }
-  const K = new Float64Array(t * t);
-  const row = new Float64Array(p);
-  const rowJ = new Float64Array(p);
-  for (let i = 0; i < t; i++) {
-    for (let c = 0; c < p; c++) row[c] = x[i * p + c];
-    for (let j = i; j < t; j++) {
-      for (let c = 0; c < p; c++) rowJ[c] = x[j * p + c];
-      let dot = 0;
-      for (let c = 0; c < p; c++) dot += row[c] * rowJ[c];
-      K[i * t + j] = dot;
-      K[j * t + i] = dot;
-    }
-  }
-  return centerGram(K, t);
+  // The t×t product is the whole cost for conv layers (p = C·H·W up to 65536);
+  // rowProducts blocks it and accumulates in float64.
+  return centerGram(rowProducts({ data: x, rows: t, cols: p }, { data: x, rows: t, cols: p }, true), t);
 }
 
 /** Centres a symmetric t×t Gram matrix in place and returns it with its norm. */

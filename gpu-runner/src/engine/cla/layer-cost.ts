@@ -6,7 +6,7 @@
 import { FusionError } from '../errors.ts';
 import { type Mat64, mat64 } from '../tensor.ts';
 import { centeredGram, linearCka } from './cka.ts';
-import { type GroundMetricOptions, groundMetric } from '../fusion/ground-metric.ts';
+import { type GroundMetricOptions, type Rows, groundMetric } from '../fusion/ground-metric.ts';
 import { emd2 } from '../ot/index.ts';
 
 export type LayerCostKind = 'cka' | 'neurons' | 'index' | 'wasserstein';
@@ -24,7 +24,7 @@ export interface LayerActivations {
    * [width, t·features/width], one row per neuron. Convolutional callers
    * supply it (ordering (h, w, sample)); dense layers derive it.
    */
-  neuronRows?: () => Float64Array;
+  neuronRows?: () => Rows;
 }
 
 /** Squared difference of neuron counts (the `neuron` + `euclidean` default). */
@@ -86,7 +86,7 @@ export function wassersteinCost(
 }
 
 /** [width, features/width] neuron rows; for dense layers the transpose of [t, width]. */
-export function neuronRowsOf(a: LayerActivations): Float64Array {
+export function neuronRowsOf(a: LayerActivations): Rows {
   if (a.neuronRows) return a.neuronRows();
   if (a.features !== a.width) {
     throw new FusionError('UNSUPPORTED', 'neuron rows of a convolutional layer must be supplied by the caller');

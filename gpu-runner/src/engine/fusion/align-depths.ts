@@ -6,20 +6,24 @@ import { type Model, layerCount, layerWidths } from '../arch.ts';
 import { FusionError } from '../errors.ts';
 import type { Mat64 } from '../tensor.ts';
 import { Rng } from '../rng.ts';
-import { alignLayers, chainMapping, mappingCost, randomMapping, validateMapping } from '../cla/dynamic-program.ts';
 import { ckaCost, indexCost, neuronCountCost, wassersteinCost } from '../cla/layer-cost.ts';
+import { type UnitCost, type UnitMappingKind, alignByParts } from '../cla/grouped-alignment.ts';
+import { type AlignmentUnit, pairedStructures } from '../cla/structure.ts';
 import { addLayers } from '../balance/add-layers.ts';
 import { mergeLayers } from '../balance/merge-layers.ts';
-import { layerActivations } from './model-layers.ts';
 import type { FusionOptions } from './options.ts';
 import type { FusionHooks } from './hooks.ts';
+import { type Tap, tapActivations } from './taps.ts';
 
 export interface AlignmentGroup {
-  /** Group name: `hidden` for MLPs; a max-pool group or stage for CNNs. */
+  /** Part name: `hidden` for MLPs, `group k` / `fc` for VGG, `stage k` for ResNet (spec §5). */
   name: string;
-  /** Rows = the deeper model's hidden layers, columns = the shallower model's. */
+  /** Labels of the rows (deeper model's layers or blocks) and columns (shallower model's). */
+  rows: string[];
+  cols: string[];
+  /** Rows = the deeper model's units, columns = the shallower model's. */
   costMatrix: number[][];
-  /** 1-based: mapping[k−1] = j means shallower layer k ↔ deeper layer j. */
+  /** 1-based within the part: mapping[k−1] = j means shallower unit k ↔ deeper unit j. */
   mapping: number[];
   /** Σ_k C[a(k)][k] of the chosen mapping. */
   cost: number;
@@ -27,6 +31,7 @@ export interface AlignmentGroup {
 
 export interface DepthAlignment {
   groups: AlignmentGroup[];
+  /** 1-based per hidden layer of the shallower model (§4.1), all parts concatenated. */
   mapping: number[];
   /** The balanced pair: (N0, N1) = (A, B′) for add, (A_m, B) for merge. */
   n0: Model;
@@ -39,31 +44,53 @@ function costNeedsActivations(options: FusionOptions): boolean {
   return options.layerCost === 'cka' || options.layerCost === 'wasserstein';
 }
 
-export function layerCostMatrix(
-  A: Model,
-  B: Model,
-  options: FusionOptions,
-  samples: number,
-  tapsA?: Float32Array[],
-  tapsB?: Float32Array[],
-): Mat64 {
-  const widthsA = layerWidths(A.arch).slice(0, -1);
-  const widthsB = layerWidths(B.arch).slice(0, -1);
-  switch (options.layerCost) {
-    case 'neurons':
-      return neuronCountCost(widthsA, widthsB);
-    case 'index':
-      return indexCost(widthsA.length, widthsB.length);
-    case 'cka':
-      return ckaCost(layerActivations(tapsA!, samples), layerActivations(tapsB!, samples));
-    case 'wasserstein':
-      return wassersteinCost(layerActivations(tapsA!, samples), layerActivations(tapsB!, samples), options.groundMetric);
+/**
+ * The layer cost between units, computed on each unit's representative
+ * (its only layer, or a ResNet block's last layer, §5.3).
+ */
+export function unitCost(A: Model, B: Model, options: FusionOptions, samples: number, tapsA?: Tap[], tapsB?: Tap[]): UnitCost {
+  const widthsA = layerWidths(A.arch);
+  const widthsB = layerWidths(B.arch);
+  const acts = (taps: Tap[] | undefined, units: readonly AlignmentUnit[]) => units.map((u) => tapActivations(taps![u.representative], samples));
+  return (unitsA, unitsB): Mat64 => {
+    switch (options.layerCost) {
+      case 'neurons':
+        return neuronCountCost(
+          unitsA.map((u) => widthsA[u.representative]),
+          unitsB.map((u) => widthsB[u.representative]),
+        );
+      case 'index':
+        return indexCost(unitsA.length, unitsB.length);
+      case 'cka':
+        return ckaCost(acts(tapsA, unitsA), acts(tapsB, unitsB));
+      case 'wasserstein':
+        return wassersteinCost(acts(tapsA, unitsA), acts(tapsB, unitsB), options.groundMetric);
+    }
+  };
+}
+
+function mappingKind(options: FusionOptions): UnitMappingKind {
+  switch (options.mapping.kind) {
+    case 'cla':
+      return {
+        kind: 'cla',
+        align: { startLayer: options.mapping.firstConstraint ? 2 : 1, fixedEndLayers: options.mapping.lastConstraint ? 1 : 0 },
+      };
+    case 'chain':
+      return { kind: 'chain' };
+    case 'random': {
+      // One generator for all parts, in part order: reproducible from the seed.
+      const rng = new Rng(options.seed);
+      return { kind: 'random', random: () => rng.uniform() };
+    }
+    case 'explicit':
+      return { kind: 'explicit', mapping: options.mapping.mapping };
   }
 }
 
 /**
- * A must be strictly deeper than B. Returns the mapping, the cost matrix and
- * the balanced pair.
+ * A must be strictly deeper than B. Returns the mapping, the cost matrices
+ * per part and the balanced pair.
  */
 export async function alignDepths(
   A: Model,
@@ -78,9 +105,14 @@ export async function alignDepths(
   if (n < 1) {
     throw new FusionError('INCOMPATIBLE_MODELS', 'the shallower model has no hidden layer; there is nothing to align');
   }
+  if (options.balance === 'merge' && A.arch.family !== 'mlp') {
+    throw new FusionError('UNSUPPORTED', `merging layers is defined for MLPs only (spec §6.2); balance the ${A.arch.family} by adding layers (--balance add)`, {
+      field: 'balance',
+    });
+  }
 
-  let tapsA: Float32Array[] | undefined;
-  let tapsB: Float32Array[] | undefined;
+  let tapsA: Tap[] | undefined;
+  let tapsB: Tap[] | undefined;
   const needTaps = costNeedsActivations(options) || options.balance === 'merge';
   if (needTaps) {
     hooks.stage?.('activations', 'start');
@@ -89,51 +121,32 @@ export async function alignDepths(
     hooks.stage?.('activations', 'end');
   }
 
+  // The cost matrices are computed for every mapping kind: the baselines report them too.
   hooks.stage?.('cost', 'start');
-  // Computed for every mapping kind: the baselines report it too.
-  const C = layerCostMatrix(A, B, options, samples, tapsA, tapsB);
+  const cost = unitCost(A, B, options, samples, tapsA, tapsB);
+  const { a, b } = pairedStructures(A.arch, B.arch);
+  const costs = new Map(a.parts.map((part, i) => [part.name, cost(part.units, b.parts[i].units, part)]));
   hooks.stage?.('cost', 'end');
 
   hooks.stage?.('alignment', 'start');
-  let mapping: number[];
-  switch (options.mapping.kind) {
-    case 'cla':
-      mapping = alignLayers(C, {
-        startLayer: options.mapping.firstConstraint ? 2 : 1,
-        fixedEndLayers: options.mapping.lastConstraint ? 1 : 0,
-      });
-      break;
-    case 'chain':
-      mapping = chainMapping(n, m);
-      break;
-    case 'random': {
-      const rng = new Rng(options.seed);
-      mapping = randomMapping(n, m, () => rng.uniform());
-      break;
-    }
-    case 'explicit':
-      mapping = validateMapping(options.mapping.mapping, n, m, 'mapping');
-      break;
-  }
+  const aligned = alignByParts(A.arch, B.arch, (_a, _b, part) => costs.get(part.name)!, mappingKind(options));
   hooks.stage?.('alignment', 'end');
+  const mapping = aligned.mapping;
 
   hooks.stage?.('balance', 'start');
   let result: DepthAlignment;
   if (options.balance === 'add') {
-    const Bp = addLayers(B, mapping, m);
+    const Bp = addLayers(B, mapping, A.arch);
     result = { groups: [], mapping, n0: A, n1: Bp, depthAligned: { model: Bp, from: 'shallower', method: 'add' } };
   } else {
-    const Am = mergeLayers(A, mapping, tapsA!.slice(0, -1), samples, options.mergeEstimator);
+    const Am = mergeLayers(A, mapping, tapsA!.slice(0, -1).map((tap) => tap.data), samples, options.mergeEstimator);
     result = { groups: [], mapping, n0: Am, n1: B, depthAligned: { model: Am, from: 'deeper', method: 'merge' } };
   }
   hooks.stage?.('balance', 'end');
 
-  result.groups.push({
-    name: 'hidden',
-    costMatrix: matrixRows(C),
-    mapping,
-    cost: mappingCost(C, mapping),
-  });
+  for (const part of aligned.parts) {
+    result.groups.push({ name: part.name, rows: part.rows, cols: part.cols, costMatrix: matrixRows(part.cost), mapping: part.mapping, cost: part.total });
+  }
   return result;
 }
 

@@ -11,7 +11,7 @@ import { type AlignmentGroup, alignDepths } from './align-depths.ts';
 import type { FusionHooks } from './hooks.ts';
 import { fusionLayers, modelFromLayers, neuronRows } from './model-layers.ts';
 import type { FusionOptions } from './options.ts';
-import { otFusion } from './otfusion.ts';
+import { type BnVectors, otFusion } from './otfusion.ts';
 import { normalizeWeights } from './weights.ts';
 import type { LayerSummary } from './fuse-pair.ts';
 
@@ -69,8 +69,11 @@ export async function fuseMany(models: readonly Model[], options: FusionOptions,
 
   const anchorLayers = fusionLayers(MF);
   // Accumulate Σ_i w_i · Y^(i) in float64; the anchor contributes its own weights.
-  const sums = anchorLayers.map((l) => Float64Array.from(l.weight.data, (v) => (uniform ? v : v * weights[anchor])));
-  const biasSums = anchorLayers.map((l) => (l.bias ? Float64Array.from(l.bias.data, (v) => (uniform ? v : v * weights[anchor])) : undefined));
+  const start = (t: { data: Float32Array }) => Float64Array.from(t.data, (v) => (uniform ? v : v * weights[anchor]));
+  const sums = anchorLayers.map((l) => start(l.weight));
+  const biasSums = anchorLayers.map((l) => (l.bias ? start(l.bias) : undefined));
+  // BatchNorm vectors are summed like biases (running statistics included).
+  const bnSums = anchorLayers.map((l) => l.bn?.map(start));
   const members: MemberResult[] = [];
 
   for (let i = 0; i < models.length; i++) {
@@ -87,12 +90,16 @@ export async function fuseMany(models: readonly Model[], options: FusionOptions,
       depthAligned = Mi;
     }
     let layers: LayerSummary[] = [];
-    let aligned: { weight: Float64Array; bias?: Float64Array }[];
+    let aligned: { weight: Float64Array; bias?: Float64Array; bn?: Float64Array[] }[];
     if (options.fusion === 'average') {
       if (!archEquals(Mi.arch, MF.arch)) {
         throw new FusionError('INCOMPATIBLE_MODELS', `plain averaging needs identical architectures; model ${i + 1} differs from the anchor`);
       }
-      aligned = fusionLayers(Mi).map((l) => ({ weight: Float64Array.from(l.weight.data), bias: l.bias ? Float64Array.from(l.bias.data) : undefined }));
+      aligned = fusionLayers(Mi).map((l) => ({
+        weight: Float64Array.from(l.weight.data),
+        bias: l.bias ? Float64Array.from(l.bias.data) : undefined,
+        bn: l.bn?.map((v) => Float64Array.from(v.data)),
+      }));
     } else {
       let acts0;
       if (options.fusion === 'ot-activations') {
@@ -111,19 +118,24 @@ export async function fuseMany(models: readonly Model[], options: FusionOptions,
           pastCorrection: options.pastCorrection,
           weightN1: 0.5,
           outputLayer: options.outputLayer,
-          handleSkips: false,
+          handleSkips: options.handleSkips,
           samples,
         },
       );
       hooks.stage?.('fusion', 'end');
       layers = results.map((r) => ({ name: r.name, plan: r.transport ? [r.rows, r.cols] : null, cost: r.cost }));
-      aligned = results.map((r) => ({ weight: r.aligned, bias: r.alignedBias }));
+      aligned = results.map((r) => ({ weight: r.aligned, bias: r.alignedBias, bn: r.alignedBn }));
     }
     aligned.forEach((a, l) => {
       const w = uniform ? 1 : weights[i];
       for (let k = 0; k < a.weight.length; k++) sums[l][k] += w * a.weight[k];
       const bs = biasSums[l];
       if (bs && a.bias) for (let k = 0; k < a.bias.length; k++) bs[k] += w * a.bias[k];
+      bnSums[l]?.forEach((sum, v) => {
+        const add = a.bn?.[v];
+        if (!add) throw new FusionError('INCOMPATIBLE_MODELS', `layer ${anchorLayers[l].name}: model ${i + 1} has no BatchNorm where the anchor has one`);
+        for (let k = 0; k < add.length; k++) sum[k] += w * add[k];
+      });
     });
     members.push({ input: i, mapping, alignment, depthAligned, layers });
     hooks.progress?.('fusion', members.length / (models.length - 1), `model ${i + 1} aligned to the anchor`);
@@ -135,8 +147,11 @@ export async function fuseMany(models: readonly Model[], options: FusionOptions,
   const finalize = (s: Float64Array) => Float32Array.from(s, (v) => (uniform ? v / K : v));
   const fused = modelFromLayers(
     MF,
-    sums.map(finalize),
-    biasSums.map((b) => (b ? finalize(b) : undefined)),
+    sums.map((s, l) => ({
+      weight: finalize(s),
+      bias: biasSums[l] ? finalize(biasSums[l]) : undefined,
+      bn: bnSums[l]?.map(finalize) as BnVectors<Float32Array> | undefined,
+    })),
   );
   hooks.stage?.('fusion', 'end');
   return { fused, anchor, weights, members };

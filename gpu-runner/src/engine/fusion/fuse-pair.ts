@@ -10,7 +10,7 @@ import { type AlignmentGroup, alignDepths } from './align-depths.ts';
 import type { FusionHooks } from './hooks.ts';
 import { fusedModel, fusionLayers, modelFromLayers, neuronRows } from './model-layers.ts';
 import type { FusionOptions } from './options.ts';
-import { type LayerFusionResult, average, otFusion } from './otfusion.ts';
+import { type BnVectors, type LayerFusionResult, average, otFusion } from './otfusion.ts';
 import { normalizeWeights } from './weights.ts';
 
 export interface LayerSummary {
@@ -34,6 +34,12 @@ export interface PairFusionResult {
   mapping: number[] | null;
   depthAligned: { input: number; method: 'add' | 'merge'; model: Model } | null;
   layers: LayerSummary[];
+  /**
+   * The balanced pair and the per-layer OT results (corrected maps T̃), for
+   * post-processing that needs the parents' statistics in N1's basis
+   * (REPAIR). Empty results for plain averaging.
+   */
+  balanced: { n0: Model; n1: Model; results: LayerFusionResult[] };
 }
 
 export async function fusePair(models: readonly [Model, Model], options: FusionOptions, samples: number, hooks: FusionHooks): Promise<PairFusionResult> {
@@ -73,12 +79,14 @@ export async function fusePair(models: readonly [Model, Model], options: FusionO
         'plain weight averaging needs models of identical architecture after balancing; use --fusion ot-activations or ot-weights',
       );
     }
-    const l0 = fusionLayers(n0Model);
     const l1 = fusionLayers(n1Model);
     fused = modelFromLayers(
       n1Model,
-      l0.map((layer, l) => average(layer.weight.data, l1[l].weight.data, weightN1)),
-      l0.map((layer, l) => (layer.bias ? average(layer.bias.data, l1[l].bias!.data, weightN1) : undefined)),
+      fusionLayers(n0Model).map((layer, l) => ({
+        weight: average(layer.weight.data, l1[l].weight.data, weightN1),
+        bias: layer.bias ? average(layer.bias.data, l1[l].bias!.data, weightN1) : undefined,
+        bn: layer.bn?.map((v, k) => average(v.data, l1[l].bn![k].data, weightN1)) as BnVectors<Float32Array> | undefined,
+      })),
     );
     results = [];
     hooks.stage?.('fusion', 'end');
@@ -108,7 +116,7 @@ export async function fusePair(models: readonly [Model, Model], options: FusionO
         pastCorrection: options.pastCorrection,
         weightN1,
         outputLayer: options.outputLayer,
-        handleSkips: false,
+        handleSkips: options.handleSkips,
         samples,
       },
     );
@@ -127,5 +135,6 @@ export async function fusePair(models: readonly [Model, Model], options: FusionO
     mapping,
     depthAligned,
     layers: results.map((r) => ({ name: r.name, plan: r.transport ? [r.rows, r.cols] : null, cost: r.cost })),
+    balanced: { n0: n0Model, n1: n1Model, results },
   };
 }

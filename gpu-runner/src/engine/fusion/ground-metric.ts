@@ -6,6 +6,10 @@
  */
 import { FusionError } from '../errors.ts';
 import { type Mat64, mat64 } from '../tensor.ts';
+import { rowProducts } from './row-products.ts';
+
+/** Neuron rows, row-major: float32 straight from recorded activations, float64 for weights. */
+export type Rows = Float32Array | Float64Array;
 
 export type GroundMetricNormalization = 'none' | 'log' | 'max' | 'median' | 'mean';
 
@@ -40,9 +44,9 @@ export const CNN_GROUND_METRIC: GroundMetricOptions = { ...MLP_GROUND_METRIC, ef
  * calibration samples, used only by `distNormalize`.
  */
 export function groundMetric(
-  a: Float64Array,
+  a: Rows,
   n0: number,
-  b: Float64Array,
+  b: Rows,
   n1: number,
   d: number,
   t: number,
@@ -71,7 +75,7 @@ export function groundMetric(
   return M;
 }
 
-function directSquaredDistances(a: Float64Array, n0: number, b: Float64Array, n1: number, d: number, out: Float64Array) {
+function directSquaredDistances(a: Rows, n0: number, b: Rows, n1: number, d: number, out: Float64Array) {
   for (let i = 0; i < n0; i++) {
     const ai = i * d;
     for (let j = 0; j < n1; j++) {
@@ -86,7 +90,7 @@ function directSquaredDistances(a: Float64Array, n0: number, b: Float64Array, n1
   }
 }
 
-function rowSquaredNorms(x: Float64Array, n: number, d: number): Float64Array {
+function rowSquaredNorms(x: Rows, n: number, d: number): Float64Array {
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
@@ -96,19 +100,17 @@ function rowSquaredNorms(x: Float64Array, n: number, d: number): Float64Array {
   return out;
 }
 
-function expandedSquaredDistances(a: Float64Array, n0: number, b: Float64Array, n1: number, d: number, out: Float64Array) {
+function expandedSquaredDistances(a: Rows, n0: number, b: Rows, n1: number, d: number, out: Float64Array) {
   const na = rowSquaredNorms(a, n0, d);
   const nb = rowSquaredNorms(b, n1, d);
+  // The a·b products dominate for conv layers (d = H·W·t, up to 204800).
+  const dot = rowProducts({ data: a, rows: n0, cols: d }, { data: b, rows: n1, cols: d });
   for (let i = 0; i < n0; i++) {
-    for (let j = 0; j < n1; j++) {
-      let dot = 0;
-      for (let f = 0; f < d; f++) dot += a[i * d + f] * b[j * d + f];
-      out[i * n1 + j] = Math.max(0, na[i] + nb[j] - 2 * dot);
-    }
+    for (let j = 0; j < n1; j++) out[i * n1 + j] = Math.max(0, na[i] + nb[j] - 2 * dot[i * n1 + j]);
   }
 }
 
-function cosineDistances(a: Float64Array, n0: number, b: Float64Array, n1: number, d: number, out: Float64Array) {
+function cosineDistances(a: Rows, n0: number, b: Rows, n1: number, d: number, out: Float64Array) {
   const na = rowSquaredNorms(a, n0, d);
   const nb = rowSquaredNorms(b, n1, d);
   for (let i = 0; i < n0; i++) {

@@ -4,15 +4,18 @@
  * whichever tensor backend it chose) and measures stage times.
  */
 import type { Model } from '../arch.ts';
+import type { Tap } from './taps.ts';
 
 export type FusionStage = 'activations' | 'cost' | 'alignment' | 'balance' | 'fusion';
 
 export interface FusionHooks {
   /**
    * Runs `model` on the calibration samples and returns, per weight tensor,
-   * the recorded values [t, width] (spec §2.2; the last entry is the logits).
+   * the recorded values with their per-sample shape (spec §2.2; the last
+   * entry is the logits). The same model object may be asked for twice (as
+   * CLA's A and as OT's N0): callers may cache by identity.
    */
-  record(model: Model, role: string): Promise<Float32Array[]>;
+  record(model: Model, role: string): Promise<Tap[]>;
   /** Stage boundaries, so the caller can time them. */
   stage?(stage: FusionStage, phase: 'start' | 'end'): void;
   /** Fine-grained progress within a stage, fraction in [0, 1]. */

@@ -35,6 +35,20 @@ export interface FusionOptions {
   /** Index of the anchor model for K-model fusion; null = the deepest (first of equals). */
   anchor: number | null;
   seed: number;
+  /** Shortcut-aware reuse of transport maps (§7.3, `--handle-skips`); on for ResNets. */
+  handleSkips: boolean;
+  /**
+   * Re-estimate the fused model's BatchNorm running statistics on the
+   * calibration samples (models with BatchNorm only; the averaged running
+   * statistics describe neither parent's activations).
+   */
+  bnReestimate: boolean;
+  /**
+   * REPAIR-style renormalisation: rescale every fused channel so its
+   * pre-activation mean and standard deviation are the interpolation of the
+   * parents' (aligned) statistics. Needs biases or BatchNorm to shift means.
+   */
+  repair: boolean;
 }
 
 export function defaultFusionOptions(family: Family): FusionOptions {
@@ -54,5 +68,8 @@ export function defaultFusionOptions(family: Family): FusionOptions {
     activations: 'pre',
     anchor: null,
     seed: 0,
+    handleSkips: family === 'resnet',
+    bnReestimate: true,
+    repair: false,
   };
 }

@@ -10,21 +10,41 @@
 import { FusionError } from '../errors.ts';
 import { type Tensor32, shapeString } from '../tensor.ts';
 import { matmulTransA } from '../linalg.ts';
-import { type GroundMetricOptions, groundMetric } from './ground-metric.ts';
+import { type GroundMetricOptions, type Rows, groundMetric } from './ground-metric.ts';
 import { type OtSolver, correctByColumnMass, correctByNominalMass, transportPlan } from './transport.ts';
+
+/** A BatchNorm's per-channel vectors, in the order of arch.ts BN_SUFFIXES. */
+export type BnVectors<T> = [weight: T, bias: T, runningMean: T, runningVar: T];
+
+/**
+ * A layer's part in a residual block, for skip handling (§7.3): `downsample`
+ * is the first conv of a block whose shortcut is a conv (the map at the
+ * block input is kept for the shortcut), `shortcut` that 1×1 conv, `plain`
+ * anything else.
+ */
+export type ResidualRole = 'downsample' | 'shortcut' | 'plain';
 
 export interface FusionLayer {
   /** Canonical name of the weight, used in messages and reports. */
   name: string;
   weight: Tensor32;
   bias?: Tensor32;
+  /** The BatchNorm after the layer; its vectors are aligned like the bias. */
+  bn?: BnVectors<Tensor32>;
+  /**
+   * From the architecture when known. Without it the role is inferred from
+   * N0's weight shape as the official code does (in ≠ out and 3×3 →
+   * downsample, in ≠ out and 1×1 → shortcut), which misreads a block that
+   * down-samples without changing the width (§12 item 3).
+   */
+  residual?: ResidualRole;
 }
 
-/** Neuron rows of one layer: [width, features], float64. */
+/** Neuron rows of one layer: [width, features] row-major. */
 export interface NeuronRows {
-  data: Float64Array;
-  width: number;
-  features: number;
+  readonly data: Rows;
+  readonly width: number;
+  readonly features: number;
 }
 
 export interface OtFusionOptions {
@@ -51,9 +71,12 @@ export interface LayerFusionResult {
   /** The aligned N0 weight Y = T̃ᵀ Ŵ0 in N1's basis (float64, N1's shape). */
   aligned: Float64Array;
   alignedBias?: Float64Array;
+  /** T̃ᵀ·v for the BatchNorm vectors (running statistics included). */
+  alignedBn?: BnVectors<Float64Array>;
   /** The averaged weight (absent in `alignOnly` mode). */
   fused?: Tensor32;
   fusedBias?: Tensor32;
+  fusedBn?: BnVectors<Tensor32>;
   /** The corrected map T̃ (o0 × o1), or null for an output layer that was only averaged. */
   transport: Float64Array | null;
   rows: number;
@@ -99,7 +122,10 @@ export function otFusion(input: OtFusionInput, options: OtFusionOptions): LayerF
 
   for (let l = 0; l < L; l++) {
     const { weight: W0, bias: b0, name } = layers0[l];
-    const { weight: W1, bias: b1 } = layers1[l];
+    const { weight: W1 } = layers1[l];
+    if ((layers0[l].bn === undefined) !== (layers1[l].bn === undefined)) {
+      throw new FusionError('INCOMPATIBLE_MODELS', `layer ${name}: one model has a BatchNorm after it and the other does not`, { tensor: name });
+    }
     if (W0.shape.length !== W1.shape.length || W0.shape.slice(2).join() !== W1.shape.slice(2).join()) {
       throw new FusionError(
         'INCOMPATIBLE_MODELS',
@@ -115,19 +141,18 @@ export function otFusion(input: OtFusionInput, options: OtFusionOptions): LayerF
     let R: { T: Float64Array; rows: number; cols: number } | null = null;
     if (l > 0 && Tprev) {
       R = { T: Tprev, rows: prevRows, cols: prevCols };
-      if (options.handleSkips && W0.shape.length === 4) {
-        const [o, i, kh, kw] = W0.shape;
-        const isPointwise = kh === 1 && kw === 1;
-        if (i !== o && !isPointwise) {
-          skipT = R;
-        } else if (i !== o && isPointwise) {
-          resT = R;
-          resIdx = l;
-          if (!skipT) throw new FusionError('INCOMPATIBLE_MODELS', `shortcut ${name} comes before any down-sampling conv`);
-          R = skipT;
-        } else if (resT && resIdx === l - 1) {
-          R = averageMaps(R, resT);
-        }
+      const role = options.handleSkips ? (layers0[l].residual ?? officialResidualRole(W0)) : null;
+      if (role === 'downsample') {
+        skipT = R;
+      } else if (role === 'shortcut') {
+        // R is the T̃ of the block's conv2; the shortcut reads the block input.
+        resT = R;
+        resIdx = l;
+        if (!skipT) throw new FusionError('INCOMPATIBLE_MODELS', `shortcut ${name} comes before any down-sampling conv`, { tensor: name });
+        R = skipT;
+      } else if (role === 'plain' && resT && resIdx === l - 1) {
+        // The block output is conv2 + shortcut: average the two maps.
+        R = averageMaps(R, resT);
       }
     }
     const What0 = R ? alignInputs(W0, R, name) : Float64Array.from(W0.data);
@@ -145,7 +170,8 @@ export function otFusion(input: OtFusionInput, options: OtFusionOptions): LayerF
       // `--skip-last-layer`: no OT, the classes are already in the same order.
       if (o0 !== o1) throw new FusionError('INCOMPATIBLE_MODELS', `output layers have ${o0} and ${o1} classes`);
       const alignedBias = b0 ? Float64Array.from(b0.data) : undefined;
-      results.push(finish(name, What0, alignedBias, W1, b1, null, o0, o1, null, options.weightN1, input.alignOnly));
+      const alignedBn = layers0[l].bn?.map((v) => Float64Array.from(v.data)) as BnVectors<Float64Array> | undefined;
+      results.push(finish(name, What0, alignedBias, alignedBn, layers1[l], null, o0, o1, null, options.weightN1, input.alignOnly));
       input.onLayer?.(l, L, name);
       continue;
     }
@@ -181,8 +207,10 @@ export function otFusion(input: OtFusionInput, options: OtFusionOptions): LayerF
       source = Float64Array.from(W0.data);
     }
     const Y = matmulTransA(Tc, source, o0, o1, inner);
+    // 1-D parameters follow their layer's map (§7.2 step 2): T̃ᵀ·v.
     const alignedBias = b0 ? matmulTransA(Tc, b0.data, o0, o1, 1) : undefined;
-    results.push(finish(name, Y, alignedBias, W1, b1, Tc, o0, o1, cost, options.weightN1, input.alignOnly));
+    const alignedBn = layers0[l].bn?.map((v) => matmulTransA(Tc, v.data, o0, o1, 1)) as BnVectors<Float64Array> | undefined;
+    results.push(finish(name, Y, alignedBias, alignedBn, layers1[l], Tc, o0, o1, cost, options.weightN1, input.alignOnly));
 
     // Step 9: carry the state.
     Tprev = Tc;
@@ -223,6 +251,14 @@ export function alignInputs(W0: Tensor32, R: { T: Float64Array; rows: number; co
   return out;
 }
 
+/** The official code's reading of a conv weight's place in a residual block (§7.3); null: not a conv, no skip handling. */
+function officialResidualRole(W0: Tensor32): ResidualRole | null {
+  if (W0.shape.length !== 4) return null;
+  const [o, i, kh, kw] = W0.shape;
+  if (i === o) return 'plain';
+  return kh === 1 && kw === 1 ? 'shortcut' : 'downsample';
+}
+
 function averageMaps(
   a: { T: Float64Array; rows: number; cols: number },
   b: { T: Float64Array; rows: number; cols: number },
@@ -247,8 +283,8 @@ function finish(
   name: string,
   Y: Float64Array,
   alignedBias: Float64Array | undefined,
-  W1: Tensor32,
-  b1: Tensor32 | undefined,
+  alignedBn: BnVectors<Float64Array> | undefined,
+  layer1: FusionLayer,
   T: Float64Array | null,
   rows: number,
   cols: number,
@@ -256,13 +292,18 @@ function finish(
   weightN1: number,
   alignOnly: boolean | undefined,
 ): LayerFusionResult {
+  const { weight: W1, bias: b1, bn: bn1 } = layer1;
   if ((alignedBias === undefined) !== (b1 === undefined)) {
     throw new FusionError('INCOMPATIBLE_MODELS', `layer ${name}: one model has a bias and the other does not`, { tensor: name });
   }
   const result: LayerFusionResult = { name, aligned: Y, alignedBias, transport: T, rows, cols, cost };
+  if (alignedBn) result.alignedBn = alignedBn;
   if (!alignOnly) {
     result.fused = { shape: [...W1.shape], data: average(Y, W1.data, weightN1) };
     if (alignedBias && b1) result.fusedBias = { shape: [...b1.shape], data: average(alignedBias, b1.data, weightN1) };
+    if (alignedBn && bn1) {
+      result.fusedBn = alignedBn.map((v, k) => ({ shape: [...bn1[k].shape], data: average(v, bn1[k].data, weightN1) })) as BnVectors<Tensor32>;
+    }
   }
   return result;
 }
