@@ -1,0 +1,173 @@
+/**
+ * Files: create an upload, receive its bytes (streamed through the API when
+ * the store cannot presign), complete it (validate the header, record size,
+ * sha256 and architecture), describe it, and hand out download links.
+ */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { FusionError } from '../../../gpu-runner/src/engine/errors.ts';
+import type { CreateFileInput, CreateFileResult, DownloadLink, FileObject } from '../contract/index.ts';
+import { ApiError, notFound } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { readJson, toJson } from '../jobs/job-log.ts';
+import { type ObjectStore, ObjectStoreError } from '../ports/index.ts';
+import { layout } from '../store-layout.ts';
+import { readStoredHeader } from './read-header.ts';
+import { summarizeDataset, summarizeModel } from './validate-upload.ts';
+
+/** What the store holds per file: the public object plus what only the service needs. */
+export interface StoredFile extends FileObject {
+  arch_override: CreateFileInput['arch'] | null;
+}
+
+export interface FileServiceOptions {
+  maxUploadBytes: number;
+  /** Lifetime of presigned upload and download URLs. */
+  presignSeconds: number;
+}
+
+export function publicFile(stored: StoredFile): FileObject {
+  const { arch_override: _, ...file } = stored;
+  return file;
+}
+
+function invalidFile(err: FusionError, name: string): ApiError {
+  return new ApiError('invalid_file', `${name}: ${err.message}`, { engine_code: err.code, ...err.details });
+}
+
+export class FileService {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly options: FileServiceOptions,
+  ) {}
+
+  async create(tenant: string, input: CreateFileInput, apiBaseUrl: string): Promise<CreateFileResult> {
+    if (input.size > this.options.maxUploadBytes) {
+      throw new ApiError('payload_too_large', `size ${input.size} is above the upload limit of ${this.options.maxUploadBytes} bytes`, {
+        field: 'size',
+        limit: this.options.maxUploadBytes,
+      });
+    }
+    const now = new Date();
+    const id = newId('file', now);
+    const stored: StoredFile = {
+      id,
+      object: 'file',
+      name: input.name,
+      purpose: input.purpose,
+      status: 'pending',
+      size: input.size,
+      sha256: null,
+      created_at: now.toISOString(),
+      completed_at: null,
+      model: null,
+      dataset: null,
+      arch_override: input.arch ?? null,
+    };
+    await this.store.put(layout.fileRecord(tenant, id), toJson(stored), { ifAbsent: true, contentType: 'application/json' });
+    const presigned = await this.store.presignPut(layout.fileContent(tenant, id), {
+      expiresInSeconds: this.options.presignSeconds,
+      contentLength: input.size,
+    });
+    const upload = presigned
+      ? {
+          method: 'PUT' as const,
+          url: presigned,
+          headers: { 'content-type': 'application/octet-stream' },
+          via_api: false,
+          expires_at: new Date(now.getTime() + this.options.presignSeconds * 1000).toISOString(),
+        }
+      : {
+          method: 'PUT' as const,
+          url: `${apiBaseUrl}/v1/files/${id}/content`,
+          headers: { 'content-type': 'application/octet-stream' },
+          via_api: true,
+          expires_at: null,
+        };
+    return { file: publicFile(stored), upload };
+  }
+
+  async stored(tenant: string, id: string): Promise<StoredFile> {
+    const stored = await readJson<StoredFile>(this.store, layout.fileRecord(tenant, id));
+    if (!stored) throw notFound('file', id);
+    return stored;
+  }
+
+  async get(tenant: string, id: string): Promise<FileObject> {
+    return publicFile(await this.stored(tenant, id));
+  }
+
+  /**
+   * Streams an upload into the store, never holding it in memory. The body
+   * may not exceed the size declared at creation; a Content-Length above it
+   * is refused before anything is read.
+   */
+  async receive(tenant: string, id: string, body: Readable, contentLength: number | null): Promise<void> {
+    const file = await this.stored(tenant, id);
+    if (file.status !== 'pending') {
+      throw new ApiError('file_already_completed', `File ${id} is already completed; create a new file to upload other bytes`, { id });
+    }
+    const tooLarge = () =>
+      new ApiError('payload_too_large', `The upload is larger than the ${file.size} bytes declared for file ${id}`, { id, limit: file.size });
+    if (contentLength !== null && contentLength > file.size) throw tooLarge();
+    try {
+      await this.store.put(layout.fileContent(tenant, id), body, { maxBytes: file.size, contentType: 'application/octet-stream' });
+    } catch (err) {
+      if (err instanceof ObjectStoreError && err.code === 'too_large') throw tooLarge();
+      throw err;
+    }
+  }
+
+  /**
+   * Validates the uploaded bytes from their header and marks the file ready.
+   * Completing a ready file again returns it unchanged.
+   */
+  async complete(tenant: string, id: string): Promise<FileObject> {
+    const file = await this.stored(tenant, id);
+    if (file.status === 'ready') return publicFile(file);
+    const key = layout.fileContent(tenant, id);
+    const info = await this.store.head(key);
+    if (!info) throw new ApiError('file_not_ready', `File ${id} has no uploaded bytes yet; PUT them to the upload URL first`, { id });
+    if (info.size !== file.size) {
+      throw new ApiError('invalid_request', `File ${id} was declared as ${file.size} bytes but ${info.size} were uploaded`, {
+        id,
+        declared: file.size,
+        uploaded: info.size,
+      });
+    }
+    let summary: Pick<FileObject, 'model' | 'dataset'>;
+    try {
+      const header = await readStoredHeader(this.store, key, info.size);
+      summary =
+        file.purpose === 'model'
+          ? { model: summarizeModel(header, file.arch_override ?? undefined), dataset: null }
+          : { model: null, dataset: summarizeDataset(header, file.name) };
+    } catch (err) {
+      if (err instanceof FusionError) throw invalidFile(err, file.name);
+      throw err;
+    }
+    const sha256 = info.sha256 ?? (await this.hash(key));
+    const ready: StoredFile = { ...file, ...summary, status: 'ready', sha256, completed_at: new Date().toISOString() };
+    await this.store.put(layout.fileRecord(tenant, id), toJson(ready), { contentType: 'application/json' });
+    return publicFile(ready);
+  }
+
+  /** Streams the object through SHA-256 (presigned uploads bypass the API, so nobody hashed them on the way in). */
+  private async hash(key: string): Promise<string> {
+    const hash = createHash('sha256');
+    for await (const chunk of await this.store.get(key)) hash.update(chunk as Uint8Array);
+    return hash.digest('hex');
+  }
+
+  async downloadLink(tenant: string, id: string, apiBaseUrl: string): Promise<DownloadLink> {
+    const file = await this.stored(tenant, id);
+    if (file.status !== 'ready') throw new ApiError('file_not_ready', `File ${id} is not completed yet`, { id });
+    return this.linkFor(layout.fileContent(tenant, id), `${apiBaseUrl}/v1/files/${id}/content`);
+  }
+
+  async linkFor(key: string, apiUrl: string): Promise<DownloadLink> {
+    const url = await this.store.presignGet(key, { expiresInSeconds: this.options.presignSeconds });
+    if (url) return { url, via_api: false, expires_at: new Date(Date.now() + this.options.presignSeconds * 1000).toISOString() };
+    return { url: apiUrl, via_api: true, expires_at: null };
+  }
+}

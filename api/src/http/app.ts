@@ -1,0 +1,57 @@
+/**
+ * The Hono app: /healthz, tRPC at /trpc, REST at /v1 (generated from the
+ * same procedures), the OpenAPI document at /v1/openapi.json, and the byte
+ * and SSE endpoints. Every error leaves as the contract's envelope.
+ */
+import { trpcServer } from '@hono/trpc-server';
+import { Hono } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import { authenticate } from '../auth/api-keys.ts';
+import { ApiError, fromInfrastructure, statusOf, toApiErrorBody } from '../errors.ts';
+import { appRouter } from '../trpc/app-router.ts';
+import { type Services, createContext } from '../trpc/context.ts';
+import { type Env, mountBinaryRoutes } from './binary-routes.ts';
+import { openApiDocument } from './openapi.ts';
+import { handleRest } from './rest-handler.ts';
+
+export function createApp(services: Services): Hono<Env> {
+  const app = new Hono<Env>();
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.use(
+    '/trpc/*',
+    trpcServer({
+      router: appRouter,
+      endpoint: '/trpc',
+      createContext: (opts) => createContext(services, opts.req) as unknown as Promise<Record<string, unknown>>,
+    }),
+  );
+
+  let document: unknown;
+  app.get('/v1/openapi.json', (c) => {
+    document ??= openApiDocument(`${services.publicUrl ?? new URL(c.req.url).origin}/v1`);
+    return c.json(document);
+  });
+
+  const requireTenant = createMiddleware<Env>(async (c, next) => {
+    const tenant = await authenticate(services.store, c.req.header('authorization'));
+    if (tenant === null) throw new ApiError('unauthorized', 'Missing or invalid API key; send Authorization: Bearer <key>', {});
+    c.set('tenant', tenant);
+    await next();
+  });
+  app.use('/v1/files/:id/content', requireTenant);
+  app.use('/v1/fusions/:id/outputs/:name/content', requireTenant);
+  app.use('/v1/fusions/:id/events/stream', requireTenant);
+  mountBinaryRoutes(app, services);
+
+  app.all('/v1/*', (c) => handleRest(services, c.req.raw));
+
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: 'No such endpoint', details: {} } }, 404));
+  app.onError((err, c) => {
+    const body = toApiErrorBody(fromInfrastructure(err));
+    if (body.code === 'internal_error') console.error('[api] unhandled error:', err);
+    return c.json({ error: body }, statusOf(body) as 500);
+  });
+  return app;
+}

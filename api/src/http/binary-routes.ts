@@ -1,0 +1,68 @@
+/**
+ * The endpoints that move bytes, which tRPC cannot express: the streamed
+ * upload, file downloads and output downloads. Downloads redirect (302) to a
+ * presigned URL when the store can presign, and stream otherwise.
+ */
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import type { Context as HonoContext, Hono } from 'hono';
+import { FileId, FusionId, OutputName } from '../contract/index.ts';
+import { ApiError } from '../errors.ts';
+import type { Services } from '../trpc/context.ts';
+import { layout } from '../store-layout.ts';
+import { streamJobEvents } from './sse.ts';
+
+export type Env = { Variables: { tenant: string } };
+
+function param<T>(c: HonoContext, name: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }): T {
+  const parsed = schema.safeParse(c.req.param(name));
+  if (!parsed.success) throw new ApiError('invalid_request', `Invalid request: ${name}: ${parsed.error.issues[0].message}`, { field: name });
+  return parsed.data;
+}
+
+async function sendObject(c: HonoContext, services: Services, key: string, fileName: string, contentType: string): Promise<Response> {
+  const presigned = await services.store.presignGet(key, { expiresInSeconds: 900 });
+  if (presigned) return c.redirect(presigned, 302);
+  const info = await services.store.head(key);
+  if (!info) throw new ApiError('not_found', `No content for ${fileName}`, {});
+  const body = Readable.toWeb(await services.store.get(key)) as unknown as ReadableStream;
+  return new Response(body, {
+    headers: {
+      'content-type': contentType,
+      'content-length': String(info.size),
+      'content-disposition': `attachment; filename="${fileName.replace(/["\\]/g, '_')}"`,
+    },
+  });
+}
+
+export function mountBinaryRoutes(app: Hono<Env>, services: Services): void {
+  app.put('/v1/files/:id/content', async (c) => {
+    const id = param(c, 'id', FileId);
+    const length = c.req.header('content-length');
+    const body = c.req.raw.body;
+    if (!body) throw new ApiError('invalid_request', 'The upload has no body', {});
+    await services.files.receive(
+      c.get('tenant'),
+      id,
+      Readable.fromWeb(body as unknown as NodeReadableStream),
+      length === undefined ? null : Number(length),
+    );
+    return c.json(await services.files.get(c.get('tenant'), id));
+  });
+
+  app.get('/v1/files/:id/content', async (c) => {
+    const id = param(c, 'id', FileId);
+    const file = await services.files.get(c.get('tenant'), id);
+    if (file.status !== 'ready') throw new ApiError('file_not_ready', `File ${id} is not completed yet`, { id });
+    return sendObject(c, services, layout.fileContent(c.get('tenant'), id), file.name, 'application/octet-stream');
+  });
+
+  app.get('/v1/fusions/:id/outputs/:name/content', async (c) => {
+    const id = param(c, 'id', FusionId);
+    const name = param(c, 'name', OutputName);
+    const key = await services.jobs.succeededWith(c.get('tenant'), id, name);
+    return sendObject(c, services, key, name, name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+  });
+
+  app.get('/v1/fusions/:id/events/stream', (c) => streamJobEvents(c, services, c.get('tenant')));
+}

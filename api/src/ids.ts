@@ -1,0 +1,25 @@
+/**
+ * Makes resource ids in the contract's format (see contract/ids.ts): a prefix,
+ * 9 base32hex characters counting down from 2^45 ms (so a lexicographic
+ * listing is newest first) and 16 random base32hex characters.
+ */
+import { randomBytes } from 'node:crypto';
+
+const ALPHABET = '0123456789abcdefghijklmnopqrstuv';
+const TIME_SPAN = 2 ** 45;
+
+function randomChars(count: number): string {
+  const bytes = randomBytes(count);
+  let out = '';
+  for (const b of bytes) out += ALPHABET[b & 31];
+  return out;
+}
+
+export function newId(prefix: 'file' | 'fus', now: Date = new Date()): string {
+  const countdown = (TIME_SPAN - now.getTime()).toString(32).padStart(9, '0');
+  return `${prefix}_${countdown}${randomChars(16)}`;
+}
+
+export function randomToken(length: number): string {
+  return randomChars(length);
+}

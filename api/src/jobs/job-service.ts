@@ -1,0 +1,235 @@
+/**
+ * Fusion jobs from the API's side: create (idempotently), read, list, cancel,
+ * page through events and hand out outputs. Runners do the rest through the
+ * same event log (gpu-runner/src/worker).
+ */
+import { createHash } from 'node:crypto';
+import {
+  type DownloadLink,
+  type FileObject,
+  type FusionJob,
+  type FusionSpec,
+  type JobEvent,
+  LIMITS,
+  type ListPage,
+  type OutputName,
+} from '../contract/index.ts';
+import { ApiError, notFound } from '../errors.ts';
+import type { FileService } from '../files/file-service.ts';
+import { newId } from '../ids.ts';
+import { type JobQueue, type ObjectStore, ObjectStoreError } from '../ports/index.ts';
+import { layout } from '../store-layout.ts';
+import { canonicalJson } from './canonical-json.ts';
+import { checkCompatible } from './compatibility.ts';
+import { JobLog, readJson, toJson } from './job-log.ts';
+import { type JobRecord, isTerminal } from './job-state.ts';
+import { type FusionQueueData, JOB_ATTEMPTS } from './queue-data.ts';
+
+interface IdempotencyRecord {
+  job_id: string;
+  body_sha256: string;
+  created_at: string;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export class JobService {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly queue: JobQueue<FusionQueueData>,
+    private readonly files: FileService,
+  ) {}
+
+  log(tenant: string, id: string): JobLog {
+    return new JobLog(this.store, tenant, id);
+  }
+
+  /**
+   * Creates a job, or with an Idempotency-Key returns the job that key made
+   * before (Stripe's rules: same key and body → same job; same key, other
+   * body → 409). Every step is create-only or repeatable, so a retry after a
+   * crash half-way finishes the same job instead of making a second one.
+   */
+  async create(tenant: string, spec: FusionSpec, idempotencyKey: string | null): Promise<FusionJob> {
+    const bodyHash = sha256(canonicalJson(spec));
+    let jobId: string | null = null;
+    let idempotencyKeyPath: string | null = null;
+    if (idempotencyKey !== null) {
+      idempotencyKeyPath = layout.idempotency(tenant, sha256(idempotencyKey));
+      jobId = await this.replayedJobId(idempotencyKeyPath, bodyHash);
+      if (jobId !== null) {
+        const existing = await this.log(tenant, jobId).state();
+        if (existing) return existing.job;
+      }
+    }
+    const inputs = await this.resolveInputs(tenant, spec);
+    const now = new Date();
+    if (jobId === null) {
+      jobId = newId('fus', now);
+      if (idempotencyKeyPath !== null) {
+        const record: IdempotencyRecord = { job_id: jobId, body_sha256: bodyHash, created_at: now.toISOString() };
+        try {
+          await this.store.put(idempotencyKeyPath, toJson(record), { ifAbsent: true, contentType: 'application/json' });
+        } catch (err) {
+          if (!(err instanceof ObjectStoreError && err.code === 'exists')) throw err;
+          // A concurrent request with the same key won the race: follow it.
+          return this.create(tenant, spec, idempotencyKey);
+        }
+      }
+    }
+    const record: JobRecord = { id: jobId, tenant, created_at: now.toISOString(), spec, inputs };
+    await this.putIfAbsent(layout.jobRecord(tenant, jobId), record);
+    const log = this.log(tenant, jobId);
+    await log.append({ type: 'queued', message: 'queued' }, (_job, seq) => seq === 0);
+    await this.putIfAbsent(layout.jobIndexEntry(tenant, jobId), {});
+    await this.putIfAbsent(layout.activeJob(jobId), { tenant });
+    await this.queue.enqueue(jobId, { tenant, job_id: jobId }, { attempts: JOB_ATTEMPTS });
+    return (await log.state())!.job;
+  }
+
+  private async replayedJobId(key: string, bodyHash: string): Promise<string | null> {
+    const previous = await readJson<IdempotencyRecord>(this.store, key);
+    if (!previous) return null;
+    if (previous.body_sha256 !== bodyHash) {
+      throw new ApiError('idempotency_key_reused', 'This Idempotency-Key was used with a different request body; use a new key for a new job', {});
+    }
+    return previous.job_id;
+  }
+
+  private async putIfAbsent(key: string, value: unknown): Promise<void> {
+    try {
+      await this.store.put(key, toJson(value), { ifAbsent: true, contentType: 'application/json' });
+    } catch (err) {
+      if (!(err instanceof ObjectStoreError && err.code === 'exists')) throw err;
+    }
+  }
+
+  /** Checks limits and that every referenced file is the caller's, completed and of the right kind. */
+  private async resolveInputs(tenant: string, spec: FusionSpec): Promise<JobRecord['inputs']> {
+    if (spec.models.length > LIMITS.maxModelsPerJob) {
+      throw new ApiError('limit_exceeded', `A job fuses at most ${LIMITS.maxModelsPerJob} models; got ${spec.models.length}`, {
+        field: 'models',
+        limit: LIMITS.maxModelsPerJob,
+      });
+    }
+    const samples = spec.calibration.samples;
+    if (samples !== undefined && samples > LIMITS.maxCalibrationSamples) {
+      throw new ApiError('limit_exceeded', `calibration.samples is at most ${LIMITS.maxCalibrationSamples}; got ${samples}`, {
+        field: 'calibration.samples',
+        limit: LIMITS.maxCalibrationSamples,
+      });
+    }
+    const weights = spec.fusion?.weights;
+    if (weights && weights.length !== spec.models.length) {
+      throw new ApiError('invalid_request', `fusion.weights has ${weights.length} entries but ${spec.models.length} models were given`, {
+        field: 'fusion.weights',
+      });
+    }
+    const anchor = spec.fusion?.anchor;
+    if (anchor !== undefined && anchor > spec.models.length) {
+      throw new ApiError('invalid_request', `fusion.anchor ${anchor} is beyond the ${spec.models.length} models given`, { field: 'fusion.anchor' });
+    }
+    const models = await Promise.all(spec.models.map((id, i) => this.readyFile(tenant, id, 'model', `models.${i}`)));
+    checkCompatible(models.map((m) => ({ arch: m.model!.arch, label: m.name })));
+    const calibration = await this.readyFile(tenant, spec.calibration.file, 'dataset', 'calibration.file');
+    if (samples !== undefined && samples > calibration.dataset!.samples) {
+      throw new ApiError(
+        'invalid_request',
+        `calibration.samples ${samples} asks for more calibration rows than the ${calibration.dataset!.samples} in ${calibration.name}`,
+        { field: 'calibration.samples' },
+      );
+    }
+    const evaluation = spec.evaluation ? await this.readyFile(tenant, spec.evaluation.file, 'dataset', 'evaluation.file') : null;
+    if (evaluation && !evaluation.dataset!.labels) {
+      throw new ApiError('invalid_request', `evaluation file ${evaluation.name} has no labels (tensor y)`, { field: 'evaluation.file' });
+    }
+    const ref = (f: FileObject) => ({ file: f.id, name: f.name, sha256: f.sha256 });
+    return { models: models.map(ref), calibration: ref(calibration), evaluation: evaluation ? ref(evaluation) : null };
+  }
+
+  private async readyFile(tenant: string, id: string, purpose: 'model' | 'dataset', field: string): Promise<FileObject> {
+    let file: FileObject;
+    try {
+      file = await this.files.get(tenant, id);
+    } catch (err) {
+      if (err instanceof ApiError && err.apiCode === 'not_found') throw new ApiError('not_found', `No such file: ${id}`, { id, field });
+      throw err;
+    }
+    if (file.purpose !== purpose) {
+      throw new ApiError('invalid_request', `${field}: file ${id} (${file.name}) is a ${file.purpose} file, a ${purpose} file is needed`, { id, field });
+    }
+    if (file.status !== 'ready') {
+      throw new ApiError('file_not_ready', `${field}: file ${id} (${file.name}) is not completed; complete its upload first`, { id, field });
+    }
+    return file;
+  }
+
+  async get(tenant: string, id: string): Promise<FusionJob> {
+    const state = await this.log(tenant, id).state();
+    if (!state) throw notFound('fusion', id);
+    return state.job;
+  }
+
+  /** Newest first (ids count down in time). */
+  async list(tenant: string, after: string | undefined, limit: number): Promise<ListPage<FusionJob>> {
+    const page = await this.store.list(layout.jobIndex(tenant), {
+      after: after ? layout.jobIndexEntry(tenant, after) : undefined,
+      limit: limit + 1,
+    });
+    const ids = page.objects.map((o) => o.key.slice(o.key.lastIndexOf('/') + 1));
+    const hasMore = ids.length > limit;
+    const jobs = await Promise.all(ids.slice(0, limit).map((id) => this.get(tenant, id)));
+    return { object: 'list', data: jobs, has_more: hasMore, next_after: hasMore ? jobs[jobs.length - 1].id : null };
+  }
+
+  /**
+   * A queued job is canceled at once; a running one gets a cancel request
+   * that its runner acts on at its next step. Canceling a canceled job
+   * returns it; a finished one is a conflict.
+   */
+  async cancel(tenant: string, id: string): Promise<FusionJob> {
+    const log = this.log(tenant, id);
+    const current = await log.state();
+    if (!current) throw notFound('fusion', id);
+    if (current.job.status === 'canceled') return current.job;
+    if (isTerminal(current.job)) {
+      throw new ApiError('job_not_cancelable', `Fusion ${id} already ${current.job.status}`, { id, status: current.job.status });
+    }
+    const direct = await log.append({ type: 'canceled', message: 'canceled before it started' }, (job) => job.status === 'queued');
+    if (direct.event) {
+      await this.queue.cancel(id);
+      await this.store.delete(layout.activeJob(id));
+      return direct.state.job;
+    }
+    const requested = await log.append({ type: 'cancel_requested', message: 'cancel requested' }, (job) => !isTerminal(job) && !job.cancel_requested);
+    await this.queue.cancel(id);
+    const job = requested.state.job;
+    if (isTerminal(job) && job.status !== 'canceled') {
+      throw new ApiError('job_not_cancelable', `Fusion ${id} already ${job.status}`, { id, status: job.status });
+    }
+    return job;
+  }
+
+  async events(tenant: string, id: string, after: number, limit: number): Promise<ListPage<JobEvent>> {
+    const log = this.log(tenant, id);
+    if (!(await log.record())) throw notFound('fusion', id);
+    const events = await log.events(after, limit + 1);
+    const hasMore = events.length > limit;
+    const data = events.slice(0, limit);
+    return { object: 'list', data, has_more: hasMore, next_after: hasMore ? data[data.length - 1].id : null };
+  }
+
+  async outputLink(tenant: string, id: string, name: OutputName, apiBaseUrl: string): Promise<DownloadLink> {
+    await this.succeededWith(tenant, id, name);
+    return this.files.linkFor(layout.jobOutput(tenant, id, name), `${apiBaseUrl}/v1/fusions/${id}/outputs/${name}/content`);
+  }
+
+  /** Checks that the job succeeded and has the output; returns its store key. */
+  async succeededWith(tenant: string, id: string, name: OutputName): Promise<string> {
+    const job = await this.get(tenant, id);
+    if (job.status !== 'succeeded' || !job.outputs.some((o) => o.name === name)) {
+      throw new ApiError('output_not_ready', `Fusion ${id} has no ${name} yet (status ${job.status})`, { id, status: job.status });
+    }
+    return layout.jobOutput(tenant, id, name);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Starts the HTTP server on a store and a queue. With `inProcessRunners`
+ * above zero it also runs jobs in this process (the embedded default); the
+ * runner is loaded with a dynamic import so the API's own module graph never
+ * includes the engine.
+ */
+import type { AddressInfo } from 'node:net';
+import { type ServerType, serve } from '@hono/node-server';
+import { createApp } from './http/app.ts';
+import { requeueUnfinishedJobs } from './jobs/recover.ts';
+import type { FusionQueueData } from './jobs/queue-data.ts';
+import type { JobQueue, ObjectStore, WorkerHandle } from './ports/index.ts';
+import { type ServiceSettings, createServices } from './services.ts';
+import type { Services } from './trpc/context.ts';
+
+export interface ServerOptions extends ServiceSettings {
+  store: ObjectStore;
+  queue: JobQueue<FusionQueueData>;
+  host: string;
+  port: number;
+  /** Jobs run at once in this process; 0 when separate runner processes do the work. */
+  inProcessRunners: number;
+  /** Re-enqueue jobs the store lists as unfinished (only for a queue that forgets on restart). */
+  requeueOnStart: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  services: Services;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const services = createServices(options.store, options.queue, options);
+  let runner: WorkerHandle | null = null;
+  if (options.inProcessRunners > 0) {
+    const { startRunner } = await import('../../gpu-runner/src/worker/index.ts');
+    runner = startRunner(options.store, options.queue, { concurrency: options.inProcessRunners });
+  }
+  if (options.requeueOnStart) await requeueUnfinishedJobs(options.store, options.queue);
+  const app = createApp(services);
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.host}:${port}`;
+  if (services.publicUrl === null) services.publicUrl = options.publicUrl ?? url;
+  return {
+    url,
+    services,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Open SSE streams would hold the server open until their jobs finish.
+      if ('closeAllConnections' in server) server.closeAllConnections();
+      await closed;
+      await runner?.close();
+    },
+  };
+}

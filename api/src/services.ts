@@ -1,0 +1,19 @@
+/** Wires the store and queue into the services the HTTP layer uses. */
+import { FileService } from './files/file-service.ts';
+import { JobService } from './jobs/job-service.ts';
+import type { FusionQueueData } from './jobs/queue-data.ts';
+import type { JobQueue, ObjectStore } from './ports/index.ts';
+import type { Services } from './trpc/context.ts';
+
+export interface ServiceSettings {
+  maxUploadBytes: number;
+  presignSeconds: number;
+  eventPollMs: number;
+  publicUrl: string | null;
+}
+
+export function createServices(store: ObjectStore, queue: JobQueue<FusionQueueData>, settings: ServiceSettings): Services {
+  const files = new FileService(store, { maxUploadBytes: settings.maxUploadBytes, presignSeconds: settings.presignSeconds });
+  const jobs = new JobService(store, queue, files);
+  return { store, files, jobs, eventPollMs: settings.eventPollMs, publicUrl: settings.publicUrl };
+}

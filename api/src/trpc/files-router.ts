@@ -1,0 +1,48 @@
+/** files.*: create an upload, complete it, describe it, get a download link. */
+import { z } from 'zod';
+import { CreateFileInput, CreateFileResult, DownloadLink, FileId, FileObject } from '../contract/index.ts';
+import { protectedProcedure, router } from './init.ts';
+
+const ById = z.strictObject({ id: FileId });
+
+export const filesRouter = router({
+  create: protectedProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/files',
+        tags: ['files'],
+        summary: 'Create a file and get where to PUT its bytes',
+        description: 'Returns the file (status pending) and upload instructions: a presigned URL when the store is S3, else the API streaming endpoint PUT /v1/files/{id}/content.',
+      },
+    })
+    .input(CreateFileInput)
+    .output(CreateFileResult)
+    .mutation(({ ctx, input }) => ctx.services.files.create(ctx.tenant, input, ctx.baseUrl)),
+
+  get: protectedProcedure
+    .meta({ openapi: { method: 'GET', path: '/files/{id}', tags: ['files'], summary: 'Describe a file' } })
+    .input(ById)
+    .output(FileObject)
+    .query(({ ctx, input }) => ctx.services.files.get(ctx.tenant, input.id)),
+
+  complete: protectedProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/files/{id}/complete',
+        tags: ['files'],
+        summary: 'Validate the uploaded bytes and mark the file ready',
+        description: 'Reads only the safetensors header: names, dtypes, shapes and architecture (models) or x/y (datasets). Records size, sha256 and architecture.',
+      },
+    })
+    .input(ById)
+    .output(FileObject)
+    .mutation(({ ctx, input }) => ctx.services.files.complete(ctx.tenant, input.id)),
+
+  download: protectedProcedure
+    .meta({ openapi: { method: 'GET', path: '/files/{id}/download', tags: ['files'], summary: 'A URL to download the file' } })
+    .input(ById)
+    .output(DownloadLink)
+    .query(({ ctx, input }) => ctx.services.files.downloadLink(ctx.tenant, input.id, ctx.baseUrl)),
+});

@@ -1,0 +1,196 @@
+/**
+ * The runner: adapts a queued job to a pipeline run. It reads the job's
+ * record and event log, downloads the inputs from the store, runs the fusion
+ * in a thread while writing progress events, uploads fused.safetensors and
+ * report.json, and records the outcome.
+ *
+ * Runs are safe to repeat. A job can reach a runner more than once (a crashed
+ * runner's job is handed to another by stall recovery; a retry after an
+ * infrastructure error), so: a job already finished is left alone; outputs
+ * are deterministic and written with atomic puts under fixed keys; and every
+ * status change is appended only if the log still allows it, so the job
+ * finishes exactly once.
+ */
+import { hostname } from 'node:os';
+import type { FusionJob, JobMetrics, JobOutput, JobStage } from '../../../api/src/contract/index.ts';
+import type { StoredFile } from '../../../api/src/files/file-service.ts';
+import { JobLog, readJson, toJson } from '../../../api/src/jobs/job-log.ts';
+import { isTerminal } from '../../../api/src/jobs/job-state.ts';
+import type { FusionQueueData } from '../../../api/src/jobs/queue-data.ts';
+import { type ObjectStore, type QueuedJob, UnrecoverableJobError } from '../../../api/src/ports/index.ts';
+import { layout } from '../../../api/src/store-layout.ts';
+import type { Arch } from '../engine/arch.ts';
+import { isFusionError } from '../engine/errors.ts';
+import type { FusionReport } from '../pipeline/report.ts';
+import { internalJobError, jobErrorFromFusionError } from './job-errors.ts';
+import { ProgressThrottle } from './progress.ts';
+import { FusionAborted, runInThread } from './run-in-thread.ts';
+import type { ThreadResult } from './thread-protocol.ts';
+
+export interface FusionRunnerOptions {
+  /** How often a running job re-reads its state to notice a cancel request made through another process. */
+  cancelPollMs?: number;
+  /** Names this runner in `running` events. */
+  runnerId?: string;
+}
+
+const canContinue = (job: FusionJob) => !isTerminal(job) && !job.cancel_requested;
+
+export class FusionRunner {
+  private readonly cancelPollMs: number;
+  readonly runnerId: string;
+
+  constructor(
+    private readonly store: ObjectStore,
+    options: FusionRunnerOptions = {},
+  ) {
+    this.cancelPollMs = options.cancelPollMs ?? 1000;
+    this.runnerId = options.runnerId ?? `${hostname()}:${process.pid}`;
+  }
+
+  /** The queue handler. */
+  readonly handle = async (job: QueuedJob<FusionQueueData>): Promise<void> => {
+    const { tenant, job_id: jobId } = job.data;
+    const log = new JobLog(this.store, tenant, jobId);
+    const state = await log.state();
+    if (!state) throw new UnrecoverableJobError(`fusion ${jobId} has no record in the store`);
+    if (isTerminal(state.job)) return this.clearActive(jobId);
+
+    const started = await log.append(
+      { type: 'running', message: `attempt ${job.attempt} on ${this.runnerId}`, data: { attempt: job.attempt, runner: this.runnerId } },
+      canContinue,
+    );
+    if (!started.event) return this.finishCanceledOrDone(log, jobId, started.state.job);
+
+    const abort = new AbortController();
+    const stopOnCancel = () => abort.abort();
+    job.signal.addEventListener('abort', stopOnCancel, { once: true });
+    const watcher = setInterval(() => {
+      log.state().then(
+        (s) => s?.job.cancel_requested && abort.abort(),
+        () => {},
+      );
+    }, this.cancelPollMs);
+    const run = new RunProgress(log, job);
+    try {
+      const result = await this.execute(tenant, started.state.job, run, abort.signal);
+      run.stage = 'upload';
+      const outputs = await this.upload(tenant, jobId, result);
+      await run.flush();
+      await log.append(
+        { type: 'succeeded', message: 'succeeded', progress: 1, data: { outputs, metrics: metricsOf(result.report) } },
+        (j) => !isTerminal(j),
+      );
+      await this.clearActive(jobId);
+    } catch (err) {
+      await run.flush();
+      if (err instanceof FusionAborted || job.signal.aborted) {
+        await log.append({ type: 'canceled', message: 'canceled while running', stage: run.stage }, (j) => !isTerminal(j));
+        return this.clearActive(jobId);
+      }
+      if (isFusionError(err)) {
+        const error = jobErrorFromFusionError(err, run.stage);
+        await log.append({ type: 'failed', message: error.message, stage: run.stage, data: { error } }, (j) => !isTerminal(j));
+        await this.clearActive(jobId);
+        throw new UnrecoverableJobError(error.message);
+      }
+      if (job.attempt >= (job.maxAttempts ?? 1)) {
+        const error = internalJobError(run.stage, job.attempt);
+        await log.append({ type: 'failed', message: error.message, stage: run.stage, data: { error } }, (j) => !isTerminal(j));
+        await this.clearActive(jobId);
+      }
+      throw err;
+    } finally {
+      clearInterval(watcher);
+      job.signal.removeEventListener('abort', stopOnCancel);
+    }
+  };
+
+  private async execute(tenant: string, job: FusionJob, run: RunProgress, signal: AbortSignal): Promise<ThreadResult> {
+    run.stage = 'download';
+    run.report('download', 0, 'downloading inputs');
+    const models = await Promise.all(
+      job.inputs.models.map(async (m) => ({
+        bytes: await this.store.getBytes(layout.fileContent(tenant, m.file)),
+        label: m.name,
+        arch: (await this.fileArch(tenant, m.file)) as Arch | null,
+      })),
+    );
+    const dataset = async (ref: { file: string; name: string }) => ({ bytes: await this.store.getBytes(layout.fileContent(tenant, ref.file)), label: ref.name });
+    const calibration = await dataset(job.inputs.calibration);
+    const evaluation = job.inputs.evaluation ? await dataset(job.inputs.evaluation) : null;
+    run.report('download', 1, 'inputs downloaded');
+    if (signal.aborted) throw new FusionAborted();
+    return runInThread(
+      { models, calibration, evaluation, samples: job.spec.calibration.samples ?? null, spec: job.spec },
+      (e) => run.report(e.stage, e.fraction, e.message),
+      signal,
+    );
+  }
+
+  private async fileArch(tenant: string, fileId: string): Promise<unknown> {
+    const file = await readJson<StoredFile>(this.store, layout.fileRecord(tenant, fileId));
+    return file?.arch_override ?? null;
+  }
+
+  private async upload(tenant: string, jobId: string, result: ThreadResult): Promise<JobOutput[]> {
+    const fused = await this.store.put(layout.jobOutput(tenant, jobId, 'fused.safetensors'), result.fused, { contentType: 'application/octet-stream' });
+    const report = await this.store.put(layout.jobOutput(tenant, jobId, 'report.json'), toJson(result.report), { contentType: 'application/json' });
+    return [
+      { name: 'fused.safetensors', size: fused.size, sha256: fused.sha256, content_type: 'application/octet-stream' },
+      { name: 'report.json', size: report.size, sha256: report.sha256, content_type: 'application/json' },
+    ];
+  }
+
+  /** The job could not start: cancel it if that was asked, else it is already finished. */
+  private async finishCanceledOrDone(log: JobLog, jobId: string, job: FusionJob): Promise<void> {
+    if (!isTerminal(job) && job.cancel_requested) {
+      await log.append({ type: 'canceled', message: 'canceled before it started' }, (j) => !isTerminal(j));
+    }
+    await this.clearActive(jobId);
+  }
+
+  private async clearActive(jobId: string): Promise<void> {
+    await this.store.delete(layout.activeJob(jobId));
+  }
+}
+
+/** Turns pipeline progress into throttled progress events (written in order) and queue heartbeats. */
+class RunProgress {
+  stage: JobStage | null = null;
+  private readonly throttle = new ProgressThrottle();
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly log: JobLog,
+    private readonly job: QueuedJob<FusionQueueData>,
+  ) {}
+
+  report(stage: JobStage, fraction: number, message: string): void {
+    this.stage = stage;
+    const progress = this.throttle.next(stage, fraction);
+    if (progress === null) return;
+    this.chain = this.chain
+      .then(() => this.log.append({ type: 'progress', stage, progress, message }, canContinue))
+      .then(() => this.job.progress(progress))
+      .catch(() => {
+        // A lost progress event is harmless; the outcome is what must be recorded.
+      });
+  }
+
+  flush(): Promise<unknown> {
+    return this.chain;
+  }
+}
+
+function metricsOf(report: FusionReport): JobMetrics {
+  const acc = report.accuracy;
+  return {
+    accuracy: acc ? { models: acc.models, fused: acc.fused, ensemble: acc.ensemble, samples: acc.samples } : null,
+    fused_arch: report.fused.arch as unknown as JobMetrics['fused_arch'],
+    parameters: report.fused.parameters,
+    timings: report.timings as unknown as Record<string, number>,
+    backend: report.backend,
+  };
+}
+

@@ -1,0 +1,6 @@
+// Entry of a fusion thread. Node's worker threads do not inherit tsx's
+// loader, so the thread registers it before importing the TypeScript.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./fusion-thread.ts');

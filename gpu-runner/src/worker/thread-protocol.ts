@@ -1,0 +1,25 @@
+/** Messages between a runner and its fusion thread (structured-clone friendly). */
+import type { FusionSpec } from '../../../api/src/contract/index.ts';
+import type { Arch } from '../engine/arch.ts';
+import type { ProgressEvent } from '../pipeline/run-fusion.ts';
+import type { FusionReport } from '../pipeline/report.ts';
+import type { SerializedFusionError } from './job-errors.ts';
+
+export interface ThreadInput {
+  models: { bytes: Uint8Array; label: string; arch: Arch | null }[];
+  calibration: { bytes: Uint8Array; label: string };
+  evaluation: { bytes: Uint8Array; label: string } | null;
+  samples: number | null;
+  /** Options are resolved in the thread, once the models' family is known. */
+  spec: FusionSpec;
+}
+
+export interface ThreadResult {
+  fused: Uint8Array;
+  report: FusionReport;
+}
+
+export type ThreadMessage =
+  | { type: 'progress'; event: ProgressEvent }
+  | { type: 'done'; result: ThreadResult }
+  | { type: 'error'; fusionError: SerializedFusionError | null; message: string };

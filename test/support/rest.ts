@@ -1,0 +1,79 @@
+/** Raw-HTTP helpers for service tests: what a curl user does, with fetch. */
+import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { CreateFileResult, FileObject, FusionJob, JobEvent } from '../../api/src/contract/index.ts';
+import { readSse } from './sse.ts';
+
+export class Rest {
+  constructor(
+    readonly base: string,
+    readonly key: string,
+  ) {}
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { authorization: `Bearer ${this.key}`, ...extra };
+  }
+
+  fetch(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+    const { json, ...rest } = init;
+    const headers = this.headers(json === undefined ? {} : { 'content-type': 'application/json' });
+    return fetch(`${this.base}${path}`, {
+      ...rest,
+      headers: { ...headers, ...(rest.headers as Record<string, string> | undefined) },
+      body: json === undefined ? rest.body : JSON.stringify(json),
+    });
+  }
+
+  async json<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
+    const res = await this.fetch(path, init);
+    const body = await res.json();
+    if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path} → ${res.status} ${JSON.stringify(body)}`);
+    return body as T;
+  }
+
+  /** create → PUT (presigned or through the API) → complete. */
+  async upload(path: string, purpose: 'model' | 'dataset'): Promise<FileObject> {
+    const { file, upload } = await this.json<CreateFileResult>('/v1/files', {
+      method: 'POST',
+      json: { name: basename(path), purpose, size: statSync(path).size },
+    });
+    const put = await fetch(upload.url, {
+      method: 'PUT',
+      headers: { ...upload.headers, ...(upload.via_api ? this.headers() : {}) },
+      body: readFileSync(path),
+    });
+    if (!put.ok) throw new Error(`PUT ${upload.url} → ${put.status} ${await put.text()}`);
+    return this.json<FileObject>(`/v1/files/${file.id}/complete`, { method: 'POST' });
+  }
+
+  /** Follows the SSE stream to the end (the terminal event). */
+  async streamEvents(jobId: string, lastEventId?: string): Promise<JobEvent[]> {
+    const res = await this.fetch(`/v1/fusions/${jobId}/events/stream`, {
+      headers: lastEventId ? { 'last-event-id': lastEventId } : {},
+    });
+    if (!res.ok) throw new Error(`stream → ${res.status} ${await res.text()}`);
+    const events: JobEvent[] = [];
+    for await (const m of readSse(res)) {
+      const event = JSON.parse(m.data) as JobEvent;
+      if (m.id !== event.id || m.event !== event.type) throw new Error(`SSE id/event fields disagree with the data: ${JSON.stringify(m)}`);
+      events.push(event);
+    }
+    return events;
+  }
+
+  async waitFor(jobId: string, done: (job: FusionJob) => boolean, timeoutMs = 60_000): Promise<FusionJob> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await this.json<FusionJob>(`/v1/fusions/${jobId}`);
+      if (done(job)) return job;
+      if (Date.now() > deadline) throw new Error(`fusion ${jobId} is still ${job.status} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async download(path: string): Promise<Uint8Array> {
+    const res = await this.fetch(path);
+    if (!res.ok) throw new Error(`GET ${path} → ${res.status} ${await res.text()}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+}
