@@ -4,7 +4,9 @@
  * Weights may be stored as F32, F16, BF16 or F64 and are converted to float32
  * (the engine's only weight type); integer weight tensors are refused. The
  * file is written as F32 with `__metadata__.arch` holding the architecture's
- * JSON, so reading it back needs no inference.
+ * JSON, so reading it back needs no inference. BatchNorm's int64
+ * `num_batches_tracked` is skipped on input and written as 0 (see
+ * naming.ts stateDictToWrite).
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -12,7 +14,7 @@ import { type Arch, type Model, validateParams } from '../engine/arch.ts';
 import type { Tensor32 } from '../engine/tensor.ts';
 import { atomicWriteFile } from './atomic-write.ts';
 import { toFloat32 } from './dtypes.ts';
-import { type ArchSource, type NamingConvention, fromCanonical, toCanonical } from './naming.ts';
+import { type ArchSource, type NamingConvention, isIgnoredTensor, stateDictToWrite, toCanonical } from './naming.ts';
 import { type SafetensorsReadOptions, parseSafetensors, serializeSafetensors } from './safetensors.ts';
 
 export interface ReadModelOptions extends SafetensorsReadOptions {
@@ -36,7 +38,11 @@ export function parseModelFile(bytes: Uint8Array, options: ReadModelOptions = {}
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const { metadata, tensors } = parseSafetensors(bytes, options);
   const stateDict = new Map<string, Tensor32>();
-  for (const [name, raw] of tensors) stateDict.set(name, { shape: raw.shape, data: toFloat32(raw, name) });
+  for (const [name, raw] of tensors) {
+    // BatchNorm's int64 num_batches_tracked carries nothing the engine uses.
+    if (isIgnoredTensor(name)) continue;
+    stateDict.set(name, { shape: raw.shape, data: toFloat32(raw, name) });
+  }
   const { model, convention, archSource } = toCanonical(stateDict, { arch: options.arch, metadata });
   return { model, convention, metadata, archSource, sha256 };
 }
@@ -52,7 +58,7 @@ export async function readModelFile(path: string, options: ReadModelOptions = {}
  */
 export function serializeModel(model: Model, convention: NamingConvention, metadata: Record<string, string> = {}): Uint8Array {
   validateParams(model.arch, model.params);
-  return serializeSafetensors(fromCanonical(model, convention), { ...metadata, arch: JSON.stringify(model.arch) });
+  return serializeSafetensors(stateDictToWrite(model, convention), { ...metadata, arch: JSON.stringify(model.arch) });
 }
 
 /** Writes a model file atomically: a crash leaves the old file or the new one, never half of one. */

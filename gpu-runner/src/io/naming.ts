@@ -13,13 +13,34 @@
  * MlpNaming, describes either and can write a model of ANY depth back in the
  * user's style (a fused model may be deeper or shallower than its inputs).
  *
- * NamingConvention is a union discriminated by `family`, so VGG and ResNet
- * conventions (official repository vs torchvision) can be added as new
- * members with their own detect/format functions next to the MLP ones.
+ * NamingConvention is a union discriminated by `family`; the VGG and ResNet
+ * conventions (official repository vs torchvision) live in naming-cnn.ts.
+ *
+ * The family of a file comes from the explicit arch, else from
+ * `__metadata__.arch`, else from the names: `features.<i>.` means VGG,
+ * `layerX.Y.` ResNet, anything else an MLP.
  */
-import { type Arch, type Model, type Params, makeModel, mlpBiasName, mlpWeightName, paramSpecs, parseArch } from '../engine/arch.ts';
+import { type Arch, type Family, type Model, type Params, makeModel, mlpBiasName, mlpWeightName, paramSpecs, parseArch } from '../engine/arch.ts';
 import { FusionError } from '../engine/errors.ts';
 import { type Tensor32, shapeString } from '../engine/tensor.ts';
+import {
+  type CnnDetection,
+  NUM_BATCHES_TRACKED,
+  type ResNetNaming,
+  type VggNaming,
+  detectResNetNaming,
+  detectVggNaming,
+  inferResNetArch,
+  inferVggArch,
+  isIgnoredTensor,
+  looksLikeResNet,
+  looksLikeVgg,
+  resnetUserName,
+  vggUserName,
+} from './naming-cnn.ts';
+import type { TensorToWrite } from './safetensors.ts';
+
+export { type CnnStyle, type ResNetNaming, type VggNaming, INFERRED_RESNET_SIZE, isIgnoredTensor } from './naming-cnn.ts';
 
 export interface MlpNaming {
   family: 'mlp';
@@ -31,10 +52,26 @@ export interface MlpNaming {
   stride: number;
 }
 
-export type NamingConvention = MlpNaming;
+export type NamingConvention = MlpNaming | VggNaming | ResNetNaming;
 
 /** The canonical names, written as a convention. */
 export const OFFICIAL_MLP_NAMING: MlpNaming = Object.freeze({ family: 'mlp', prefix: 'fc', offset: 1, stride: 1 });
+export const OFFICIAL_VGG_NAMING: VggNaming = Object.freeze({ family: 'vgg', style: 'official' });
+export const TORCHVISION_VGG_NAMING: VggNaming = Object.freeze({ family: 'vgg', style: 'torchvision' });
+export const OFFICIAL_RESNET_NAMING: ResNetNaming = Object.freeze({ family: 'resnet', style: 'official' });
+export const TORCHVISION_RESNET_NAMING: ResNetNaming = Object.freeze({ family: 'resnet', style: 'torchvision' });
+
+/** The official repository's (= canonical) naming for a family, e.g. for a freshly trained model. */
+export function officialNaming(family: Family): NamingConvention {
+  switch (family) {
+    case 'mlp':
+      return OFFICIAL_MLP_NAMING;
+    case 'vgg':
+      return OFFICIAL_VGG_NAMING;
+    case 'resnet':
+      return OFFICIAL_RESNET_NAMING;
+  }
+}
 
 /**
  * Stride assumed when a file holds a single linear layer, whose stride cannot
@@ -151,8 +188,16 @@ export function detectMlpNaming(names: Iterable<string>): DetectedLayers {
 // ------------------------------------------------------------ formatting
 
 function checkConvention(c: NamingConvention): void {
+  if (c.family === 'vgg' || c.family === 'resnet') {
+    if (c.style !== 'official' && c.style !== 'torchvision') {
+      throw new FusionError('INVALID_ARGUMENT', `convention.style must be "official" or "torchvision", got ${JSON.stringify(c.style)}`, {
+        field: 'convention.style',
+      });
+    }
+    return;
+  }
   if (c.family !== 'mlp') {
-    throw new FusionError('INVALID_ARGUMENT', `naming convention family ${JSON.stringify(c.family)} is not supported`, {
+    throw new FusionError('INVALID_ARGUMENT', `naming convention family ${JSON.stringify((c as { family: unknown }).family)} is not supported`, {
       field: 'convention.family',
     });
   }
@@ -179,23 +224,64 @@ const CANONICAL_MLP_PARAM = /^fc([1-9]\d*)\.(weight|bias)$/;
 
 /** The user-facing name of a canonical parameter name (unchanged if it is not one). */
 export function userParamName(canonical: string, convention: NamingConvention): string {
-  const m = CANONICAL_MLP_PARAM.exec(canonical);
-  if (m === null) return canonical;
-  return mlpName(convention, Number(m[1]) - 1, m[2] as Role);
+  switch (convention.family) {
+    case 'vgg':
+      return vggUserName(canonical, convention);
+    case 'resnet':
+      return resnetUserName(canonical, convention);
+    case 'mlp': {
+      const m = CANONICAL_MLP_PARAM.exec(canonical);
+      if (m === null) return canonical;
+      return mlpName(convention, Number(m[1]) - 1, m[2] as Role);
+    }
+  }
 }
 
-/** Writes a model's parameters under `convention`'s names, in state_dict order. */
+/**
+ * Writes a model's parameters under `convention`'s names, in state_dict
+ * order. The convention must be of the model's family.
+ */
 export function fromCanonical(model: Model, convention: NamingConvention): Map<string, Tensor32> {
   checkConvention(convention);
+  if (convention.family !== model.arch.family) {
+    throw new FusionError(
+      'INVALID_ARGUMENT',
+      `a ${model.arch.family} model cannot be written in a ${convention.family} naming convention`,
+      { field: 'convention.family' },
+    );
+  }
   const out = new Map<string, Tensor32>();
   for (const spec of paramSpecs(model.arch)) {
     const t = model.params.get(spec.name);
     if (t === undefined) {
       throw new FusionError('MISSING_TENSOR', `tensor ${spec.name} is missing from the model`, { tensor: spec.name });
     }
-    // MLP parameters are only weights and biases (no BatchNorm).
-    out.set(mlpName(convention, spec.layer, spec.role as Role), t);
+    out.set(convention.family === 'mlp' ? mlpName(convention, spec.layer, spec.role as Role) : userParamName(spec.name, convention), t);
   }
+  return out;
+}
+
+/**
+ * fromCanonical plus every BatchNorm's `num_batches_tracked` (an int64
+ * scalar, 0) right after its running_var, so the file holds exactly the keys
+ * of PyTorch's `state_dict()`. PyTorch's BatchNorm would also accept the file
+ * without them (its _load_from_state_dict fills a missing counter when the
+ * state dict carries no version metadata, which a safetensors dict never
+ * does), but tools that compare key sets strictly would not. The counter
+ * only matters with momentum=None (cumulative averaging), which no model
+ * here uses; 0 is what a fresh BatchNorm holds.
+ */
+export function stateDictToWrite(model: Model, convention: NamingConvention): Map<string, TensorToWrite> {
+  const floats = fromCanonical(model, convention);
+  const out = new Map<string, TensorToWrite>();
+  const specs = paramSpecs(model.arch);
+  [...floats].forEach(([name, t], i) => {
+    out.set(name, t);
+    if (specs[i].role === 'bn.running_var') {
+      const prefix = name.slice(0, -'running_var'.length);
+      out.set(`${prefix}${NUM_BATCHES_TRACKED}`, { dtype: 'I64', shape: [], data: [0] });
+    }
+  });
   return out;
 }
 
@@ -266,34 +352,88 @@ function inUserNaming(err: unknown, convention: NamingConvention): unknown {
   return new FusionError(err.code, message, { ...err.details, tensor: user, canonicalTensor: canonical });
 }
 
+/** The family of a state dict from its names alone. */
+function familyFromNames(names: readonly string[]): Family {
+  if (looksLikeVgg(names)) return 'vgg';
+  if (looksLikeResNet(names)) return 'resnet';
+  return 'mlp';
+}
+
+interface Renamed {
+  convention: NamingConvention;
+  /** The tensors under canonical names. */
+  params: Params;
+  /** Infers the architecture; its errors name tensors in the user's naming. */
+  infer: () => Arch;
+}
+
+function renameMlp(stateDict: Map<string, Tensor32>): Renamed {
+  const layers = detectMlpNaming(stateDict.keys());
+  const params: Params = new Map();
+  layers.weights.forEach((name, k) => params.set(mlpWeightName(k), stateDict.get(name)!));
+  layers.biases.forEach((name, k) => {
+    if (name !== undefined) params.set(mlpBiasName(k), stateDict.get(name)!);
+  });
+  return { convention: layers.convention, params, infer: () => inferMlpArch(layers, stateDict) };
+}
+
+function renameCnn<N extends NamingConvention>(
+  stateDict: Map<string, Tensor32>,
+  detection: CnnDetection<N>,
+  infer: (params: Params) => Arch,
+  convention: N,
+): Renamed {
+  const params: Params = new Map();
+  for (const [name, t] of stateDict) params.set(detection.canonical.get(name)!, t);
+  const inferInUserNaming = (): Arch => {
+    try {
+      return infer(params);
+    } catch (err) {
+      throw inUserNaming(err, convention);
+    }
+  };
+  return { convention, params, infer: inferInUserNaming };
+}
+
 /**
  * Converts a state dict (any order, any supported naming) to a validated
  * canonical model. The architecture comes from `options.arch`, else from
- * `options.metadata.arch`, else from the tensors' shapes. Errors name tensors
- * as the user's file names them.
+ * `options.metadata.arch`, else from the tensors' names and shapes.
+ * `*.num_batches_tracked` tensors are ignored. Errors name tensors as the
+ * user's file names them.
  */
 export function toCanonical(stateDict: Map<string, Tensor32>, options: ToCanonicalOptions = {}): CanonicalResult {
-  const layers = detectMlpNaming(stateDict.keys());
-  const { convention } = layers;
-  let arch: Arch;
-  let archSource: ArchSource;
+  let arch: Arch | undefined;
+  let archSource: ArchSource = 'inferred';
   if (options.arch !== undefined) {
     arch = parseArch(options.arch);
     archSource = 'argument';
   } else if (options.metadata?.arch !== undefined) {
     arch = archFromMetadata(options.metadata.arch);
     archSource = 'metadata';
-  } else {
-    arch = inferMlpArch(layers, stateDict);
-    archSource = 'inferred';
   }
-  const params: Params = new Map();
-  layers.weights.forEach((name, k) => params.set(mlpWeightName(k), stateDict.get(name)!));
-  layers.biases.forEach((name, k) => {
-    if (name !== undefined) params.set(mlpBiasName(k), stateDict.get(name)!);
-  });
+  const kept = new Map([...stateDict].filter(([name]) => !isIgnoredTensor(name)));
+  const family = arch?.family ?? familyFromNames([...kept.keys()]);
+  let renamed: Renamed;
+  switch (family) {
+    case 'mlp':
+      renamed = renameMlp(kept);
+      break;
+    case 'vgg': {
+      const detection = detectVggNaming([...kept.keys()]);
+      renamed = renameCnn(kept, detection, inferVggArch, detection.convention);
+      break;
+    }
+    case 'resnet': {
+      const detection = detectResNetNaming([...kept.keys()]);
+      renamed = renameCnn(kept, detection, inferResNetArch, detection.convention);
+      break;
+    }
+  }
+  const { convention } = renamed;
+  const resolved = arch ?? renamed.infer();
   try {
-    return { model: makeModel(arch, params), convention, archSource };
+    return { model: makeModel(resolved, renamed.params), convention, archSource };
   } catch (err) {
     throw inUserNaming(err, convention);
   }

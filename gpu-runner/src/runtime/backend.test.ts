@@ -38,8 +38,8 @@ describe('initBackend', () => {
     await initBackend({ env: { CLAFUSION_BACKEND: 'wasm' } });
     for (const name of [...ADDED_WASM_KERNELS, ...REPLACED_WASM_KERNELS]) expect(tf.getKernel(name, 'wasm'), name).toBeDefined();
     const grad = tf.tidy(() => {
-      const x = tf.ones([1, 4, 4, 1]);
-      const g = tf.grad((f: tf.Tensor4D) => tf.sum(tf.conv2d(x as tf.Tensor4D, f, 2, 1)))(tf.ones([3, 3, 1, 1]));
+      const x = tf.ones([1, 4, 4, 1]) as tf.Tensor4D;
+      const g = tf.grad((f: tf.Tensor) => tf.sum(tf.conv2d(x, f as tf.Tensor4D, 2, 1)))(tf.ones([3, 3, 1, 1]));
       return Array.from(g.dataSync());
     });
     // Each filter tap sums the inputs it meets over the 2×2 outputs. Along each axis, tap 0 meets
