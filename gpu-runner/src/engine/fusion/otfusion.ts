@@ -83,6 +83,20 @@ export interface LayerFusionResult {
   cols: number;
   /** Transport cost ⟨T, M⟩ of the uncorrected plan. */
   cost: number | null;
+  /**
+   * The layers whose T̃ aligned this layer's inputs (averaged when two):
+   * [l − 1] normally; with skip handling a shortcut reads the block input's
+   * map and the layer after it averages two (§7.3). Empty for the first layer.
+   */
+  inputFrom: number[];
+}
+
+/** A corrected map applied to a layer's inputs, and which layers' maps it came from. */
+interface InputMap {
+  T: Float64Array;
+  rows: number;
+  cols: number;
+  from: number[];
 }
 
 export interface OtFusionInput {
@@ -115,8 +129,8 @@ export function otFusion(input: OtFusionInput, options: OtFusionOptions): LayerF
   let prevRows = 0;
   let prevCols = 0;
   // Skip state of §7.3.
-  let skipT: { T: Float64Array; rows: number; cols: number } | null = null;
-  let resT: { T: Float64Array; rows: number; cols: number } | null = null;
+  let skipT: InputMap | null = null;
+  let resT: InputMap | null = null;
   let resIdx = -1;
   const L = layers0.length;
 
@@ -138,9 +152,9 @@ export function otFusion(input: OtFusionInput, options: OtFusionOptions): LayerF
     const i1 = W1.shape[1];
 
     // Step 2: align the inputs (Ŵ0 has N1's input dimension).
-    let R: { T: Float64Array; rows: number; cols: number } | null = null;
+    let R: InputMap | null = null;
     if (l > 0 && Tprev) {
-      R = { T: Tprev, rows: prevRows, cols: prevCols };
+      R = { T: Tprev, rows: prevRows, cols: prevCols, from: [l - 1] };
       const role = options.handleSkips ? (layers0[l].residual ?? officialResidualRole(W0)) : null;
       if (role === 'downsample') {
         skipT = R;
@@ -171,7 +185,7 @@ export function otFusion(input: OtFusionInput, options: OtFusionOptions): LayerF
       if (o0 !== o1) throw new FusionError('INCOMPATIBLE_MODELS', `output layers have ${o0} and ${o1} classes`);
       const alignedBias = b0 ? Float64Array.from(b0.data) : undefined;
       const alignedBn = layers0[l].bn?.map((v) => Float64Array.from(v.data)) as BnVectors<Float64Array> | undefined;
-      results.push(finish(name, What0, alignedBias, alignedBn, layers1[l], null, o0, o1, null, options.weightN1, input.alignOnly));
+      results.push({ ...finish(name, What0, alignedBias, alignedBn, layers1[l], null, o0, o1, null, options.weightN1, input.alignOnly), inputFrom: R?.from ?? [] });
       input.onLayer?.(l, L, name);
       continue;
     }
@@ -210,7 +224,7 @@ export function otFusion(input: OtFusionInput, options: OtFusionOptions): LayerF
     // 1-D parameters follow their layer's map (§7.2 step 2): T̃ᵀ·v.
     const alignedBias = b0 ? matmulTransA(Tc, b0.data, o0, o1, 1) : undefined;
     const alignedBn = layers0[l].bn?.map((v) => matmulTransA(Tc, v.data, o0, o1, 1)) as BnVectors<Float64Array> | undefined;
-    results.push(finish(name, Y, alignedBias, alignedBn, layers1[l], Tc, o0, o1, cost, options.weightN1, input.alignOnly));
+    results.push({ ...finish(name, Y, alignedBias, alignedBn, layers1[l], Tc, o0, o1, cost, options.weightN1, input.alignOnly), inputFrom: R?.from ?? [] });
 
     // Step 9: carry the state.
     Tprev = Tc;
@@ -222,7 +236,7 @@ export function otFusion(input: OtFusionInput, options: OtFusionOptions): LayerF
 }
 
 /** Applies R (rows(R) × cols(R)) to the input-channel axis of W0 viewed as [o, C, S]. */
-export function alignInputs(W0: Tensor32, R: { T: Float64Array; rows: number; cols: number }, name: string): Float64Array {
+export function alignInputs(W0: Tensor32, R: Omit<InputMap, 'from'>, name: string): Float64Array {
   const o = W0.shape[0];
   const perRow = W0.data.length / o;
   const C0 = R.rows;
@@ -259,16 +273,13 @@ function officialResidualRole(W0: Tensor32): ResidualRole | null {
   return kh === 1 && kw === 1 ? 'shortcut' : 'downsample';
 }
 
-function averageMaps(
-  a: { T: Float64Array; rows: number; cols: number },
-  b: { T: Float64Array; rows: number; cols: number },
-): { T: Float64Array; rows: number; cols: number } {
+function averageMaps(a: InputMap, b: InputMap): InputMap {
   if (a.rows !== b.rows || a.cols !== b.cols) {
     throw new FusionError('INCOMPATIBLE_MODELS', 'shortcut and residual maps have different shapes');
   }
   const T = new Float64Array(a.T.length);
   for (let i = 0; i < T.length; i++) T[i] = f32((a.T[i] + b.T[i]) / 2);
-  return { T, rows: a.rows, cols: a.cols };
+  return { T, rows: a.rows, cols: a.cols, from: [...a.from, ...b.from] };
 }
 
 /** Step 8: F = (Y + W1)/2 at exactly 0.5, else (1 − s)·Y + s·W1. */
@@ -291,12 +302,12 @@ function finish(
   cost: number | null,
   weightN1: number,
   alignOnly: boolean | undefined,
-): LayerFusionResult {
+): Omit<LayerFusionResult, 'inputFrom'> {
   const { weight: W1, bias: b1, bn: bn1 } = layer1;
   if ((alignedBias === undefined) !== (b1 === undefined)) {
     throw new FusionError('INCOMPATIBLE_MODELS', `layer ${name}: one model has a bias and the other does not`, { tensor: name });
   }
-  const result: LayerFusionResult = { name, aligned: Y, alignedBias, transport: T, rows, cols, cost };
+  const result: Omit<LayerFusionResult, 'inputFrom'> = { name, aligned: Y, alignedBias, transport: T, rows, cols, cost };
   if (alignedBn) result.alignedBn = alignedBn;
   if (!alignOnly) {
     result.fused = { shape: [...W1.shape], data: average(Y, W1.data, weightN1) };
