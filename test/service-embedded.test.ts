@@ -7,40 +7,27 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from '@trpc/client';
+import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FusionJob } from '../api/src/contract/index.ts';
+import type { AppRouter } from '../api/src/trpc/app-router.ts';
+import type { FileObject, FusionJob, JobEvent, ListPage } from '../api/src/contract/index.ts';
 import { createApiKey } from '../api/src/auth/api-keys.ts';
-import type { FusionQueueData } from '../api/src/jobs/queue-data.ts';
-import { InProcessQueue } from '../api/src/queue/index.ts';
-import { type RunningServer, startServer } from '../api/src/server.ts';
-import { FolderStore } from '../api/src/storage/index.ts';
+import type { RunningServer } from '../api/src/server.ts';
+import { startEmbedded } from './support/embedded.ts';
 import { type Fixtures, fuseWithCli, writeFixtures } from './support/fixtures.ts';
 import { Rest } from './support/rest.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-embedded-'));
 let fixtures: Fixtures;
 let server: RunningServer;
-let store: FolderStore;
 let api: Rest;
 let cliFused: Uint8Array;
 
 beforeAll(async () => {
   fixtures = writeFixtures(dir);
-  store = new FolderStore({ root: join(dir, 'store'), fsync: false });
-  const queue = new InProcessQueue<FusionQueueData>({ backoff: { type: 'fixed', delayMs: 10 } });
-  server = await startServer({
-    store,
-    queue,
-    host: '127.0.0.1',
-    port: 0,
-    inProcessRunners: 1,
-    requeueOnStart: true,
-    maxUploadBytes: 1024 * 1024,
-    presignSeconds: 600,
-    eventPollMs: 50,
-    publicUrl: null,
-  });
-  api = new Rest(server.url, (await createApiKey(store, 'acme')).token);
+  server = await startEmbedded(join(dir, 'store'));
+  api = new Rest(server.url, (await createApiKey(server.services.store, 'acme')).token);
   cliFused = readFileSync(await fuseWithCli(fixtures, ['--seed', '7'], 'cli-fused.safetensors'));
 });
 
@@ -50,17 +37,19 @@ afterAll(async () => {
 });
 
 describe('embedded service: folder store + in-process queue and runner', () => {
+  let a: FileObject, b: FileObject, cal: FileObject, ev: FileObject;
+  const spec = () => ({ models: [a.id, b.id], calibration: { file: cal.id }, evaluation: { file: ev.id }, seed: 7 });
+
   it('uploads, fuses, streams events and serves the same bytes as the CLI', async () => {
-    const a = await api.upload(fixtures.a, 'model');
-    const b = await api.upload(fixtures.b, 'model');
-    const cal = await api.upload(fixtures.calibration, 'dataset');
-    const ev = await api.upload(fixtures.evaluation, 'dataset');
+    a = await api.upload(fixtures.a, 'model');
+    b = await api.upload(fixtures.b, 'model');
+    cal = await api.upload(fixtures.calibration, 'dataset');
+    ev = await api.upload(fixtures.evaluation, 'dataset');
     expect(a).toMatchObject({ status: 'ready', model: { arch: { family: 'mlp', hidden: [12, 10, 8] }, arch_source: 'metadata' } });
     expect(cal.dataset).toEqual({ samples: 40, sample_shape: [16], x_dtype: 'F32', labels: false });
     expect(ev.dataset?.labels).toBe(true);
 
-    const spec = { models: [a.id, b.id], calibration: { file: cal.id }, evaluation: { file: ev.id }, seed: 7 };
-    const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: spec, headers: { 'idempotency-key': 'first' } });
+    const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: spec() });
     expect(job.status).toMatch(/queued|running/);
     const events = await api.streamEvents(job.id);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
@@ -76,4 +65,130 @@ describe('embedded service: folder store + in-process queue and runner', () => {
     const report = JSON.parse(Buffer.from(await api.download(`/v1/fusions/${job.id}/outputs/report.json/content`)).toString());
     expect(report.seed).toBe(7);
   });
+
+  it('Idempotency-Key: same key and body give the same job, another body is a 409', async () => {
+    const headers = { 'idempotency-key': 'order-42' };
+    const first = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: spec(), headers });
+    // Same body with keys in another order: still the same request.
+    const reordered = { seed: 7, evaluation: { file: ev.id }, calibration: { file: cal.id }, models: [a.id, b.id] };
+    const again = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: reordered, headers });
+    expect(again.id).toBe(first.id);
+    const other = await api.fetch('/v1/fusions', { method: 'POST', json: { ...spec(), seed: 8 }, headers });
+    expect(other.status).toBe(409);
+    expect((await other.json()).error.code).toBe('idempotency_key_reused');
+    await api.waitFor(first.id, (j) => j.status === 'succeeded');
+  });
+
+  it('lists jobs newest first with cursor pagination', async () => {
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) made.push((await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: { ...spec(), seed: 100 + i } })).id);
+    const seen: string[] = [];
+    let after: string | null = null;
+    do {
+      const page: ListPage<FusionJob> = await api.json(`/v1/fusions?limit=2${after ? `&after=${after}` : ''}`);
+      expect(page.data.length).toBeLessThanOrEqual(2);
+      seen.push(...page.data.map((j) => j.id));
+      after = page.has_more ? page.next_after : null;
+    } while (after);
+    expect(seen.slice(0, 3)).toEqual([...made].reverse());
+    expect(new Set(seen).size).toBe(seen.length);
+    const events: ListPage<JobEvent> = await api.json(`/v1/fusions/${made[0]}/events?after=0&limit=1`);
+    expect(events.data.map((e) => e.type)).toEqual(['queued']);
+    for (const id of made) await api.waitFor(id, (j) => j.status === 'succeeded');
+  });
+
+  it('cancels a running job at its next step and a finished one is a 409', async () => {
+    const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: { ...spec(), seed: 11 } });
+    await api.waitFor(job.id, (j) => j.status !== 'queued', 30_000);
+    const canceled = await api.json<FusionJob>(`/v1/fusions/${job.id}/cancel`, { method: 'POST' });
+    expect(['running', 'canceled']).toContain(canceled.status);
+    const final = await api.waitFor(job.id, (j) => j.status === 'canceled');
+    expect(final.outputs).toEqual([]);
+    const events = await api.streamEvents(job.id);
+    expect(events.filter((e) => ['succeeded', 'failed', 'canceled'].includes(e.type)).map((e) => e.type)).toEqual(['canceled']);
+    // Canceling again is harmless; a succeeded job cannot be canceled.
+    expect((await api.json<FusionJob>(`/v1/fusions/${job.id}/cancel`, { method: 'POST' })).status).toBe('canceled');
+    const done = (await api.json<ListPage<FusionJob>>('/v1/fusions?limit=100')).data.find((j) => j.status === 'succeeded')!;
+    const refused = await api.fetch(`/v1/fusions/${done.id}/cancel`, { method: 'POST' });
+    expect(refused.status).toBe(409);
+    expect((await refused.json()).error.code).toBe('job_not_cancelable');
+  });
+
+  it('tRPC at /trpc: the same procedures, and a subscription that resumes after the last tracked id', async () => {
+    const authorization = `Bearer ${api.key}`;
+    const url = `${server.url}/trpc`;
+    const client = createTRPCClient<AppRouter>({
+      links: [
+        splitLink({
+          condition: (op) => op.type === 'subscription',
+          true: httpSubscriptionLink({
+            url,
+            EventSource,
+            eventSourceOptions: { fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, authorization } }) },
+          }),
+          false: httpBatchLink({ url, headers: { authorization } }),
+        }),
+      ],
+    });
+    const job = await client.fusions.create.mutate({ ...spec(), seed: 21 });
+    const collect = (lastEventId: string | null) =>
+      new Promise<JobEvent[]>((resolve, reject) => {
+        const got: JobEvent[] = [];
+        const sub = client.fusions.stream.subscribe(
+          { id: job.id, lastEventId },
+          {
+            onData: ({ id, data }) => {
+              expect(id).toBe(data.id);
+              got.push(data);
+              if (['succeeded', 'failed', 'canceled'].includes(data.type)) {
+                sub.unsubscribe();
+                resolve(got);
+              }
+            },
+            onError: reject,
+          },
+        );
+      });
+    const all = await collect(null);
+    expect(all.at(-1)!.type).toBe('succeeded');
+    const resumed = await collect(all[2].id);
+    expect(resumed.map((e) => e.seq)).toEqual(all.slice(3).map((e) => e.seq));
+    expect((await client.fusions.get.query({ id: job.id })).status).toBe('succeeded');
+    const wrong = await client.fusions.get.query({ id: '../etc' }).catch((e: unknown) => e);
+    expect(wrong).toMatchObject({ data: { httpStatus: 400, error: { code: 'invalid_request' } } });
+    expect(JSON.stringify(wrong)).not.toMatch(/stack|\.ts:/);
+  });
+
+  it('restarting the service loses nothing: a queued job is picked up by the next process', async () => {
+    const root = join(dir, 'restart-store');
+    const first = await startEmbedded(root, 0);
+    const key = (await createApiKey(first.services.store, 'restart')).token;
+    const before = new Rest(first.url, key);
+    const inputs = await Promise.all([
+      before.upload(fixtures.a, 'model'),
+      before.upload(fixtures.b, 'model'),
+      before.upload(fixtures.calibration, 'dataset'),
+    ]);
+    const job = await before.json<FusionJob>('/v1/fusions', {
+      method: 'POST',
+      json: { models: [inputs[0].id, inputs[1].id], calibration: { file: inputs[2].id }, seed: 7 },
+    });
+    expect(job.status).toBe('queued');
+    await first.close();
+
+    const second = await startEmbedded(root, 1);
+    try {
+      const after = new Rest(second.url, key);
+      const events = await after.streamEvents(job.id);
+      expect(events.map((e) => e.type)).toContain('running');
+      expect(events.at(-1)!.type).toBe('succeeded');
+      const fused = await after.download(`/v1/fusions/${job.id}/outputs/fused.safetensors/content`);
+      // Evaluation data never changes the fused weights: the CLI without --eval gives the same bytes.
+      const cliNoEval = readFileSync(await fuseWithCli(fixtures, ['--seed', '7'], 'cli-fused-noeval.safetensors', false));
+      expect(Buffer.from(fused).equals(cliNoEval)).toBe(true);
+    } finally {
+      await second.close();
+    }
+  });
 });
+

@@ -55,9 +55,10 @@ export function writeFixtures(dir: string): Fixtures {
 }
 
 /** Runs the real CLI on the same inputs, as a user would, and returns the path of its fused model. */
-export async function fuseWithCli(f: Fixtures, extra: string[], out: string): Promise<string> {
+export async function fuseWithCli(f: Fixtures, extra: string[], out: string, withEval = true): Promise<string> {
   const path = join(f.dir, out);
-  const run = await runCli(['fuse', '--model', f.a, '--model', f.b, '--calibration', f.calibration, '--eval', f.evaluation, '--out', path, '--quiet', ...extra]);
+  const evalArgs = withEval ? ['--eval', f.evaluation] : [];
+  const run = await runCli(['fuse', '--model', f.a, '--model', f.b, '--calibration', f.calibration, ...evalArgs, '--out', path, '--quiet', ...extra]);
   if (run.code !== 0) throw new Error(`${CLI} failed (${run.code}): ${run.stderr}`);
   return path;
 }
