@@ -5,6 +5,7 @@ import { type Model, type ResNetArch, type VggArch, layerSpecs, paramSpecs } fro
 import { Rng } from '../rng.ts';
 import { type Tensor32, numel } from '../tensor.ts';
 import { referenceResNet, referenceVgg } from './cnn-reference.fixture.ts';
+import { predictionEnsemble } from './evaluate.ts';
 import { forward, modelOutput } from './forward.ts';
 import { initModel } from './init.ts';
 import { tapShapes } from './layers.ts';
@@ -93,6 +94,23 @@ describe.each(['wasm', 'cpu'] as const)('CNN forward on %s', (backend) => {
       const expected = k < ref.length - 1 ? ref[k].map((v) => Math.max(v, 0)) : ref[k];
       expect(relError(tap, expected)).toBeLessThan(1e-5);
     });
+  });
+});
+
+describe('prediction ensemble of CNNs (wasm)', () => {
+  beforeAll(async () => {
+    await initBackend({ env: { CLAFUSION_BACKEND: 'wasm' } });
+  });
+
+  it('weights the raw logits of a VGG and a ResNet (no log-softmax for CNN families)', () => {
+    const vgg = randomModel<Model & { arch: VggArch }>({ family: 'vgg', input: [8, 8, 3], config: [4, 'M'], classes: 5, bias: true }, 1);
+    const resnet = randomModel<Model & { arch: ResNetArch }>(RESNETS[0][1], 2);
+    const x = randomInput(new Rng(3), [6, 3, 8, 8]);
+    const y = Int32Array.from([0, 1, 2, 3, 4, 0]);
+    const result = predictionEnsemble([vgg, resnet], [0.25, 0.75], { x, y });
+    const [a, b] = [referenceVgg(vgg, x).at(-1)!, referenceResNet(resnet, x).at(-1)!];
+    const expected = a.map((v, i) => 0.25 * v + 0.75 * b[i]);
+    expect(relError(result.scores, expected)).toBeLessThan(1e-5);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type MlpArch, makeModel } from '../arch.ts';
+import { type MlpArch, type ResNetArch, type VggArch, layerSpecs, makeModel, paramSpecs } from '../arch.ts';
 import { Rng } from '../rng.ts';
 import { defaultInitBound, initModel } from './init.ts';
 
@@ -61,5 +61,41 @@ describe('initModel (PyTorch Linear default)', () => {
       expect(sameBits(t.data, c.params.get(name)!.data)).toBe(false);
     }
     expect(initModel(arch, new Rng(7)).params.get('fc3.bias')!.data).toEqual(a.params.get('fc3.bias')!.data);
+  });
+});
+
+describe('initModel (PyTorch Conv2d and BatchNorm2d defaults)', () => {
+  const resnet: ResNetArch = { family: 'resnet', input: [8, 8, 3], blocks: [1, 1], widths: [8, 16], classes: 10, bias: true, batchnorm: true };
+
+  it('draws conv weights and biases from U(±1/√(in·kh·kw)) and sets BatchNorm to 1, 0, 0, 1', () => {
+    const model = initModel(resnet, 4);
+    expect(() => makeModel(resnet, model.params)).not.toThrow();
+    for (const spec of paramSpecs(resnet)) {
+      const data = model.params.get(spec.name)!.data;
+      if (spec.role.startsWith('bn.')) {
+        const expected = spec.role === 'bn.weight' || spec.role === 'bn.running_var' ? 1 : 0;
+        expect(data.every((v) => v === expected), spec.name).toBe(true);
+        continue;
+      }
+      const weight = layerSpecs(resnet)[spec.layer].shape;
+      const fanIn = weight.slice(1).reduce((a, d) => a * d, 1);
+      const bound = Math.fround(1 / Math.sqrt(fanIn));
+      expect(defaultInitBound(weight)).toBeCloseTo(1 / Math.sqrt(fanIn), 15);
+      expect(data.every((v) => Math.abs(v) <= bound), spec.name).toBe(true);
+      // Used, not degenerate: 16·8·3·3 = 1152 values reach close to the bound.
+      if (data.length >= 1000) expect(Math.max(...data.map(Math.abs))).toBeGreaterThan(0.99 * bound);
+    }
+    // layer2.0.conv1: fan_in 8·3·3 = 72; the 1×1 shortcut: fan_in 8.
+    expect(defaultInitBound([16, 8, 3, 3])).toBeCloseTo(1 / Math.sqrt(72), 15);
+    expect(defaultInitBound([16, 8, 1, 1])).toBeCloseTo(1 / Math.sqrt(8), 15);
+  });
+
+  it('is deterministic per seed for CNNs too', () => {
+    const vgg: VggArch = { family: 'vgg', input: [8, 8, 3], config: [4, 'M', 6], classes: 3, bias: false };
+    const [a, b, c] = [initModel(vgg, 1), initModel(vgg, 1), initModel(vgg, 2)];
+    for (const [name, t] of a.params) {
+      expect(sameBits(t.data, b.params.get(name)!.data)).toBe(true);
+      expect(sameBits(t.data, c.params.get(name)!.data)).toBe(false);
+    }
   });
 });
