@@ -1,0 +1,14 @@
+/** createClient({ baseUrl, apiKey }): the typed client for the fusion API. */
+import { type ClientOptions, HttpClient } from './core/http.ts';
+import { Files } from './resources/files.ts';
+import { Fusions } from './resources/fusions.ts';
+
+export interface Client {
+  files: Files;
+  fusions: Fusions;
+}
+
+export function createClient(options: ClientOptions): Client {
+  const http = new HttpClient(options);
+  return { files: new Files(http), fusions: new Fusions(http) };
+}
