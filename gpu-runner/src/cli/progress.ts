@@ -1,7 +1,8 @@
 /**
  * Progress output for long stages: a redrawn bar on a terminal, plain log
- * lines (one per stage change or 10% step) otherwise, so logs stay readable
- * in CI and in files.
+ * lines otherwise, so logs stay readable in CI and in files: one line per
+ * stage change, per 10% step, or per new sub-step a stage announces without
+ * advancing (e.g. "recording N1" after "recording N0", both at 0%).
  */
 export interface ProgressSink {
   update(stage: string, fraction: number, message: string): void;
@@ -38,13 +39,22 @@ class TerminalBar implements ProgressSink {
 class LogLines implements ProgressSink {
   private stage = '';
   private decile = -1;
+  private fraction = -1;
+  private message = '';
   constructor(private readonly stream: NodeJS.WriteStream) {}
 
   update(stage: string, fraction: number, message: string): void {
-    const decile = Math.floor(Math.max(0, Math.min(1, fraction)) * 10);
-    if (stage === this.stage && decile === this.decile) return;
+    const f = Math.max(0, Math.min(1, fraction));
+    const decile = Math.floor(f * 10);
+    // Per-batch or per-layer updates advance the fraction and are folded into
+    // 10% steps; a new message at an unchanged fraction is a new sub-step.
+    const newStep = f === this.fraction && message !== this.message;
+    const previous = { stage: this.stage, decile: this.decile };
     this.stage = stage;
     this.decile = decile;
+    this.fraction = f;
+    this.message = message;
+    if (stage === previous.stage && decile === previous.decile && !newStep) return;
     this.stream.write(`[${stage}] ${decile * 10}% ${message}\n`);
   }
 
