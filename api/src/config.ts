@@ -1,0 +1,93 @@
+/**
+ * Settings from environment variables (README, "The service"). Unset means
+ * the embedded default: a folder store under `.data/`, the in-process queue
+ * and an in-process runner. `S3_BUCKET` switches the store to S3, `REDIS_URL`
+ * the queue to BullMQ (runners then run as `npm run runner` processes).
+ */
+import { resolve } from 'node:path';
+import { LIMITS } from './contract/index.ts';
+
+export interface S3Settings {
+  bucket: string;
+  endpoint: string | null;
+  region: string;
+  accessKeyId: string | null;
+  secretAccessKey: string | null;
+  forcePathStyle: boolean;
+}
+
+export interface RedisSettings {
+  url: string;
+  queueName: string;
+  /** BullMQ lock: a runner silent for longer is presumed dead and its job handed to another. */
+  lockMs: number;
+  stalledIntervalMs: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  publicUrl: string | null;
+  dataDir: string;
+  s3: S3Settings | null;
+  redis: RedisSettings | null;
+  /** Jobs the API process runs itself (0 when runner processes do the work). */
+  inProcessRunners: number;
+  /** Jobs one `npm run runner` process runs at once. */
+  runnerConcurrency: number;
+  maxUploadBytes: number;
+  presignSeconds: number;
+  eventPollMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min = 0): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function text(env: Env, name: string): string | null {
+  const raw = env[name]?.trim();
+  return raw ? raw : null;
+}
+
+export function configFromEnv(env: Env = process.env): Config {
+  const bucket = text(env, 'S3_BUCKET');
+  const endpoint = text(env, 'S3_ENDPOINT');
+  const redisUrl = text(env, 'REDIS_URL');
+  const pathStyle = text(env, 'S3_FORCE_PATH_STYLE');
+  return {
+    host: text(env, 'HOST') ?? '127.0.0.1',
+    port: integer(env, 'PORT', 8787),
+    publicUrl: text(env, 'PUBLIC_URL')?.replace(/\/+$/, '') ?? null,
+    dataDir: resolve(text(env, 'DATA_DIR') ?? '.data'),
+    s3: bucket
+      ? {
+          bucket,
+          endpoint,
+          region: text(env, 'S3_REGION') ?? 'us-east-1',
+          accessKeyId: text(env, 'S3_ACCESS_KEY_ID'),
+          secretAccessKey: text(env, 'S3_SECRET_ACCESS_KEY'),
+          // Custom endpoints (MinIO, Ceph, s3rver) usually want path-style URLs.
+          forcePathStyle: pathStyle === null ? endpoint !== null : pathStyle === 'true',
+        }
+      : null,
+    redis: redisUrl
+      ? {
+          url: redisUrl,
+          queueName: text(env, 'QUEUE_NAME') ?? 'clafusion-fusions',
+          lockMs: integer(env, 'QUEUE_LOCK_MS', 30_000, 100),
+          stalledIntervalMs: integer(env, 'QUEUE_STALLED_INTERVAL_MS', 15_000, 100),
+        }
+      : null,
+    inProcessRunners: integer(env, 'RUNNERS', redisUrl ? 0 : 1),
+    runnerConcurrency: integer(env, 'RUNNER_CONCURRENCY', 1, 1),
+    maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', LIMITS.maxUploadBytes, 1),
+    presignSeconds: integer(env, 'PRESIGN_SECONDS', 900, 1),
+    eventPollMs: integer(env, 'EVENT_POLL_MS', 500, 10),
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * `npm start`: the API (and, on the embedded default, an in-process runner)
+ * on the configured port. Prints the URL and, with the local folder store, a
+ * development API key kept in `<DATA_DIR>/dev-api-key` across restarts.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createQueue, createStore, queueForgetsOnRestart } from './adapters.ts';
+import { authenticate, createApiKey } from './auth/api-keys.ts';
+import { configFromEnv } from './config.ts';
+import type { ObjectStore } from './ports/index.ts';
+import { startServer } from './server.ts';
+
+async function developmentKey(store: ObjectStore, dataDir: string): Promise<string> {
+  const path = join(dataDir, 'dev-api-key');
+  if (existsSync(path)) {
+    const saved = readFileSync(path, 'utf8').trim();
+    if ((await authenticate(store, `Bearer ${saved}`)) !== null) return saved;
+  }
+  const { token } = await createApiKey(store, 'dev', 'development key made by npm start');
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+const config = configFromEnv();
+const store = await createStore(config);
+const queue = await createQueue(config);
+const server = await startServer({ ...config, store, queue, requeueOnStart: queueForgetsOnRestart(config) });
+console.log(`clafusion API listening on ${server.url}`);
+console.log(`  store: ${config.s3 ? `s3://${config.s3.bucket}` : config.dataDir}  queue: ${config.redis ? 'redis' : 'in-process'}  in-process runners: ${config.inProcessRunners}`);
+if (!config.s3) console.log(`  development API key (tenant "dev"): ${await developmentKey(store, config.dataDir)}`);
+console.log(`  OpenAPI: ${server.url}/v1/openapi.json`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    void server
+      .close()
+      .then(() => queue.close())
+      .then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,31 @@
+/**
+ * `npm run runner`: a runner process. It takes jobs from the configured
+ * queue (REDIS_URL for BullMQ) and reads/writes the configured store
+ * (S3_BUCKET for S3, else DATA_DIR), `RUNNER_CONCURRENCY` at a time. SIGTERM
+ * stops taking jobs and waits for the running ones.
+ */
+import { createQueue, createStore } from '../../../api/src/adapters.ts';
+import { configFromEnv } from '../../../api/src/config.ts';
+import { startRunner } from './index.ts';
+
+const config = configFromEnv();
+if (!config.redis) {
+  console.error('npm run runner needs REDIS_URL: without Redis the queue lives inside the API process (npm start runs its own runner)');
+  process.exit(2);
+}
+const store = await createStore(config);
+const queue = await createQueue(config);
+const worker = startRunner(store, queue, { concurrency: config.runnerConcurrency });
+console.log(`clafusion runner ${process.pid} taking jobs from ${config.redis.queueName} (concurrency ${config.runnerConcurrency})`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    void worker
+      .close()
+      .then(() => queue.close())
+      .then(() => process.exit(0));
+  });
+}
