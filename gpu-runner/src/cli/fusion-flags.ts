@@ -29,6 +29,9 @@ export const FUSION_FLAGS: FlagSpecs = {
   correction: { kind: 'value', placeholder: 'on|off', description: 'divide transport plans by their column mass (default on)' },
   'past-correction': { kind: 'value', placeholder: 'on|off', description: 'align outputs of input-aligned weights (default on)' },
   seed: { kind: 'value', placeholder: 'N', description: 'seed for every random choice (default 0)' },
+  'handle-skips': { kind: 'value', placeholder: 'on|off', description: 'ResNet: shortcut convs reuse the block input′s map, the next conv averages it with conv2′s (default on for ResNets)' },
+  'bn-reestimate': { kind: 'value', placeholder: 'on|off', description: 'models with BatchNorm: re-estimate the fused running statistics on the calibration data (default on)' },
+  repair: { kind: 'value', placeholder: 'on|off', description: 'REPAIR: set each fused channel′s mean/std to the interpolated parents′ (two models with bias or BatchNorm; default off)' },
 };
 
 function parseMapping(args: Args, first: boolean, last: boolean): MappingChoice {
@@ -76,5 +79,8 @@ export function fusionOptionsFromArgs(args: Args, family: Family, modelCount: nu
     activations: args.choice('activations', ['pre', 'post'] as const, base.activations),
     anchor: anchor === null ? null : anchor - 1,
     seed: args.integer('seed', base.seed),
+    handleSkips: args.onOff('handle-skips', base.handleSkips),
+    bnReestimate: args.onOff('bn-reestimate', base.bnReestimate),
+    repair: args.onOff('repair', base.repair),
   };
 }

@@ -8,6 +8,7 @@ import type { Arch } from '../engine/arch.ts';
 import type { AlignmentGroup } from '../engine/fusion/align-depths.ts';
 import type { LayerSummary } from '../engine/fusion/fuse-pair.ts';
 import type { FusionOptions } from '../engine/fusion/options.ts';
+import type { NormalizationStep } from './renormalize.ts';
 
 export const REPORT_STAGES = ['activations', 'cost', 'alignment', 'balance', 'fusion'] as const;
 export type ReportStage = (typeof REPORT_STAGES)[number];
@@ -81,11 +82,23 @@ export interface FusionReport {
     /** Normalised weights per input model. */
     weights: number[];
     layers: (LayerSummary & { model: number })[];
+    /**
+     * Post-fusion steps applied to the fused model, in order:
+     * `bn-reestimate` (BatchNorm running statistics from the calibration
+     * samples) and `repair` (REPAIR renormalisation). Empty when none ran;
+     * absent in reports written before these steps existed.
+     */
+    normalization?: NormalizationStep[];
   };
   fused: { arch: Arch; sha256: string | null; parameters: number };
   accuracy: {
     models: number[];
+    /** The fused model as written, after any normalization steps. */
     fused: number;
+    /** The fused model before BatchNorm re-estimation (running statistics averaged like biases), when it ran. */
+    fusedBeforeBnReestimate?: number;
+    /** The fused model before REPAIR (after any re-estimation), when it ran. */
+    fusedBeforeRepair?: number;
     ensemble: number;
     /** Accuracy of each depth-aligned model (B′ or A_m), parallel to `depthAlignedInputs`. */
     depthAligned: number[];
@@ -93,7 +106,8 @@ export interface FusionReport {
     depthAlignedInputs: number[];
     samples: number;
   } | null;
-  timings: Record<ReportStage | 'evaluation' | 'total', number>;
+  /** Seconds per stage; `normalization` only when a normalization step ran. */
+  timings: Record<ReportStage | 'evaluation' | 'total', number> & { normalization?: number };
   /** Present when the fused model was finetuned or distilled after fusion. */
   training?: ReportTraining;
   /** Present when the run swept the fusion weight (`fuse --sweep`). */

@@ -16,6 +16,7 @@ import { accuracy, predictionEnsemble } from '../engine/nn/evaluate.ts';
 import { type LabeledData, checkLabels, inputLayout } from '../engine/nn/data.ts';
 import { StageTimer } from './stage-timer.ts';
 import { createTapRecorder } from './record-taps.ts';
+import { type Renormalization, renormalize } from './renormalize.ts';
 import { type FusionReport, REPORT_STAGES, type ReportAlignmentGroup, type ReportInput, type ReportStage } from './report.ts';
 import { ENGINE_VERSION } from './version.ts';
 
@@ -102,7 +103,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
   const samples = resolveSamples(request.samples, calibrationRows);
   const calibration = firstRows(request.calibration, samples);
 
-  const timer = new StageTimer<ReportStage | 'evaluation'>(ctx.now);
+  const timer = new StageTimer<ReportStage | 'evaluation' | 'normalization'>(ctx.now);
   const t0 = ctx.now();
   const recordTaps = createTapRecorder(calibration, options.activations);
   const hooks: FusionHooks = {
@@ -138,6 +139,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
   let n0: number | null = null;
   let n1: number | null = null;
   let anchor: number | null = null;
+  let balancedPair: Parameters<typeof renormalize>[1] = null;
 
   if (models.length === 2) {
     const pair = await fusePair([models[0].model, models[1].model], options, samples, hooks);
@@ -151,6 +153,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     layers = pair.layers.map((l) => ({ ...l, model: pair.n0 + 1 }));
     n0 = pair.n0 + 1;
     n1 = pair.n1 + 1;
+    balancedPair = { ...pair.balanced, weightN1: pair.weightN1 };
   } else {
     const many = await fuseMany(
       models.map((m) => m.model),
@@ -171,6 +174,10 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     }
   }
 
+  // BatchNorm re-estimation and REPAIR, keeping the earlier versions to report their accuracy.
+  const renormalized: Renormalization = renormalize(fused, balancedPair, calibration, options, timer);
+  fused = renormalized.model;
+
   let accuracyReport: FusionReport['accuracy'] = null;
   if (request.evaluation) {
     const data = request.evaluation;
@@ -180,6 +187,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     accuracyReport = {
       models: modelAcc,
       fused: accuracy(fused, data),
+      ...renormalized.earlierAccuracies(data),
       ensemble: predictionEnsemble(
         models.map((m) => m.model),
         weights,
@@ -207,14 +215,18 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
       method: options.balance,
       depthAligned: depthAligned.map((d) => ({ input: d.input + 1, arch: d.model.arch })),
     },
-    fusion: { method: options.fusion, n0, n1, anchor, weights, layers },
+    fusion: { method: options.fusion, n0, n1, anchor, weights, layers, normalization: renormalized.steps },
     fused: {
       arch: fused.arch,
       sha256: null,
       parameters: paramSpecs(fused.arch).reduce((s, p) => s + numel(p.shape), 0),
     },
     accuracy: accuracyReport,
-    timings: { ...timer.seconds([...REPORT_STAGES, 'evaluation']), total: Math.round(total * 1e6) / 1e6 },
+    timings: {
+      ...timer.seconds([...REPORT_STAGES, 'evaluation']),
+      ...(renormalized.steps.length > 0 ? timer.seconds(['normalization']) : {}),
+      total: Math.round(total * 1e6) / 1e6,
+    },
   };
   return { fused, namingFrom, depthAligned, report };
 }
