@@ -29,6 +29,10 @@ export function formatSummary(report: FusionReport, outPath: string, reportPath?
     parts.push(`fused ${pct(acc.fused)}`);
     lines.push(`  accuracy on ${acc.samples} samples: ${parts.join('  ')}`);
   }
+  if (report.sweep) {
+    const points = report.sweep.weights.map((w, i) => `${w} ${pct(report.sweep!.accuracy[i])}`);
+    lines.push(`  fused accuracy by weight w of model 1 (model 2: 1−w): ${points.join('  ')}`);
+  }
   const t = report.timings;
   lines.push(
     `  timings: ${Object.entries(t)

@@ -95,6 +95,9 @@ export async function demoCommand(argv: readonly string[], io: CommandIo): Promi
     '--balance', balance,
     '--out', join(dir, 'fused.safetensors'),
     '--report', join(dir, 'report.json'),
+    '--report-html', join(dir, 'report.html'),
+    // The paper's skill-transfer grid (w = 0, 0.1, …, 1): a few seconds more, and the report gets its Figure 4.
+    '--sweep', '11',
   ];
   if (quiet) fuseArgs.push('--quiet');
   log(`demo: clafusion fuse ${fuseArgs.join(' ')}`);

@@ -6,11 +6,14 @@ import { createHash } from 'node:crypto';
 import { readModelFile, serializeModel } from '../../io/model-file.ts';
 import { atomicWriteFile } from '../../io/atomic-write.ts';
 import { runFusion } from '../../pipeline/run-fusion.ts';
+import { runWeightSweep } from '../../pipeline/sweep.ts';
+import { renderReportHtml } from '../../report/html-report.ts';
 import type { FusionReport } from '../../pipeline/report.ts';
 import { ENGINE_VERSION } from '../../pipeline/version.ts';
 import { Args, type FlagSpecs, UsageError, helpText, parseArgs } from '../args.ts';
 import { FUSION_FLAGS, fusionOptionsFromArgs } from '../fusion-flags.ts';
 import { createProgress } from '../progress.ts';
+import { SWEEP_FLAG, sweepWeightsFromArgs } from '../sweep-flag.ts';
 import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
 import { initBackend } from '../../runtime/backend.ts';
 import type { CommandIo } from '../io.ts';
@@ -22,6 +25,8 @@ const FLAGS: FlagSpecs = {
   eval: { kind: 'value', placeholder: 'DATA', description: 'labelled evaluation data (x and y) to report accuracies' },
   out: { kind: 'value', placeholder: 'FILE', description: 'where to write the fused model (.safetensors)' },
   report: { kind: 'value', placeholder: 'FILE', description: 'where to write the JSON report' },
+  'report-html': { kind: 'value', placeholder: 'FILE', description: 'where to write the report as a self-contained HTML page' },
+  sweep: SWEEP_FLAG,
   'depth-aligned-out': {
     kind: 'value',
     placeholder: 'FILE',
@@ -49,6 +54,10 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   const reportPath = args.string('report');
   const evalSpec = args.string('eval');
   const requestedSamples = args.optionalInteger('samples', 1);
+  const htmlPath = args.string('report-html');
+  const sweepWeights = sweepWeightsFromArgs(args);
+  if (sweepWeights && modelPaths.length !== 2) throw new UsageError(`--sweep fuses exactly two models, got ${modelPaths.length}`);
+  if (sweepWeights && !evalSpec) throw new UsageError('--sweep needs --eval to measure accuracy at each weight');
 
   const files = await Promise.all(modelPaths.map((p) => readModelFile(p)));
   const family = files[0].model.arch.family;
@@ -58,14 +67,15 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
 
   const backend = await initBackend();
   const progress = createProgress(io.stderr, !args.switch('quiet'));
+  const request = {
+    models: files.map((f, i) => ({ model: f.model, label: basename(modelPaths[i]), sha256: f.sha256 })),
+    calibration: calibration.x,
+    samples: requestedSamples,
+    evaluation: evaluation ? { x: evaluation.x, y: evaluation.y! } : undefined,
+    options,
+  };
   const outcome = await runFusion(
-    {
-      models: files.map((f, i) => ({ model: f.model, label: basename(modelPaths[i]), sha256: f.sha256 })),
-      calibration: calibration.x,
-      samples: requestedSamples,
-      evaluation: evaluation ? { x: evaluation.x, y: evaluation.y! } : undefined,
-      options,
-    },
+    request,
     {
       backend: backend.detail,
       now: () => performance.now(),
@@ -87,7 +97,16 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
       await atomicWriteFile(path, serializeModel(d.model, files[d.input].convention, { 'clafusion.version': ENGINE_VERSION }));
     }
   }
+  if (sweepWeights) {
+    progress.update('sweep', 0, `fusing at ${sweepWeights.length} weights of model 1`);
+    report.sweep = await runWeightSweep(request, sweepWeights, { backend: backend.detail, now: () => performance.now() }, (s) =>
+      progress.update('sweep', (s.index + 1) / s.count, `w=${s.weight}: fused ${(s.accuracy * 100).toFixed(2)}%`),
+    );
+    progress.done();
+  }
   if (reportPath) await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+  if (htmlPath) await writeFile(htmlPath, renderReportHtml(report));
   io.stdout.write(formatSummary(report, outPath, reportPath));
+  if (htmlPath) io.stdout.write(`  html report: ${htmlPath}\n`);
   return 0;
 }
