@@ -2,10 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['{api,sdk,gpu-runner}/src/**/*.test.ts', '{api,sdk,gpu-runner}/test/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['{api,sdk,gpu-runner}/src/**/*.test.ts', '{api,sdk,gpu-runner}/test/**/*.test.ts', 'test/**/*.test.ts', 'testsupport/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // The numeric tests are CPU-bound; two workers match the two cores CI has.
     maxWorkers: 2,
+    // One redis-server and one s3rver for the whole run (testsupport/global-setup.ts).
+    globalSetup: ['testsupport/global-setup.ts'],
   },
 });

@@ -9,6 +9,8 @@ import { spawnSync } from 'node:child_process';
 /** package name → a path that exists once it is installed */
 const PACKAGES = {
   'dataset-fashion-mnist': '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz',
+  // The queue tests start their own redis-server on 127.0.0.1 (testsupport/global-setup.ts).
+  'redis-server': '/usr/bin/redis-server',
 };
 
 const missing = Object.entries(PACKAGES)
