@@ -166,6 +166,7 @@ describe('bad input matrix', () => {
     });
     await expectError(await api.fetch(`/v1/files/${pending.id}/content`, { method: 'PUT', body: chunked, duplex: 'half' } as RequestInit), 'payload_too_large');
     await expectError(await api.fetch(`/v1/files/${a.id}/content`, { method: 'PUT', body: readFileSync(fixtures.a) }), 'file_already_completed');
+    await expectError(await post('/v1/fusions', { ...spec, padding: 'x'.repeat(2 * 1024 * 1024) }), 'payload_too_large');
 
     // Missing or invalid API keys, on REST, byte endpoints and tRPC.
     const anonymous = (path: string, init: RequestInit = {}) => fetch(`${server.url}${path}`, init);

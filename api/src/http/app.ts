@@ -5,6 +5,7 @@
  */
 import { trpcServer } from '@hono/trpc-server';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { authenticate } from '../auth/api-keys.ts';
 import { ApiError, fromInfrastructure, statusOf, toApiErrorBody } from '../errors.ts';
@@ -12,12 +13,22 @@ import { appRouter } from '../trpc/app-router.ts';
 import { type Services, createContext } from '../trpc/context.ts';
 import { type Env, mountBinaryRoutes } from './binary-routes.ts';
 import { openApiDocument } from './openapi.ts';
-import { handleRest } from './rest-handler.ts';
+import { MAX_JSON_BODY_BYTES, handleRest } from './rest-handler.ts';
 
 export function createApp(services: Services): Hono<Env> {
   const app = new Hono<Env>();
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  // JSON bodies are small; only the streamed upload may be large (it has its own, per-file limit).
+  const jsonLimit = bodyLimit({
+    maxSize: MAX_JSON_BODY_BYTES,
+    onError: () => {
+      throw new ApiError('payload_too_large', `JSON request bodies are limited to ${MAX_JSON_BODY_BYTES} bytes`, { limit: MAX_JSON_BODY_BYTES });
+    },
+  });
+  app.use('/trpc/*', jsonLimit);
+  app.use('/v1/*', (c, next) => (c.req.method === 'PUT' && c.req.path.endsWith('/content') ? next() : jsonLimit(c, next)));
 
   app.use(
     '/trpc/*',
@@ -51,6 +62,8 @@ export function createApp(services: Services): Hono<Env> {
   app.onError((err, c) => {
     const body = toApiErrorBody(fromInfrastructure(err));
     if (body.code === 'internal_error') console.error('[api] unhandled error:', err);
+    // The rest of a refused body is never read, so the connection cannot carry another request.
+    if (body.code === 'payload_too_large') c.header('connection', 'close');
     return c.json({ error: body }, statusOf(body) as 500);
   });
   return app;

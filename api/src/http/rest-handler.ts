@@ -12,7 +12,7 @@ import { appRouter } from '../trpc/app-router.ts';
 import { type Services, createContext } from '../trpc/context.ts';
 
 /** JSON request bodies (specs, file descriptions) are small; uploads use the streaming endpoint. */
-const MAX_JSON_BODY_BYTES = 1024 * 1024;
+export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 
 function withEmptyJsonBody(req: Request): Request {
   const hasBody = req.headers.has('transfer-encoding') || Number(req.headers.get('content-length') ?? '0') > 0;
@@ -27,7 +27,6 @@ export async function handleRest(services: Services, req: Request): Promise<Resp
     endpoint: '/v1',
     router: appRouter,
     req: withEmptyJsonBody(req),
-    maxBodySize: MAX_JSON_BODY_BYTES,
     createContext: () => createContext(services, req),
   } as Parameters<typeof createOpenApiFetchHandler>[0]);
   if (response.status < 400) return response;
