@@ -4,7 +4,7 @@
  * flows a curl user follows, checked end to end, down to fused bytes
  * identical to the CLI's.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from '@trpc/client';
@@ -14,8 +14,11 @@ import type { AppRouter } from '../api/src/trpc/app-router.ts';
 import type { FileObject, FusionJob, JobEvent, ListPage } from '../api/src/contract/index.ts';
 import { createApiKey } from '../api/src/auth/api-keys.ts';
 import type { RunningServer } from '../api/src/server.ts';
+import { initModel } from '../gpu-runner/src/engine/nn/init.ts';
+import { OFFICIAL_MLP_NAMING, fromCanonical } from '../gpu-runner/src/io/naming.ts';
+import { serializeSafetensors } from '../gpu-runner/src/io/safetensors.ts';
 import { startEmbedded } from './support/embedded.ts';
-import { type Fixtures, fuseWithCli, writeFixtures } from './support/fixtures.ts';
+import { ARCH_B, type Fixtures, fuseWithCli, writeFixtures } from './support/fixtures.ts';
 import { Rest } from './support/rest.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-embedded-'));
@@ -56,6 +59,10 @@ describe('embedded service: folder store + in-process queue and runner', () => {
     expect(events[0].type).toBe('queued');
     expect(events.at(-1)!.type).toBe('succeeded');
     expect(events.filter((e) => e.type === 'progress').length).toBeGreaterThan(3);
+
+    // Reconnecting with Last-Event-ID resumes right after that event.
+    const resumed = await api.streamEvents(job.id, events[2].id);
+    expect(resumed.map((e) => e.seq)).toEqual(events.slice(3).map((e) => e.seq));
 
     const done = await api.json<FusionJob>(`/v1/fusions/${job.id}`);
     expect(done).toMatchObject({ status: 'succeeded', progress: 1, attempts: 1, error: null });
@@ -190,5 +197,20 @@ describe('embedded service: folder store + in-process queue and runner', () => {
       await second.close();
     }
   });
-});
 
+  it('fails a job whose weights the engine refuses, at once, with a reason naming the tensor', async () => {
+    const model = initModel(ARCH_B, 2);
+    model.params.get('fc2.weight')!.data[3] = Number.NaN;
+    const tensors = fromCanonical(model, OFFICIAL_MLP_NAMING);
+    const path = join(dir, 'nan.safetensors');
+    writeFileSync(path, serializeSafetensors(tensors, { arch: JSON.stringify(ARCH_B) }));
+    // The header is fine, so the upload completes; values are the runner's to check.
+    const nan = await api.upload(path, 'model');
+    const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: { ...spec(), models: [a.id, nan.id] } });
+    const failed = await api.waitFor(job.id, (j) => j.status === 'failed');
+    expect(failed.attempts).toBe(1);
+    expect(failed.error).toMatchObject({ code: 'invalid_input', details: { engine_code: 'NON_FINITE', tensor: 'fc2.weight' } });
+    expect(failed.error!.message).toMatch(/fc2\.weight contains NaN/);
+    await expect(api.fetch(`/v1/fusions/${job.id}/outputs/fused.safetensors/content`).then((r) => r.status)).resolves.toBe(409);
+  });
+});
