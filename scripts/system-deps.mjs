@@ -11,6 +11,8 @@ const PACKAGES = {
   'dataset-fashion-mnist': '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz',
   // The queue tests start their own redis-server on 127.0.0.1 (testsupport/global-setup.ts).
   'redis-server': '/usr/bin/redis-server',
+  // The HTML report test opens the report in headless Chromium (gpu-runner/test/report-html.e2e.test.ts).
+  chromium: '/usr/bin/chromium',
 };
 
 const missing = Object.entries(PACKAGES)

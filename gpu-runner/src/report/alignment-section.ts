@@ -38,8 +38,8 @@ function renderGroup(report: FusionReport, group: ReportAlignmentGroup, index: n
     '</ul>';
   return `<div class="group"><div class="group-head"><h3>${esc(group.name)}</h3><span class="pill">mapping [${esc((group.mapping ?? []).join(', '))}]</span>
 <span class="muted">total cost ${esc(exact(group.cost))} · model ${group.colsModel} → model ${group.rowsModel}</span></div>
-<div class="viz"><figure>${heatmap}<figcaption>Cost matrix (rows: ${esc(rowsModel.title)}, ${esc(rowsInput?.label ?? '')}; columns: ${esc(colsModel.title)}, ${esc(colsInput?.label ?? '')}).</figcaption></figure>
-<figure>${diagram}${key}</figure></div>
+<div class="viz"><figure>${heatmap}<figcaption>Rows: ${esc(rowsInput?.label ?? rowsModel.title)} · columns: ${esc(colsInput?.label ?? colsModel.title)}</figcaption></figure>
+<figure><div class="scroll-x">${diagram}</div>${key}</figure></div>
 ${costTable(group)}</div>`;
 }
 

@@ -10,8 +10,8 @@ export interface AccuracyBar {
   label: string;
   detail?: string;
   value: number;
-  /** Colour role: inputs, intermediate models, the fused result, the ensemble baseline. */
-  kind: 'input' | 'aligned' | 'fused' | 'ensemble';
+  /** Colour role: inputs, depth-aligned models, the fused model before a post-fusion step, the fused result, the ensemble baseline. */
+  kind: 'input' | 'aligned' | 'step' | 'fused' | 'ensemble';
 }
 
 /** Bars on a 0–100% axis (never truncated), with the difference to the best input. */
@@ -54,7 +54,7 @@ export interface LineChartSpec {
 
 const W = 560;
 const H = 300;
-const PAD = { left: 56, right: 16, top: 16, bottom: 48 };
+const PAD = { left: 56, right: 16, top: 28, bottom: 48 };
 
 export function renderLineChart(spec: LineChartSpec): string {
   const xs = spec.series.flatMap((s) => s.points.map((p) => p[0]));
@@ -72,10 +72,10 @@ export function renderLineChart(spec: LineChartSpec): string {
     .join('');
   const xAxis = xTicks.map((v) => `<text class="tick x" x="${px(v)}" y="${H - PAD.bottom + 18}">${esc(spec.x.format(v))}</text>`).join('');
   const hlines = (spec.hlines ?? [])
-    .map((h) => `<g class="ref ${h.cls}"><line x1="${PAD.left}" x2="${W - PAD.right}" y1="${py(h.y)}" y2="${py(h.y)}"/><text x="${W - PAD.right - 4}" y="${py(h.y) - 5}">${esc(h.label)}</text></g>`)
+    .map((h) => `<g class="ref ${h.cls}"><line x1="${PAD.left}" x2="${W - PAD.right}" y1="${py(h.y)}" y2="${py(h.y)}"><title>${esc(`${h.label}: ${spec.y.format(h.y)}`)}</title></line></g>`)
     .join('');
   const vlines = (spec.vlines ?? [])
-    .map((v) => `<g class="marker"><line x1="${px(v.x)}" x2="${px(v.x)}" y1="${PAD.top}" y2="${H - PAD.bottom}"/><text x="${px(v.x) + 4}" y="${PAD.top + 10}">${esc(v.label)}</text></g>`)
+    .map((v) => `<g class="marker"><line x1="${px(v.x)}" x2="${px(v.x)}" y1="${PAD.top - 4}" y2="${H - PAD.bottom}"/><text x="${px(v.x)}" y="${PAD.top - 10}">${esc(v.label)}</text></g>`)
     .join('');
   const lines = spec.series
     .map((s) => {
@@ -116,7 +116,7 @@ function tickStep(lo: number, hi: number, count: number): number {
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const norm = raw / mag;
-  return (norm >= 5 ? 10 : norm >= 2 ? 5 : norm >= 1 ? 2 : 1) * mag;
+  return (norm >= 5 ? 10 : norm >= 2 ? 5 : 2) * mag;
 }
 
 function ticks(lo: number, hi: number, count: number): number[] {

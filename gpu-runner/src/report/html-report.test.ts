@@ -67,7 +67,7 @@ describe('renderReportHtml', () => {
   it('marks the identity layers B′ gets with add, and the merged layers with merge', () => {
     const add = renderReportHtml(demoReport());
     expect(count(add, /class="unit inserted"/g)).toBe(2);
-    expect(add).toContain('→ B′: 2 identity layers added');
+    expect(add).toContain('→ B′ (+2 identity)');
     const merge = demoReport();
     merge.balance = { method: 'merge', depthAligned: [{ input: 1, arch: { family: 'mlp', input: [784], hidden: [400, 200, 25], classes: 10, bias: false } }] };
     const html = renderReportHtml(merge);
@@ -102,15 +102,18 @@ describe('renderReportHtml', () => {
 
   it('shows accuracy bars for inputs, depth-aligned, fused and ensemble, and any newer accuracy field', () => {
     const report = demoReport();
-    (report.accuracy as Record<string, unknown>).fusedBnReestimated = 0.95;
+    report.accuracy!.fusedBeforeBnReestimate = 0.41;
+    report.fusion.normalization = ['bn-reestimate'];
+    (report.accuracy as Record<string, unknown>).fusedAfterSomethingNew = 0.95;
     const bars = accuracyBars(report);
-    expect(bars.map((b) => [b.label, b.kind])).toEqual([
-      ['model 1', 'input'],
-      ['model 2', 'input'],
-      ['model 2, depth-aligned', 'aligned'],
-      ['fused model', 'fused'],
-      ['fused bn reestimated', 'fused'],
-      ['prediction ensemble', 'ensemble'],
+    expect(bars.map((b) => [b.label, b.kind, b.detail])).toEqual([
+      ['model 1', 'input', 'model-a.safetensors'],
+      ['model 2', 'input', 'model-b.safetensors'],
+      ['model 2, depth-aligned', 'aligned', 'identity layers inserted (B′)'],
+      ['fused model, before BN re-estimation', 'step', 'as fused'],
+      ['fused model', 'fused', 'ot-activations + BN re-estimation'],
+      ['fused after something new', 'step', undefined],
+      ['prediction ensemble', 'ensemble', 'weighted average of the inputs’ outputs'],
     ]);
     const html = renderReportHtml(report);
     expect(html).toContain('92.81%');

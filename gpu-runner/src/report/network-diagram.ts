@@ -116,8 +116,8 @@ export function renderNetworkDiagram(group: ReportAlignmentGroup, options: Diagr
     `<text class="row-title" x="12" y="${y - 4}">${esc(model.title)}</text><text class="row-sub" x="12" y="${y + 14}">${esc(ellipsis(model.subtitle, 24))}<title>${esc(model.subtitle)}</title></text>` +
     (note ? `<text class="row-sub" x="12" y="${y + 30}">${esc(note)}</text>` : '');
   const inserted = m - mapping.length;
-  const bottomNote = options.method === 'add' && inserted > 0 ? `→ B′: ${inserted} identity layer${inserted > 1 ? 's' : ''} added` : '';
-  const topNote = options.method === 'merge' && inserted > 0 ? `→ Aₘ: ${inserted} layer${inserted > 1 ? 's' : ''} merged` : '';
+  const bottomNote = options.method === 'add' && inserted > 0 ? `→ B′ (+${inserted} identity)` : '';
+  const topNote = options.method === 'merge' && inserted > 0 ? `→ Aₘ (${inserted} merged)` : '';
   const desc =
     `${options.rows.title} (top) and ${options.cols.title} (bottom) as layer columns. ` +
     `Each of ${options.cols.title}'s layers sits under the layer it is aligned to: [${mapping.join(', ')}]. ` +

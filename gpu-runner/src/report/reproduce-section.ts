@@ -41,7 +41,10 @@ export function renderReproduceSection(report: FusionReport): string {
   ];
   const kv = settings.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('') + `<dt>fused sha256</dt><dd class="hash">${esc(report.fused?.sha256 ?? '—')}</dd>`;
 
-  const timings = Object.entries(report.timings ?? {}).filter(([, v]) => isNum(v));
+  // Stages in the order the report lists them (newer stages included), the total last.
+  const timings = Object.entries(report.timings ?? {})
+    .filter(([, v]) => isNum(v))
+    .sort(([a], [b]) => Number(a === 'total') - Number(b === 'total'));
   const total = report.timings?.total;
   const longest = Math.max(1e-9, ...timings.filter(([k]) => k !== 'total').map(([, v]) => v));
   const timingRows = timings

@@ -10,7 +10,13 @@ import { type AccuracyBar, renderAccuracyBars, renderLineChart } from './charts.
 import { esc } from './escape.ts';
 import { exact, isNum, pct } from './format.ts';
 
-const KNOWN_ACCURACY_FIELDS = new Set(['models', 'fused', 'ensemble', 'depthAligned', 'depthAlignedInputs', 'samples']);
+/** Accuracy of the fused model before each post-fusion step, in the order the steps run. */
+const BEFORE_STEPS = [
+  ['fusedBeforeBnReestimate', 'fused model, before BN re-estimation'],
+  ['fusedBeforeRepair', 'fused model, before REPAIR'],
+] as const;
+const STEP_NAMES: Record<string, string> = { 'bn-reestimate': 'BN re-estimation', repair: 'REPAIR' };
+const KNOWN_ACCURACY_FIELDS = new Set<string>(['models', 'fused', 'ensemble', 'depthAligned', 'depthAlignedInputs', 'samples', ...BEFORE_STEPS.map(([k]) => k)]);
 
 export function accuracyBars(report: FusionReport): AccuracyBar[] {
   const acc = report.accuracy;
@@ -27,10 +33,15 @@ export function accuracyBars(report: FusionReport): AccuracyBar[] {
       kind: 'aligned',
     });
   });
-  if (isNum(acc.fused)) bars.push({ label: 'fused model', detail: report.fusion?.method, value: acc.fused, kind: 'fused' });
+  for (const [key, label] of BEFORE_STEPS) {
+    const value = acc[key];
+    if (isNum(value)) bars.push({ label, detail: 'as fused', value, kind: 'step' });
+  }
+  const steps = (report.fusion?.normalization ?? []).map((s) => STEP_NAMES[s] ?? s);
+  if (isNum(acc.fused)) bars.push({ label: 'fused model', detail: [report.fusion?.method, ...steps].filter(Boolean).join(' + '), value: acc.fused, kind: 'fused' });
   for (const [key, value] of Object.entries(acc)) {
     if (KNOWN_ACCURACY_FIELDS.has(key) || !isNum(value) || value < 0 || value > 1) continue;
-    bars.push({ label: humanize(key), value, kind: key.startsWith('fused') ? 'fused' : 'aligned' });
+    bars.push({ label: humanize(key), value, kind: key.startsWith('fused') ? 'step' : 'aligned' });
   }
   const trained = trainedAccuracy(report.training);
   if (trained) bars.push({ label: trained.label, detail: trained.detail, value: trained.value, kind: 'fused' });
@@ -100,7 +111,7 @@ export function renderSweepSection(report: FusionReport): string {
   const ensemblePoints = ensemble ? sweep.weights.map((w, i) => [w, ensemble[i]] as const).filter((p): p is readonly [number, number] => isNum(p[1])) : [];
   const models = report.accuracy?.models ?? [];
   const labels = report.inputs ?? [];
-  const hlines = models.slice(0, 2).map((a, i) => ({ y: a, label: `model ${i + 1} alone`, cls: `m${i + 1}` }));
+  const hlines = models.slice(0, 2).map((a, i) => ({ y: a, label: `model ${i + 1} alone (${pct(a)})`, cls: i === 0 ? 's1' : 's4' }));
   const mainWeight = report.fusion?.weights?.[0];
   const best = fusedPoints.reduce<readonly [number, number] | null>((b, p) => (b === null || p[1] > b[1] ? p : b), null);
   const chart = renderLineChart({
@@ -121,7 +132,7 @@ export function renderSweepSection(report: FusionReport): string {
     .join('');
   return `<section id="sweep" aria-labelledby="sweep-h"><h2 id="sweep-h">Fusion-weight sweep</h2>
 <p class="intro">The pair fused again at each weight w: model 1 (${esc(labels[0]?.label ?? 'model 1')}) gets w and model 2 (${esc(labels[1]?.label ?? 'model 2')}) gets 1 − w, as in the paper's skill-transfer experiment.${best ? ` The fused model is best at w = ${esc(exact(best[0]))} (${pct(best[1])}).` : ''}</p>
-<div class="charts">${chart}<div class="table-scroll"><table><caption>Accuracy per weight</caption><thead><tr><th scope="col" class="num">w (model 1)</th><th scope="col" class="num">1 − w (model 2)</th><th scope="col" class="num">fused</th>${ensemble ? '<th scope="col" class="num">ensemble</th>' : ''}</tr></thead><tbody>${rows}</tbody></table></div></div></section>`;
+<div class="sweep">${chart}<div class="table-scroll"><table class="compact"><caption>Accuracy per weight</caption><thead><tr><th scope="col" class="num">w (model 1)</th><th scope="col" class="num">1 − w (model 2)</th><th scope="col" class="num">fused</th>${ensemble ? '<th scope="col" class="num">ensemble</th>' : ''}</tr></thead><tbody>${rows}</tbody></table></div></div></section>`;
 }
 
 /** `fusedBnReestimated` → "fused bn reestimated". */

@@ -59,6 +59,9 @@ section > .intro { color: var(--muted); max-width: 78ch; }
 /* Captions wrap to their figure's width instead of widening the grid column. */
 .viz figcaption { contain: inline-size; }
 @media (max-width: 860px) { .viz { grid-template-columns: 1fr; } main { padding: 20px 14px 40px; } section { padding: 18px 16px; } }
+/* On a phone the network diagram keeps a legible size and scrolls sideways. */
+.scroll-x { overflow-x: auto; }
+@media (max-width: 700px) { .scroll-x svg.network { min-width: 640px; } }
 svg { max-width: 100%; height: auto; display: block; font-family: var(--font); overflow: visible; }
 svg text { fill: var(--fg); }
 
@@ -112,14 +115,24 @@ tbody tr:last-child th, tbody tr:last-child td { border-bottom: 0; }
 td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .bars th[scope=row] { font-weight: 500; width: 34%; overflow-wrap: anywhere; }
 .bars .detail { display: block; color: var(--muted); font-size: 12.5px; font-weight: 400; }
-.bars .bar-cell { width: 46%; vertical-align: middle; }
+.bars .bar-cell { width: 46%; }
+.bars th, .bars td { vertical-align: middle; }
 .bar-track { display: block; height: 14px; border-radius: 4px; background: color-mix(in oklab, var(--border) 55%, transparent); overflow: hidden; }
 .bar { display: block; height: 100%; border-radius: 4px; background: var(--input); }
 .bar-aligned .bar { background: var(--aligned); }
 .bar-fused .bar { background: var(--fused); }
+.bar-step .bar { background: color-mix(in oklab, var(--fused) 45%, var(--surface)); }
 .bar-ensemble .bar { background: var(--ensemble); }
 .bar-fused th, .bar-fused td.num { font-weight: 650; }
 .delta { color: var(--muted); }
+@media (max-width: 640px) {
+  .bars thead { display: none; }
+  .bars tr { display: grid; grid-template-columns: minmax(0, 1fr) 4.6em 5.6em; align-items: center; gap: 4px 12px; padding: 10px 0; border-bottom: 1px solid var(--border); }
+  .bars tbody tr:last-child { border-bottom: 0; }
+  .bars th[scope=row], .bars td { border: 0; padding: 0; width: auto; }
+  .bars th[scope=row] { grid-column: 1 / -1; }
+  .bars .bar-cell { width: auto; }
+}
 .share { display: inline-block; height: 8px; border-radius: 3px; background: var(--input); vertical-align: middle; min-width: 1px; }
 .kv { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 0; font-size: 14px; }
 .kv dt { color: var(--muted); }
@@ -136,6 +149,10 @@ pre { background: var(--bg); border: 1px solid var(--border); border-radius: 8px
 .table-scroll { overflow-x: auto; }
 
 /* Line charts */
+.sweep { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 28px; align-items: start; }
+@media (max-width: 860px) { .sweep { grid-template-columns: 1fr; } }
+table.compact { font-size: 13px; }
+table.compact th, table.compact td { padding: 4px 8px; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 20px; }
 .chart { margin: 0; }
 .chart .grid { stroke: var(--border); stroke-width: 1; }
@@ -150,15 +167,15 @@ pre { background: var(--bg); border: 1px solid var(--border); border-radius: 8px
 .chart .s2 path { stroke: var(--s2); } .chart .s2 circle { fill: var(--s2); }
 .chart .s3 path { stroke: var(--s3); } .chart .s3 circle { fill: var(--s3); }
 .chart .s4 path { stroke: var(--s4); } .chart .s4 circle { fill: var(--s4); }
-.chart .ref line { stroke: var(--faint); stroke-width: 1.25; stroke-dasharray: 2 4; }
-.chart .ref text { font-size: 11px; fill: var(--muted); text-anchor: end; }
+.chart .ref line { stroke: var(--faint); stroke-width: 1.5; stroke-dasharray: 2 4; }
+.chart .ref.s1 line { stroke: var(--s1); } .chart .ref.s4 line { stroke: var(--s4); }
 .chart .marker line { stroke: var(--faint); stroke-width: 1; }
-.chart .marker text { font-size: 11px; fill: var(--muted); }
+.chart .marker text { font-size: 11px; fill: var(--muted); text-anchor: middle; }
 .chart-legend { display: flex; flex-wrap: wrap; gap: 4px 16px; list-style: none; padding: 0; margin: 4px 0 0; font-size: 12.5px; color: var(--muted); }
 .chart-legend li { display: inline-flex; align-items: center; gap: 6px; }
 .chart-legend .swatch { width: 16px; height: 0; border-top: 2.5px solid var(--faint); }
 .chart-legend .dashed .swatch { border-top-style: dashed; }
-.chart-legend .ref .swatch { border-top: 1.5px dotted var(--faint); }
+.chart-legend .ref .swatch { border-top-width: 2px; border-top-style: dotted; }
 .chart-legend .s1 .swatch { border-color: var(--s1); } .chart-legend .s2 .swatch { border-color: var(--s2); }
 .chart-legend .s3 .swatch { border-color: var(--s3); } .chart-legend .s4 .swatch { border-color: var(--s4); }
 footer { color: var(--faint); font-size: 12.5px; text-align: center; margin-top: 28px; }
