@@ -11,6 +11,12 @@ import { ObjectStoreError } from '../ports/object-store.ts';
 export class MeteredBody {
   private readonly hash: Hash = createHash('sha256');
   size = 0;
+  /**
+   * Why reading the body failed, if it did: the caller's stream's own error,
+   * or `too_large`. Adapters hand this error back unchanged even when their
+   * SDK (lib-storage) replaced it on the way out.
+   */
+  bodyError: unknown;
 
   constructor(
     private readonly body: Uint8Array | Readable,
@@ -29,10 +35,24 @@ export class MeteredBody {
       yield this.body;
       return;
     }
-    for await (const raw of this.body as AsyncIterable<unknown>) {
-      const chunk = toBytes(raw);
-      this.add(chunk);
-      yield chunk;
+    const source = (this.body as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        let next: IteratorResult<unknown>;
+        try {
+          next = await source.next();
+        } catch (e) {
+          this.bodyError = e;
+          throw e;
+        }
+        if (next.done) return;
+        const chunk = toBytes(next.value);
+        this.add(chunk);
+        yield chunk;
+      }
+    } finally {
+      // Stops (destroys) the body when the consumer gives up early, e.g. on too_large.
+      await source.return?.();
     }
   }
 
@@ -48,7 +68,8 @@ export class MeteredBody {
 
   private check(size: number): void {
     if (this.maxBytes !== undefined && size > this.maxBytes) {
-      throw new ObjectStoreError('too_large', `The body is larger than the limit of ${this.maxBytes} bytes`, this.key);
+      this.bodyError = new ObjectStoreError('too_large', `The body is larger than the limit of ${this.maxBytes} bytes`, this.key);
+      throw this.bodyError;
     }
   }
 }

@@ -1,0 +1,396 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  CopyObjectCommand,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import {
+  ObjectStoreError,
+  type ListPage,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type PutResult,
+} from '../ports/object-store.ts';
+import { checkRange, MeteredBody, readAll } from './body.ts';
+import { KeyedLock } from './keyed-lock.ts';
+import { assertValidContentType, assertValidKey, assertValidPrefix } from './keys.ts';
+
+/**
+ * How `put(…, { ifAbsent: true })` is made atomic:
+ * - `native`: the server honours `If-None-Match: *` on PutObject and
+ *   CopyObject (AWS S3 since 2024, MinIO, recent Ceph). Safe across processes.
+ * - `in-process`: for servers that ignore the header (s3rver does: it only
+ *   supports If-None-Match on GET). HEAD, then PUT, with a per-key lock in
+ *   this process. Safe among writers sharing this store instance, NOT across
+ *   processes or machines: run a single API process against such a server.
+ * - `auto` (default): probe once, on the first ifAbsent put, with a scratch
+ *   object under `<prefix>.probe/`, and use `native` if the server refused
+ *   the second conditional write with 412.
+ */
+export type ConditionalWrites = 'auto' | 'native' | 'in-process';
+
+export interface S3StoreOptions {
+  bucket: string;
+  /** Prepended to every key, e.g. `clafusion/`; '' or ending with '/'. */
+  prefix?: string;
+  /** An S3-compatible endpoint (MinIO, Ceph, s3rver); omit for AWS. */
+  endpoint?: string;
+  region?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Path-style URLs (`endpoint/bucket/key`), which most non-AWS servers need. */
+  forcePathStyle?: boolean;
+  /** Attempts per request, retried with the SDK's standard backoff on throttling, 5xx and network errors. Default 5. */
+  maxAttempts?: number;
+  /** Bodies up to this size are sent with one PutObject; larger ones as a multipart upload. Default 8 MiB, at least 5 MiB. */
+  partSizeBytes?: number;
+  conditionalWrites?: ConditionalWrites;
+  /** Extra client settings (timeouts, a custom request handler); the checksum settings below always win. */
+  clientConfig?: S3ClientConfig;
+}
+
+const MIN_PART = 5 * 1024 * 1024;
+/** CopyObject's limit; the multipart path copies the staged upload into place. */
+const MAX_COPY_BYTES = 5 * 1024 ** 3;
+const MAX_LIST_LIMIT = 1000;
+const SHA256_META = 'sha256';
+
+/**
+ * The S3 object store. Keys map to `<prefix><key>` in one bucket; the store
+ * keeps its own scratch objects under `<prefix>.staging/` and
+ * `<prefix>.probe/`, names no valid key can have (keys start with a letter or
+ * digit), and list() never shows them. A lifecycle rule that expires
+ * `<prefix>.staging/` after a day cleans up after crashed uploads.
+ *
+ * Atomicity and metadata: the sha256 must be in the object's metadata, which
+ * S3 only takes when an object is created, but a streamed body's hash is
+ * known only at its end. So a body that fits in one part is buffered (one
+ * part is what lib-storage buffers anyway), hashed, and sent in one PutObject
+ * with its sha256. A larger body is streamed as a multipart upload to a
+ * staging key, then copied server-side to its key with the sha256 (a copy
+ * creates the object in one step, so readers never see it without its
+ * metadata), and the staging object is deleted. Objects over 5 GiB, the
+ * CopyObject limit, are refused with `too_large`.
+ */
+export class S3Store implements ObjectStore {
+  readonly client: S3Client;
+  readonly bucket: string;
+  private readonly prefix: string;
+  private readonly partSize: number;
+  private readonly conditional: ConditionalWrites;
+  private probe: Promise<'native' | 'in-process'> | undefined;
+  private readonly locks = new KeyedLock();
+
+  constructor(options: S3StoreOptions) {
+    this.bucket = options.bucket;
+    this.prefix = options.prefix ?? '';
+    if (this.prefix !== '') assertValidPrefix(this.prefix);
+    if (this.prefix !== '' && !this.prefix.endsWith('/')) throw new TypeError(`The S3 key prefix must end with "/", got ${JSON.stringify(this.prefix)}`);
+    this.partSize = options.partSizeBytes ?? 8 * 1024 * 1024;
+    if (!Number.isSafeInteger(this.partSize) || this.partSize < MIN_PART) throw new RangeError(`partSizeBytes must be at least ${MIN_PART}`);
+    this.conditional = options.conditionalWrites ?? 'auto';
+    this.client = new S3Client({
+      ...options.clientConfig,
+      endpoint: options.endpoint,
+      region: options.region ?? 'us-east-1',
+      credentials: options.credentials,
+      forcePathStyle: options.forcePathStyle,
+      maxAttempts: options.maxAttempts ?? 5,
+      retryMode: 'standard',
+      // Required (ecosystem-notes §4): with the SDK defaults a streamed PutObject
+      // is stored with its aws-chunked framing on some servers (silently corrupt),
+      // and presigned PUT URLs carry the CRC of an empty body.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  /** Creates the bucket if it does not exist (local stacks; in the cloud the IaC makes it). */
+  async ensureBucket(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (e) {
+      if (httpStatus(e) !== 404) throw mapError(e, this.bucket);
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket })).catch((e2: unknown) => {
+        if (errorName(e2) !== 'BucketAlreadyOwnedByYou') throw mapError(e2, this.bucket);
+      });
+    }
+  }
+
+  async put(key: string, body: Uint8Array | Readable, options: PutOptions = {}): Promise<PutResult> {
+    assertValidKey(key);
+    assertValidContentType(options.contentType);
+    const meter = new MeteredBody(body, key, options.maxBytes);
+    try {
+      if (!options.ifAbsent) return await this.write(key, meter, options.contentType, false);
+      if ((await this.conditionalMode()) === 'native') return await this.write(key, meter, options.contentType, true);
+      return await this.locks.run(key, async () => {
+        if ((await this.head(key)) !== null) throw new ObjectStoreError('exists', `Object already exists: ${key}`, key);
+        return this.write(key, meter, options.contentType, false);
+      });
+    } catch (e) {
+      if (meter.bodyError !== undefined) throw meter.bodyError;
+      if (!(body instanceof Uint8Array)) body.destroy();
+      throw mapError(e, key, 'put');
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    assertValidKey(key);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      // In Node the SDK's body is an http.IncomingMessage (a Readable).
+      return out.Body as Readable;
+    } catch (e) {
+      throw mapError(e, key);
+    }
+  }
+
+  async getBytes(key: string): Promise<Uint8Array> {
+    return readAll(await this.get(key));
+  }
+
+  async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
+    assertValidKey(key);
+    checkRange(start, end);
+    if (start === end) {
+      if ((await this.head(key)) === null) throw new ObjectStoreError('not_found', `No such object: ${key}`, key);
+      return new Uint8Array(0);
+    }
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Range: `bytes=${start}-${end - 1}` }),
+      );
+      return await readAll(out.Body as Readable);
+    } catch (e) {
+      // 416: the range starts at or past the end of an object that exists.
+      if (httpStatus(e) === 416 || errorName(e) === 'InvalidRange') return new Uint8Array(0);
+      throw mapError(e, key);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    assertValidKey(key);
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      return {
+        key,
+        size: out.ContentLength ?? 0,
+        sha256: out.Metadata?.[SHA256_META],
+        contentType: out.ContentType,
+        lastModified: out.LastModified ?? new Date(0),
+      };
+    } catch (e) {
+      if (httpStatus(e) === 404) return null;
+      throw mapError(e, key);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+    } catch (e) {
+      if (httpStatus(e) === 404) return;
+      throw mapError(e, key);
+    }
+  }
+
+  async list(prefix: string, options: { after?: string; limit?: number } = {}): Promise<ListPage> {
+    assertValidPrefix(prefix);
+    const limit = options.limit ?? MAX_LIST_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+      throw new RangeError(`list limit must be an integer from 1 to ${MAX_LIST_LIMIT}, got ${limit}`);
+    }
+    try {
+      // StartAfter (not continuation tokens) so that `next` is a plain key,
+      // the same kind of cursor the folder store hands out.
+      const out = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix + prefix,
+          StartAfter: options.after !== undefined ? this.prefix + options.after : undefined,
+          MaxKeys: limit,
+        }),
+      );
+      const contents = out.Contents ?? [];
+      const objects: ObjectInfo[] = [];
+      for (const item of contents) {
+        const key = (item.Key ?? '').slice(this.prefix.length);
+        // The store's own scratch objects (`.staging/`, `.probe/`) are not keys.
+        if (key.startsWith('.')) continue;
+        objects.push({ key, size: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0) });
+      }
+      const last = contents.at(-1)?.Key;
+      return { objects, next: out.IsTruncated && last !== undefined ? last.slice(this.prefix.length) : undefined };
+    } catch (e) {
+      throw mapError(e, prefix);
+    }
+  }
+
+  async presignPut(key: string, options: { expiresInSeconds: number; contentLength?: number }): Promise<string> {
+    assertValidKey(key);
+    checkExpiry(options.expiresInSeconds);
+    // The signature covers method, bucket, key and expiry (and the length when
+    // given), so the URL can upload this one object only, until it expires.
+    return getSignedUrl(
+      this.client,
+      new PutObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), ContentLength: options.contentLength }),
+      { expiresIn: options.expiresInSeconds },
+    );
+  }
+
+  async presignGet(key: string, options: { expiresInSeconds: number }): Promise<string> {
+    assertValidKey(key);
+    checkExpiry(options.expiresInSeconds);
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), {
+      expiresIn: options.expiresInSeconds,
+    });
+  }
+
+  /** The conditional-write mode in use (after probing the server when `auto`). */
+  async conditionalMode(): Promise<'native' | 'in-process'> {
+    if (this.conditional !== 'auto') return this.conditional;
+    this.probe ??= this.probeConditionalWrites().catch((e: unknown) => {
+      this.probe = undefined; // try again next time (the server may have been down)
+      throw e;
+    });
+    return this.probe;
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+
+  private fullKey(key: string): string {
+    return this.prefix + key;
+  }
+
+  private async write(key: string, meter: MeteredBody, contentType: string | undefined, ifNoneMatch: boolean): Promise<PutResult> {
+    const chunks = meter.chunks();
+    const first: Uint8Array[] = [];
+    let buffered = 0;
+    let ended = false;
+    while (buffered <= this.partSize) {
+      const next = await chunks.next();
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      first.push(next.value);
+      buffered += next.value.byteLength;
+    }
+    const condition = ifNoneMatch ? { IfNoneMatch: '*' } : {};
+
+    if (ended) {
+      const sha256 = meter.sha256();
+      const body = Buffer.concat(first);
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.fullKey(key),
+          Body: body,
+          ContentLength: body.length,
+          ContentType: contentType,
+          Metadata: { [SHA256_META]: sha256 },
+          ...condition,
+        }),
+      );
+      return { key, size: body.length, sha256 };
+    }
+
+    const staging = `${this.prefix}.staging/${randomUUID()}`;
+    const rest = async function* () {
+      yield* first;
+      yield* chunks;
+    };
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: staging, Body: Readable.from(rest()) },
+      partSize: this.partSize,
+      queueSize: 2,
+      // A failed upload aborts the multipart upload, so no parts are left billed.
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+      const sha256 = meter.sha256();
+      if (meter.size > MAX_COPY_BYTES) {
+        throw new ObjectStoreError('too_large', `Objects over 5 GiB are not supported by the S3 store (CopyObject limit)`, key);
+      }
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: this.fullKey(key),
+          // URL-encoded per segment: servers decode it with decodeURI, which keeps %2F as is.
+          CopySource: `${this.bucket}/${staging.split('/').map(encodeURIComponent).join('/')}`,
+          MetadataDirective: 'REPLACE',
+          ContentType: contentType,
+          Metadata: { [SHA256_META]: sha256 },
+          ...condition,
+        }),
+      );
+      return { key, size: meter.size, sha256 };
+    } finally {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: staging })).catch(() => undefined);
+    }
+  }
+
+  private async probeConditionalWrites(): Promise<'native' | 'in-process'> {
+    const key = `${this.prefix}.probe/${randomUUID()}`;
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'probe' }));
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'probe', IfNoneMatch: '*' }));
+      return 'in-process';
+    } catch (e) {
+      if (httpStatus(e) === 412) return 'native';
+      if (httpStatus(e) === 501 || errorName(e) === 'NotImplemented') return 'in-process';
+      throw mapError(e, key);
+    } finally {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch(() => undefined);
+    }
+  }
+}
+
+function checkExpiry(seconds: number): void {
+  // SigV4 presigned URLs are valid for at most 7 days.
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 604_800) {
+    throw new RangeError(`expiresInSeconds must be an integer from 1 to 604800, got ${seconds}`);
+  }
+}
+
+function httpStatus(e: unknown): number | undefined {
+  return (e as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}
+
+function errorName(e: unknown): string | undefined {
+  return (e as { name?: string } | null)?.name;
+}
+
+/**
+ * One table from S3 errors to ObjectStoreError codes. Anything the SDK could
+ * not finish after its retries (throttling, 5xx, network, credentials) is
+ * `unavailable`: the caller cannot fix it by changing the request.
+ */
+function mapError(e: unknown, key: string, operation?: 'put'): Error {
+  if (e instanceof ObjectStoreError || e instanceof TypeError || e instanceof RangeError) return e;
+  const status = httpStatus(e);
+  const name = errorName(e);
+  const message = (e as Error | null)?.message ?? String(e);
+  if (status === 404 || name === 'NoSuchKey' || name === 'NotFound') return new ObjectStoreError('not_found', `No such object: ${key}`, key);
+  // 412: If-None-Match failed. 409 ConditionalRequestConflict: AWS's answer to
+  // a conditional write racing another write to the same key, which won.
+  if (operation === 'put' && (status === 412 || status === 409)) return new ObjectStoreError('exists', `Object already exists: ${key}`, key);
+  if (name === 'EntityTooLarge') return new ObjectStoreError('too_large', `S3 refused the object as too large: ${key}`, key);
+  return Object.assign(new ObjectStoreError('unavailable', `S3 request failed (${name ?? status ?? 'error'}): ${message}`, key), { cause: e });
+}
