@@ -14,7 +14,9 @@ const started = new Set<ChildProcess>();
 export interface ServiceProcess {
   child: ChildProcess;
   pid: number;
+  /** stdout and stderr, interleaved. */
   output(): string;
+  stdout(): string;
 }
 
 export async function freePort(): Promise<number> {
@@ -36,10 +38,13 @@ function start(entry: string, args: string[], env: Record<string, string>, ready
   started.add(child);
   child.once('exit', () => started.delete(child));
   let out = '';
-  const onData = (d: Buffer) => (out += d.toString());
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const proc: ServiceProcess = { child, pid: child.pid!, output: () => out };
+  let stdout = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const proc: ServiceProcess = { child, pid: child.pid!, output: () => out, stdout: () => stdout };
   if (ready === null) return Promise.resolve(proc);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${entry} did not start within 30 s:\n${out}`)), 30_000);
@@ -65,7 +70,7 @@ export async function createKey(env: Record<string, string>, tenant: string): Pr
   const proc = await start('api/src/cli/keys.ts', ['create', '--tenant', tenant], env, null);
   const [code] = await once(proc.child, 'exit');
   if (code !== 0) throw new Error(`npm run keys failed (${code}): ${proc.output()}`);
-  return proc.output().split('\n')[0].trim();
+  return proc.stdout().trim();
 }
 
 export async function kill(proc: ServiceProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -76,5 +81,5 @@ export async function kill(proc: ServiceProcess, signal: NodeJS.Signals = 'SIGKI
 }
 
 export async function stopAll(): Promise<void> {
-  await Promise.all([...started].map((child) => kill({ child, pid: child.pid!, output: () => '' })));
+  await Promise.all([...started].map((child) => kill({ child, pid: child.pid!, output: () => '', stdout: () => '' })));
 }
