@@ -7,6 +7,7 @@
  * image with 0 before normalising, so the fill of a normalised batch is
  * (0 − mean)/std per channel — pass it as `fill`.
  */
+import type { Arch } from '../arch.ts';
 import { FusionError } from '../errors.ts';
 import type { Rng } from '../rng.ts';
 
@@ -27,7 +28,9 @@ export function augmentBatch(batch: Float32Array, n: number, c: number, h: numbe
   if (batch.length !== n * c * h * w) {
     throw new FusionError('SHAPE_MISMATCH', `augment: batch of ${batch.length} values is not ${n}×${c}×${h}×${w}`);
   }
-  const fills = Array.isArray(options.fill) ? options.fill : Array.from({ length: c }, () => (options.fill as number | undefined) ?? 0);
+  // One value (or a one-element list, e.g. grayscale statistics over a repeated channel) fills every channel.
+  const given = options.fill ?? 0;
+  const fills = Array.isArray(given) && given.length !== 1 ? given : Array.from({ length: c }, () => (Array.isArray(given) ? given[0] : (given as number)));
   if (fills.length !== c) throw new FusionError('INVALID_ARGUMENT', `augment: fill has ${fills.length} values for ${c} channels`, { field: 'fill' });
   const p = options.padding;
   const out = new Float32Array(batch.length);
@@ -48,4 +51,39 @@ export function augmentBatch(batch: Float32Array, n: number, c: number, h: numbe
     }
   }
   return out;
+}
+
+/** The usual CIFAR training augmentation: RandomCrop(padding 4) and a horizontal flip. */
+export function cifarAugment(fill: number | number[] = 0): AugmentOptions {
+  return { padding: 4, flip: true, fill };
+}
+
+/**
+ * The fill that stands for a zero pixel after normalising with `mean` and
+ * `std` (one value, or one per channel): (0 − mean)/std, per channel.
+ */
+export function normalizedZero(mean: number | readonly number[], std: number | readonly number[]): number[] {
+  const means = typeof mean === 'number' ? [mean] : [...mean];
+  const stds = typeof std === 'number' ? [std] : [...std];
+  const channels = Math.max(means.length, stds.length);
+  if ((means.length !== 1 && means.length !== channels) || (stds.length !== 1 && stds.length !== channels)) {
+    throw new FusionError('INVALID_ARGUMENT', `augment: ${means.length} means and ${stds.length} stds do not match`, { field: 'fill' });
+  }
+  return Array.from({ length: channels }, (_, k) => (0 - means[means.length === 1 ? 0 : k]) / stds[stds.length === 1 ? 0 : k]);
+}
+
+/**
+ * [C, H, W] of one image, from the data's NCHW shape when it has one, else
+ * from the architecture: CNN inputs are [H, W, C], an MLP's 3-D input is
+ * C,H,W (e.g. [1, 28, 28]). Flat inputs cannot be cropped.
+ */
+export function imageGeometry(arch: Arch, xShape: readonly number[]): [number, number, number] {
+  if (xShape.length === 4) return [xShape[1], xShape[2], xShape[3]];
+  if (arch.family !== 'mlp') return [arch.input[2], arch.input[0], arch.input[1]];
+  if (arch.input.length === 3) return [arch.input[0], arch.input[1], arch.input[2]];
+  throw new FusionError(
+    'INVALID_ARGUMENT',
+    `augmentation crops and flips images, but the data is ${xShape.length}-D and the MLP input [${arch.input.join(', ')}] is not C,H,W`,
+    { field: 'augment' },
+  );
 }

@@ -15,14 +15,21 @@
  * statistics, as eval() mode does. Conv nets on the wasm backend need the
  * training kernels runtime/backend.ts registers when it selects wasm.
  *
+ * Two additions serve finetuning and distillation (§10): `augment` applies
+ * the CIFAR crop/flip to each batch from its own seeded stream, and `teacher`
+ * swaps the loss for the distillation loss against the teachers' mean logit
+ * on the same (augmented) batch.
+ *
  * Async only so that it yields to the event loop between batches (via
  * tf.nextFrame) and a caller can cancel through `signal`; the work itself is
  * synchronous on the chosen backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type Model, validateParams } from '../arch.ts';
+import { type Model, type Params, validateParams } from '../arch.ts';
 import { FusionError } from '../errors.ts';
 import { Rng } from '../rng.ts';
+import { type AugmentOptions, augmentBatch, imageGeometry } from './augment.ts';
+import { type DistillOptions, checkDistillOptions, distillationLoss } from './distill-loss.ts';
 import { type LabeledData, argmaxRows, checkBatchSize, checkLabels, fractionCorrect, gatherRows, inputLayout, oneHot } from './data.ts';
 import { type RunningStatUpdate, familyNet } from './families.ts';
 import { forwardWith } from './forward.ts';
@@ -30,6 +37,7 @@ import { runningStatIndices } from './layers.ts';
 import { downloadParams, uploadParams } from './params.ts';
 import { type LrSchedule, constantLr, multiStepLr } from './schedule.ts';
 import { Sgd } from './sgd.ts';
+import { Teachers } from './teachers.ts';
 
 export interface TrainProgress {
   /** 1-based epoch. */
@@ -58,6 +66,12 @@ export interface EpochMetrics {
   lr: number;
 }
 
+/** Knowledge distillation (§10.2): the teachers and the loss's α and T. */
+export interface TeacherOptions extends DistillOptions {
+  /** One or more trained models; the target is their mean logit, in eval mode. */
+  models: readonly Model[];
+}
+
 export interface TrainOptions {
   lr: number;
   momentum?: number;
@@ -74,6 +88,19 @@ export interface TrainOptions {
   /** Evaluated after every epoch; enables best-epoch tracking. */
   eval?: LabeledData;
   evalBatchSize?: number;
+  /**
+   * Random crop and flip of every training batch (NCHW images; see
+   * augment.ts for the fill of normalised data). Draws come from a stream
+   * forked off `seed`, so the shuffle order is the same with or without it.
+   */
+  augment?: AugmentOptions;
+  /** Train by distillation from these teachers instead of plain cross-entropy. */
+  teacher?: TeacherOptions;
+  /**
+   * Also evaluate before the first epoch (`initialEvalAccuracy`). Default:
+   * with a teacher, because distillation's reported number includes it.
+   */
+  evalInitial?: boolean;
   onProgress?: (progress: TrainProgress) => void;
   onEpoch?: (metrics: EpochMetrics) => void;
   signal?: AbortSignal;
@@ -88,6 +115,16 @@ export interface TrainResult {
    * the model as it was after that epoch (what `--ckpt-type best` loads).
    */
   best?: { epoch: number; evalAccuracy: number; model: Model };
+  /** With an eval set and `evalInitial`: the accuracy before any training. */
+  initialEvalAccuracy?: number;
+  /**
+   * With an eval set: the number the paper reports (§10) and which weights
+   * give it. Without a teacher (finetuning), the best epoch; the accuracy
+   * before training is not a candidate. With a teacher, the maximum over the
+   * student before distillation (epoch 0, then `model` is a copy of the
+   * input) and after every epoch. Ties go to the earliest.
+   */
+  reported?: { epoch: number; evalAccuracy: number; model: Model };
 }
 
 /** Trains a copy of `model` on `data`; the input model is not modified. */
@@ -110,7 +147,11 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
     throw new FusionError('INVALID_ARGUMENT', `lr must be a finite number ≥ 0, got ${options.lr}`, { field: 'lr' });
   }
   const schedule = toSchedule(options.schedule);
+  if (options.teacher !== undefined) checkDistillOptions(options.teacher);
+  const image = options.augment === undefined ? undefined : imageGeometry(arch, data.x.shape);
   const rng = new Rng(options.seed);
+  // Forked before any shuffle, so shuffling draws the same with and without augmentation.
+  const augmentRng = rng.fork();
   const net = familyNet(arch);
   const classes = arch.classes;
   const batches = Math.ceil(n / batchSize);
@@ -127,8 +168,15 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
   const sgd = new Sgd(trainable, { momentum: options.momentum, weightDecay: options.weightDecay });
   const history: EpochMetrics[] = [];
   let best: TrainResult['best'];
+  let initialEvalAccuracy: number | undefined;
+  let teachers: Teachers | undefined;
 
   try {
+    if (options.teacher !== undefined) teachers = new Teachers(options.teacher.models, arch);
+    const evaluate = (eval_: LabeledData) =>
+      fractionCorrect(argmaxRows(forwardWith(arch, vars, eval_.x, { batchSize: options.evalBatchSize }).logits, classes), eval_.y);
+    if (options.eval !== undefined && (options.evalInitial ?? teachers !== undefined)) initialEvalAccuracy = evaluate(options.eval);
+
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
       const lr = schedule(epoch - 1, options.lr);
       const order = options.shuffle === false ? identity(n) : rng.permutation(n);
@@ -139,12 +187,14 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
         options.signal?.throwIfAborted();
         const idx = order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize));
         const labels = Int32Array.from(idx, (i) => data.y[i]);
-        const xb = gatherRows(data.x.data, features, idx);
+        const rows = gatherRows(data.x.data, features, idx);
+        const xb = image === undefined ? rows : augmentBatch(rows, idx.length, ...image, options.augment!, augmentRng);
         const targets = oneHot(labels, classes);
 
         const [lossValue, predictions] = tf.tidy((): [number, Float32Array] => {
           const x = tf.tensor2d(xb, [idx.length, features]);
           const t = tf.tensor2d(targets, [idx.length, classes]);
+          const soft = teachers?.meanLogits(x);
           let logits: tf.Tensor2D | undefined;
           let stats: RunningStatUpdate[] = [];
           const { value, grads } = tf.variableGrads(() => {
@@ -154,6 +204,7 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
             const out = net.apply(arch, vars, x, { training: true });
             logits = tf.keep(out.logits);
             stats = out.runningStats.map((u) => ({ index: u.index, value: tf.keep(u.value) }));
+            if (soft !== undefined) return distillationLoss(logits, soft, t, options.teacher!);
             // NLL of log-softmax, averaged over the batch (reduction="mean").
             return tf.neg(tf.mean(tf.sum(tf.mul(t, tf.logSoftmax(logits)), 1)));
           }, trainable);
@@ -181,8 +232,7 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
 
       const metrics: EpochMetrics = { epoch, loss: lossSum / n, trainAccuracy: correct / n, lr };
       if (options.eval !== undefined) {
-        const { logits } = forwardWith(arch, vars, options.eval.x, { batchSize: options.evalBatchSize });
-        metrics.evalAccuracy = fractionCorrect(argmaxRows(logits, classes), options.eval.y);
+        metrics.evalAccuracy = evaluate(options.eval);
         if (best === undefined || metrics.evalAccuracy > best.evalAccuracy) {
           best = { epoch, evalAccuracy: metrics.evalAccuracy, model: { arch, params: downloadParams(arch, vars) } };
         }
@@ -192,11 +242,33 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
     }
     const result: TrainResult = { model: { arch, params: downloadParams(arch, vars) }, history };
     if (best !== undefined) result.best = best;
+    if (initialEvalAccuracy !== undefined) result.initialEvalAccuracy = initialEvalAccuracy;
+    const reported = reportedCheckpoint(model, best, teachers !== undefined ? initialEvalAccuracy : undefined);
+    if (reported !== undefined) result.reported = reported;
     return result;
   } finally {
+    teachers?.dispose();
     sgd.dispose();
     tf.dispose(vars);
   }
+}
+
+/**
+ * §10's reported checkpoint: the best epoch, or the untouched input when a
+ * candidate accuracy before training is given and no epoch beats it (a tie
+ * keeps the input, the earliest).
+ */
+function reportedCheckpoint(input: Model, best: TrainResult['best'], initial: number | undefined): TrainResult['reported'] {
+  if (initial !== undefined && (best === undefined || best.evalAccuracy <= initial)) {
+    return { epoch: 0, evalAccuracy: initial, model: copyModel(input) };
+  }
+  return best;
+}
+
+function copyModel(model: Model): Model {
+  const params: Params = new Map();
+  for (const [name, t] of model.params) params.set(name, { shape: [...t.shape], data: new Float32Array(t.data) });
+  return { arch: model.arch, params };
 }
 
 function toSchedule(schedule: TrainOptions['schedule']): LrSchedule {
