@@ -124,7 +124,7 @@ describe('HTML report in a browser (issue #7)', () => {
     expect(seen.title).toContain('deep.safetensors + shallow.safetensors');
 
     await page.screenshot(join(OUTPUT, 'report.png'), { width: 1280 });
-    await page.screenshot(join(OUTPUT, 'report-top.png'), { width: 1280, height: 1240 });
+    await page.screenshot(join(OUTPUT, 'report-top.png'), { width: 1280, height: 1920 });
     await page.screenshot(join(OUTPUT, 'report-narrow.png'), { width: 390 });
     expect(await page.evaluate('document.documentElement.scrollWidth <= innerWidth')).toBe(true);
     await page.emulateColorScheme('dark');
