@@ -5,7 +5,7 @@ import { parseArch } from '../../engine/arch.ts';
 import { FusionError } from '../../engine/errors.ts';
 import { initModel } from '../../engine/nn/init.ts';
 import { train } from '../../engine/nn/train.ts';
-import { OFFICIAL_MLP_NAMING } from '../../io/naming.ts';
+import { officialNaming } from '../../io/naming.ts';
 import { serializeModel } from '../../io/model-file.ts';
 import { atomicWriteFile } from '../../io/atomic-write.ts';
 import { initBackend } from '../../runtime/backend.ts';
@@ -79,7 +79,7 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
     },
   });
   progress.done();
-  const bytes = serializeModel(result.model, OFFICIAL_MLP_NAMING, {
+  const bytes = serializeModel(result.model, officialNaming(arch.family), {
     'clafusion.train': JSON.stringify({ epochs, seed, samples: data.x.shape[0] }),
   });
   await atomicWriteFile(out, bytes);
