@@ -18,7 +18,10 @@ import { handle } from 'hono/aws-lambda';
 import { createQueue, createStore } from './adapters.ts';
 import { type Config, configFromEnv } from './config.ts';
 import { createApp } from './http/app.ts';
+import { readSecretViaExtension, redisUrlWithToken } from './lambda-secrets.ts';
 import { createServices } from './services.ts';
+
+export { readSecretViaExtension, redisUrlWithToken };
 
 export type LambdaHandler = ReturnType<typeof handle>;
 type Env = Record<string, string | undefined>;
@@ -31,25 +34,6 @@ export async function createLambdaHandler(config: Config): Promise<LambdaHandler
   // cannot pass in without a dependency cycle.
   const services = createServices(store, queue, config);
   return handle(createApp(services));
-}
-
-/** `REDIS_URL` with the token as its password (the default user), for ElastiCache with AUTH. */
-export function redisUrlWithToken(redisUrl: string, token: string): string {
-  const url = new URL(redisUrl);
-  url.username = '';
-  url.password = token;
-  return url.href;
-}
-
-/** A secret's string through the Parameters and Secrets extension (it caches, so cold starts stay cheap). */
-export async function readSecretViaExtension(secretId: string, env: Env = process.env): Promise<string> {
-  const port = env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT ?? '2773';
-  const url = `http://localhost:${port}/secretsmanager/get?secretId=${encodeURIComponent(secretId)}`;
-  const response = await fetch(url, { headers: { 'X-Aws-Parameters-Secrets-Token': env.AWS_SESSION_TOKEN ?? '' } });
-  if (!response.ok) throw new Error(`reading secret ${secretId} through the Lambda extension failed: HTTP ${response.status} ${await response.text()}`);
-  const body = (await response.json()) as { SecretString?: string };
-  if (typeof body.SecretString !== 'string' || body.SecretString === '') throw new Error(`secret ${secretId} has no SecretString`);
-  return body.SecretString;
 }
 
 /** The configuration a deployed function runs with: S3 and Redis are required. */
