@@ -191,8 +191,10 @@ export function runJobQueueConformance(name: string, makeQueue: MakeQueue): void
         // The canceled job is finished, so its id is free again.
         await waitFor(
           async () => {
+            // Check before enqueueing, so a run that already happened is not repeated.
+            if (runs.length === 2) return true;
             await queue.enqueue('long', null);
-            return runs.length === 2;
+            return false;
           },
           5_000,
           'the re-enqueued job',
@@ -220,10 +222,12 @@ export function runJobQueueConformance(name: string, makeQueue: MakeQueue): void
         hold.open();
         await sleep(200);
         expect(runs).toEqual([1]);
+        // The job is removed just after its handler returns; retry until the id is free.
         await waitFor(
           async () => {
+            if (runs.length === 2) return true;
             await queue.enqueue('same', { v: 4 });
-            return runs.length === 2;
+            return false;
           },
           5_000,
           'the second run',
@@ -311,11 +315,12 @@ export function runJobQueueConformance(name: string, makeQueue: MakeQueue): void
         expect(list).toHaveLength(1);
         expect(list[0]).toMatchObject({ id: 'nightly', repeat: { every: 250 }, data: { template: 'fusion-a' } });
         expect(list[0]!.next).toBeInstanceOf(Date);
-        await waitFor(() => fired.length >= 3, 5_000, 'three ticks');
-        for (const job of fired) {
-          expect(job.id).toMatch(/^repeat:nightly:\d+$/);
-          expect(job.data).toEqual({ template: 'fusion-a' });
-        }
+        // Jobs carry the data the schedule had when they were enqueued (BullMQ
+        // enqueues the first `every` job at once, with the first upsert's data).
+        const current = () => fired.filter((j) => j.data.template === 'fusion-a');
+        await waitFor(() => current().length >= 3, 5_000, 'three ticks');
+        expect(fired.length - current().length).toBeLessThanOrEqual(1);
+        for (const job of fired) expect(job.id).toMatch(/^repeat:nightly:\d+$/);
         const ticks = fired.map((j) => Number(j.id.split(':')[2]));
         expect(new Set(ticks).size).toBe(ticks.length);
         expect(await queue.removeSchedule('nightly')).toBe(true);
