@@ -139,7 +139,14 @@ describe('renderReportHtml', () => {
     expect(html).toContain('id="training"');
     expect(html).toContain('the weights of epoch 2 were kept');
     expect(html).toContain('learning rate 0.01 → 0.001');
-    expect(accuracyBars(report).find((b) => b.label === 'fused model, after finetuning')).toMatchObject({ value: 0.95, detail: 'epoch 2 of 3' });
+    expect(accuracyBars(report).find((b) => b.label === 'fused model, after finetuning')).toMatchObject({ value: 0.95, detail: 'epoch 2 of 3 kept', kind: 'fused' });
+    expect(accuracyBars(report).find((b) => b.label === 'fused model, before training')).toMatchObject({ value: 0.9281, kind: 'step' });
+    expect(html).toContain('Fused model, after finetuning</p><p class="v">95.00%');
+    // A newer report states the number it reports; that one wins over the history's.
+    (report.accuracy as Record<string, unknown>).finetuned = { fused: 0.951, models: [0.945, 0.935] };
+    const bars = accuracyBars(report);
+    expect(bars.find((b) => b.label === 'fused model, after finetuning')?.value).toBe(0.951);
+    expect(bars.filter((b) => b.label.endsWith(', finetuned')).map((b) => b.value)).toEqual([0.945, 0.935]);
     expect(html).toContain('id="sweep"');
     expect(html).toContain('w, weight of model 1 (model 2 gets 1 − w)');
     expect(html).toContain('this run (w = 0.5)');

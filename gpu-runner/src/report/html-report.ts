@@ -16,7 +16,7 @@ import { esc } from './escape.ts';
 import { exact, integer, isNum, pct, pp, seconds } from './format.ts';
 import { REPORT_SCRIPT } from './page-script.ts';
 import { renderReproduceSection, renderLayersSection } from './reproduce-section.ts';
-import { renderAccuracySection, renderSweepSection, renderTrainingSection } from './results-section.ts';
+import { renderAccuracySection, renderSweepSection, renderTrainingSection, trainedFusedAccuracy } from './results-section.ts';
 import { REPORT_CSS } from './styles.ts';
 
 export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
@@ -70,10 +70,13 @@ function cards(report: FusionReport): string[] {
   const out: string[] = [];
   const acc = report.accuracy;
   if (acc && isNum(acc.fused)) {
+    // The written model: the trained one when the fused model was finetuned or distilled.
+    const trained = trainedFusedAccuracy(report);
+    const fused = trained?.value ?? acc.fused;
     const best = Math.max(...(acc.models ?? []));
-    const delta = Number.isFinite(best) ? acc.fused - best : null;
+    const delta = Number.isFinite(best) ? fused - best : null;
     const sub = delta === null ? '' : `<span class="${delta >= 0 ? 'good' : 'bad'}">${pp(delta)}</span> vs best input`;
-    out.push(card('Fused model accuracy', pct(acc.fused), sub, true));
+    out.push(card(trained ? `Fused model, after ${report.training?.kind === 'distill' ? 'distillation' : 'finetuning'}` : 'Fused model accuracy', pct(fused), sub, true));
     if (isNum(acc.ensemble)) out.push(card('Prediction ensemble', pct(acc.ensemble), `${pp(acc.ensemble - best)} vs best input`));
   }
   const groups = report.alignment?.groups ?? [];

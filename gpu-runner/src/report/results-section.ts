@@ -16,7 +16,22 @@ const BEFORE_STEPS = [
   ['fusedBeforeRepair', 'fused model, before REPAIR'],
 ] as const;
 const STEP_NAMES: Record<string, string> = { 'bn-reestimate': 'BN re-estimation', repair: 'REPAIR' };
-const KNOWN_ACCURACY_FIELDS = new Set<string>(['models', 'fused', 'ensemble', 'depthAligned', 'depthAlignedInputs', 'samples', ...BEFORE_STEPS.map(([k]) => k)]);
+const KNOWN_ACCURACY_FIELDS = new Set<string>(['models', 'fused', 'ensemble', 'depthAligned', 'depthAlignedInputs', 'samples', 'finetuned', ...BEFORE_STEPS.map(([k]) => k)]);
+
+/**
+ * Fields newer engines add to `accuracy` and `training` (finetuning's
+ * reported numbers); read defensively so this page renders reports from
+ * before and after them.
+ */
+interface LaterAccuracyFields {
+  finetuned?: { fused?: unknown; models?: unknown; depthAligned?: unknown };
+}
+interface LaterTrainingFields {
+  reported?: unknown;
+  keptInitial?: unknown;
+}
+
+const numbers = (v: unknown): number[] => (Array.isArray(v) ? v.filter(isNum) : []);
 
 export function accuracyBars(report: FusionReport): AccuracyBar[] {
   const acc = report.accuracy;
@@ -38,13 +53,20 @@ export function accuracyBars(report: FusionReport): AccuracyBar[] {
     if (isNum(value)) bars.push({ label, detail: 'as fused', value, kind: 'step' });
   }
   const steps = (report.fusion?.normalization ?? []).map((s) => STEP_NAMES[s] ?? s);
-  if (isNum(acc.fused)) bars.push({ label: 'fused model', detail: [report.fusion?.method, ...steps].filter(Boolean).join(' + '), value: acc.fused, kind: 'fused' });
+  const trained = trainedFusedAccuracy(report);
+  if (isNum(acc.fused)) {
+    bars.push({ label: trained ? 'fused model, before training' : 'fused model', detail: [report.fusion?.method, ...steps].filter(Boolean).join(' + '), value: acc.fused, kind: trained ? 'step' : 'fused' });
+  }
   for (const [key, value] of Object.entries(acc)) {
     if (KNOWN_ACCURACY_FIELDS.has(key) || !isNum(value) || value < 0 || value > 1) continue;
     bars.push({ label: humanize(key), value, kind: key.startsWith('fused') ? 'step' : 'aligned' });
   }
-  const trained = trainedAccuracy(report.training);
   if (trained) bars.push({ label: trained.label, detail: trained.detail, value: trained.value, kind: 'fused' });
+  const finetuned = (acc as LaterAccuracyFields).finetuned;
+  numbers(finetuned?.models).forEach((value, i) => bars.push({ label: `model ${i + 1}, finetuned`, detail: report.inputs?.[i]?.label, value, kind: 'input' }));
+  numbers(finetuned?.depthAligned).forEach((value, k) =>
+    bars.push({ label: `model ${acc.depthAlignedInputs?.[k] ?? '?'}, depth-aligned, finetuned`, value, kind: 'aligned' }),
+  );
   if (isNum(acc.ensemble)) bars.push({ label: 'prediction ensemble', detail: 'weighted average of the inputs’ outputs', value: acc.ensemble, kind: 'ensemble' });
   return bars;
 }
@@ -59,14 +81,24 @@ export function renderAccuracySection(report: FusionReport): string {
 ${renderAccuracyBars(bars, `Top-1 accuracy on ${isNum(samples) ? samples.toLocaleString('en-US') : 'the'} evaluation samples; differences in percentage points against the best input model.`)}</section>`;
 }
 
-/** The best (or, untracked, the last) epoch's eval accuracy of a trained fused model. */
-function trainedAccuracy(training: ReportTraining | undefined): { label: string; detail: string; value: number } | null {
-  const history = training?.history ?? [];
+/**
+ * The eval accuracy of the fused model after finetuning or distillation: the
+ * number the report states (`accuracy.finetuned.fused`, `training.reported`)
+ * when it has one, else the kept epoch's (the best, or the last if untracked).
+ */
+export function trainedFusedAccuracy(report: FusionReport): { label: string; detail: string; value: number } | null {
+  const training = report.training;
+  if (!training) return null;
+  const history = training.history ?? [];
+  const later = training as LaterTrainingFields;
   const withEval = history.filter((e) => isNum(e.evalAccuracy));
-  if (!training || withEval.length === 0) return null;
-  const chosen = withEval.find((e) => e.epoch === training.bestEpoch) ?? withEval[withEval.length - 1];
+  const kept = withEval.find((e) => e.epoch === training.bestEpoch) ?? withEval[withEval.length - 1];
+  const stated = (report.accuracy as LaterAccuracyFields | null)?.finetuned?.fused ?? later.reported;
+  const value = isNum(stated) ? stated : kept?.evalAccuracy;
+  if (!isNum(value)) return null;
   const what = training.kind === 'distill' ? 'distillation' : 'finetuning';
-  return { label: `fused model, after ${what}`, detail: `epoch ${chosen.epoch} of ${history.length}`, value: chosen.evalAccuracy! };
+  const detail = later.keptInitial === true ? 'no epoch improved on it; initial weights kept' : kept ? `epoch ${kept.epoch} of ${history.length} kept` : `${history.length} epochs`;
+  return { label: `fused model, after ${what}`, detail, value };
 }
 
 export function renderTrainingSection(training: ReportTraining | undefined): string {
