@@ -9,6 +9,7 @@ import type { AlignmentGroup } from '../engine/fusion/align-depths.ts';
 import type { LayerSummary } from '../engine/fusion/fuse-pair.ts';
 import type { FusionOptions } from '../engine/fusion/options.ts';
 import type { NormalizationStep } from './renormalize.ts';
+import type { TrainingSettings } from './training-settings.ts';
 
 export const REPORT_STAGES = ['activations', 'cost', 'alignment', 'balance', 'fusion'] as const;
 export type ReportStage = (typeof REPORT_STAGES)[number];
@@ -46,8 +47,39 @@ export interface ReportTrainingEpoch {
 export interface ReportTraining {
   kind: 'finetune' | 'distill';
   history: ReportTrainingEpoch[];
-  /** The 1-based epoch whose weights were kept (highest eval accuracy), if tracked. */
+  /**
+   * The 1-based epoch whose weights were kept: the highest eval accuracy when
+   * tracked (presets reporting 'best' with an eval set), else the last.
+   */
   bestEpoch?: number;
+  /** Distillation only: no epoch beat the student as it was, so it was kept unchanged. */
+  keptInitial?: boolean;
+  /** Eval accuracy before training. */
+  before?: number;
+  /**
+   * The number the paper reports (§10), the eval accuracy of the kept
+   * weights: for finetuning the best epoch (`before` is not a candidate),
+   * for distillation the maximum of `before` and every epoch.
+   */
+  reported?: number;
+  /** The resolved hyperparameters (preset and overrides). */
+  settings?: TrainingSettings;
+  /**
+   * `fuse --finetune-models all` (the official main.py default): the input
+   * models and depth-aligned models, finetuned the same way.
+   */
+  others?: ReportTrainingOther[];
+}
+
+/** One more model finetuned beside the fused one. */
+export interface ReportTrainingOther {
+  /** 1-based input index; for a depth-aligned model, the input it was made from. */
+  input: number;
+  model: 'input' | 'depth-aligned';
+  history: ReportTrainingEpoch[];
+  bestEpoch?: number;
+  before?: number;
+  reported?: number;
 }
 
 /**
@@ -93,7 +125,11 @@ export interface FusionReport {
   fused: { arch: Arch; sha256: string | null; parameters: number };
   accuracy: {
     models: number[];
-    /** The fused model as written, after any normalization steps. */
+    /**
+     * The fused model after any normalization steps. With finetuning this is
+     * the accuracy before it; the written file is the finetuned model
+     * (`finetuned.fused`).
+     */
     fused: number;
     /** The fused model before BatchNorm re-estimation (running statistics averaged like biases), when it ran. */
     fusedBeforeBnReestimate?: number;
@@ -104,10 +140,16 @@ export interface FusionReport {
     depthAligned: number[];
     /** 1-based input index each depth-aligned model was made from. */
     depthAlignedInputs: number[];
+    /**
+     * After finetuning (§10.1), the reported numbers (best epoch): the fused
+     * model, and with `--finetune-models all` the inputs (parallel to
+     * `models`) and depth-aligned models (parallel to `depthAligned`).
+     */
+    finetuned?: { fused: number; models?: number[]; depthAligned?: number[] };
     samples: number;
   } | null;
-  /** Seconds per stage; `normalization` only when a normalization step ran. */
-  timings: Record<ReportStage | 'evaluation' | 'total', number> & { normalization?: number };
+  /** Seconds per stage; `normalization` only when a normalization step ran, `finetune` only when finetuning ran. */
+  timings: Record<ReportStage | 'evaluation' | 'total', number> & { normalization?: number; finetune?: number };
   /** Present when the fused model was finetuned or distilled after fusion. */
   training?: ReportTraining;
   /** Present when the run swept the fusion weight (`fuse --sweep`). */

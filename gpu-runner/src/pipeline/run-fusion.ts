@@ -17,6 +17,7 @@ import { type LabeledData, checkLabels, inputLayout } from '../engine/nn/data.ts
 import { StageTimer } from './stage-timer.ts';
 import { createTapRecorder } from './record-taps.ts';
 import { type Renormalization, renormalize } from './renormalize.ts';
+import { type FinetuneRequest, type FusionTrainingEvent, checkFinetuneRequest, finetuneFusion } from './finetune-fusion.ts';
 import { type FusionReport, REPORT_STAGES, type ReportAlignmentGroup, type ReportInput, type ReportStage } from './report.ts';
 import { ENGINE_VERSION } from './version.ts';
 
@@ -37,6 +38,8 @@ export interface FusionRequest {
   samples: number | null;
   evaluation?: LabeledData;
   options: FusionOptions;
+  /** Finetune after fusion (§10.1); the outcome's `fused` is then the finetuned model. */
+  finetune?: FinetuneRequest;
 }
 
 export interface ProgressEvent {
@@ -52,6 +55,10 @@ export interface RunContext {
   /** Milliseconds from an arbitrary origin (performance.now in production). */
   now: () => number;
   onProgress?: (event: ProgressEvent) => void;
+  /** Per-batch and per-epoch events of finetuning, when the request asks for it. */
+  onTraining?: (event: FusionTrainingEvent) => void;
+  /** Cancels finetuning between batches. */
+  signal?: AbortSignal;
 }
 
 export interface FusionOutcome {
@@ -60,6 +67,10 @@ export interface FusionOutcome {
   namingFrom: number;
   depthAligned: { input: number; model: Model }[];
   report: FusionReport;
+  /** With finetuning: the fused model as fusion left it (`fused` is the finetuned one). */
+  unfinetuned?: Model;
+  /** With finetuning of all models: the finetuned inputs and depth-aligned models (1-based `input`). */
+  finetuned?: { input: number; model: 'input' | 'depth-aligned'; trained: Model }[];
 }
 
 export function resolveSamples(requested: number | null, available: number): number {
@@ -99,6 +110,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     const { n } = inputLayout(models[0].model.arch, request.evaluation.x, 'eval x');
     checkLabels(request.evaluation.y, n, models[0].model.arch.classes, 'eval y');
   }
+  if (request.finetune) checkFinetuneRequest(request.finetune, models[0].model.arch, options.seed);
   const calibrationRows = request.calibration.shape[0];
   const samples = resolveSamples(request.samples, calibrationRows);
   const calibration = firstRows(request.calibration, samples);
@@ -200,6 +212,19 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     timer.end('evaluation');
     ctx.onProgress?.({ stage: 'evaluation', fraction: 1, message: 'evaluated' });
   }
+  const unfinetuned = fused;
+  const finetuned = request.finetune
+    ? await finetuneFusion(request.finetune, { fused, inputs: models.map((m) => m.model), depthAligned }, request.evaluation, {
+        now: ctx.now,
+        onTraining: ctx.onTraining,
+        signal: ctx.signal,
+        seed: options.seed,
+      })
+    : undefined;
+  if (finetuned) {
+    fused = finetuned.fused;
+    if (accuracyReport && finetuned.accuracy) accuracyReport.finetuned = finetuned.accuracy;
+  }
   const total = (ctx.now() - t0) / 1000;
 
   const report: FusionReport = {
@@ -225,8 +250,11 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     timings: {
       ...timer.seconds([...REPORT_STAGES, 'evaluation']),
       ...(renormalized.steps.length > 0 ? timer.seconds(['normalization']) : {}),
+      ...(finetuned ? { finetune: finetuned.seconds } : {}),
       total: Math.round(total * 1e6) / 1e6,
     },
   };
-  return { fused, namingFrom, depthAligned, report };
+  if (!finetuned) return { fused, namingFrom, depthAligned, report };
+  report.training = finetuned.training;
+  return { fused, namingFrom, depthAligned, report, unfinetuned, finetuned: finetuned.others };
 }
