@@ -20,7 +20,7 @@ export const DATA_FLAGS: FlagSpecs = {
   channels: { kind: 'value', placeholder: 'N', description: 'repeat a grayscale channel N times (3 for CNNs made for RGB)' },
 };
 
-function normalizationFor(spec: string, args: Args): NormalizePreset | Normalization | undefined {
+export function normalizationFor(spec: string, args: Args): NormalizePreset | Normalization | undefined {
   const raw = args.string('normalize');
   if (raw === undefined) {
     if (spec.startsWith('mnist:')) return 'mnist';

@@ -1,5 +1,5 @@
 /**
- * The `clafusion` command line: fuse, train, eval and demo. Every failure is
+ * The `clafusion` command line: fuse, train, eval, finetune, distill and demo. Every failure is
  * one clear line on stderr and a non-zero exit: 2 for bad usage, 1 for
  * everything else.
  */
@@ -10,6 +10,8 @@ import { fuseCommand } from './commands/fuse.ts';
 import { trainCommand } from './commands/train.ts';
 import { evalCommand } from './commands/eval.ts';
 import { demoCommand } from './commands/demo.ts';
+import { finetuneCommand } from './commands/finetune.ts';
+import { distillCommand } from './commands/distill.ts';
 import { ENGINE_VERSION } from '../pipeline/version.ts';
 
 const COMMANDS: Record<string, (argv: readonly string[], io: CommandIo) => Promise<number>> = {
@@ -17,6 +19,8 @@ const COMMANDS: Record<string, (argv: readonly string[], io: CommandIo) => Promi
   train: trainCommand,
   eval: evalCommand,
   demo: demoCommand,
+  finetune: finetuneCommand,
+  distill: distillCommand,
 };
 
 const HELP = `clafusion ${ENGINE_VERSION}: fuse neural networks of different depth and width (CLAFusion + OTFusion)
@@ -24,10 +28,12 @@ const HELP = `clafusion ${ENGINE_VERSION}: fuse neural networks of different dep
 usage: clafusion <command> [options]
 
 commands:
-  fuse    fuse two or more model files (cross-layer alignment, balancing, optimal transport)
-  train   train a model from an architecture JSON on a dataset
-  eval    accuracy of model files (and their prediction ensemble) on labelled data
-  demo    train two MLPs of different depth on MNIST digits, fuse them, print the report
+  fuse      fuse two or more model files (cross-layer alignment, balancing, optimal transport)
+  train     train a model from an architecture JSON on a dataset
+  eval      accuracy of model files (and their prediction ensemble) on labelled data
+  finetune  finetune a model file (e.g. a fused model) with a paper preset, keeping the best epoch
+  distill   distil one or more teachers into a student (from a file, random, or fused with the teacher)
+  demo      train two MLPs of different depth on MNIST digits, fuse them, print the report
 
 Run "clafusion <command> --help" for a command's options.
 `;

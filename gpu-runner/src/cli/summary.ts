@@ -1,5 +1,5 @@
 /** The short human summary printed at the end of `fuse`. */
-import type { FusionReport } from '../pipeline/report.ts';
+import type { FusionReport, ReportTraining } from '../pipeline/report.ts';
 import { describeArch } from '../engine/arch.ts';
 
 export { describeArch };
@@ -29,6 +29,7 @@ export function formatSummary(report: FusionReport, outPath: string, reportPath?
     parts.push(`fused ${pct(acc.fused)}`);
     lines.push(`  accuracy on ${acc.samples} samples: ${parts.join('  ')}`);
   }
+  if (report.training) lines.push(trainingLine(report.training));
   if (report.sweep) {
     const points = report.sweep.weights.map((w, i) => `${w} ${pct(report.sweep!.accuracy[i])}`);
     lines.push(`  fused accuracy by weight w of model 1 (model 2: 1−w): ${points.join('  ')}`);
@@ -41,4 +42,13 @@ export function formatSummary(report: FusionReport, outPath: string, reportPath?
   );
   if (reportPath) lines.push(`  report: ${reportPath}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** `finetuned fused model: N epochs (preset P), eval accuracy before X → Y (epoch K kept)`. */
+function trainingLine(training: ReportTraining): string {
+  const epochs = training.history.length;
+  const preset = training.settings ? ` (preset ${training.settings.preset})` : '';
+  const kept = training.keptInitial ? 'initial weights kept' : training.bestEpoch === undefined ? '' : `epoch ${training.bestEpoch} kept`;
+  const acc = training.before !== undefined && training.reported !== undefined ? `, eval accuracy ${pct(training.before)} → ${pct(training.reported)}` : '';
+  return `  ${training.kind === 'distill' ? 'distilled' : 'finetuned'} fused model: ${epochs} epoch${epochs === 1 ? '' : 's'}${preset}${acc}${kept ? ` (${kept})` : ''}`;
 }

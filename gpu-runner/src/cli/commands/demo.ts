@@ -17,7 +17,7 @@ import { type MlpArch } from '../../engine/arch.ts';
 import { initModel } from '../../engine/nn/init.ts';
 import { train } from '../../engine/nn/train.ts';
 import { loadDataset, writeDatasetSafetensors } from '../../io/datasets.ts';
-import { OFFICIAL_MLP_NAMING } from '../../io/naming.ts';
+import { officialNaming } from '../../io/naming.ts';
 import { serializeModel } from '../../io/model-file.ts';
 import { atomicWriteFile } from '../../io/atomic-write.ts';
 import { initBackend } from '../../runtime/backend.ts';
@@ -84,7 +84,7 @@ export async function demoCommand(argv: readonly string[], io: CommandIo): Promi
     progress.done();
     const last = result.history.at(-1)!;
     log(`demo: model ${name} [${arch.hidden.join(', ')}] trained in ${((performance.now() - t0) / 1000).toFixed(1)}s, train accuracy ${(last.trainAccuracy * 100).toFixed(2)}%`);
-    await atomicWriteFile(paths[name], serializeModel(result.model, OFFICIAL_MLP_NAMING));
+    await atomicWriteFile(paths[name], serializeModel(result.model, officialNaming(arch.family)));
   }
 
   const fuseArgs = [

@@ -15,6 +15,7 @@ import { FUSION_FLAGS, fusionOptionsFromArgs } from '../fusion-flags.ts';
 import { createProgress } from '../progress.ts';
 import { SWEEP_FLAG, sweepWeightsFromArgs } from '../sweep-flag.ts';
 import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
+import { FINETUNE_FLAGS, finetuneProgress, finetuneRequestFromArgs } from '../finetune-flags.ts';
 import { initBackend } from '../../runtime/backend.ts';
 import type { CommandIo } from '../io.ts';
 import { formatSummary } from '../summary.ts';
@@ -33,6 +34,7 @@ const FLAGS: FlagSpecs = {
     description: 'also write the depth-aligned model (B′ for add, A_m for merge); with 3+ models one file per model, FILE-model<K>.safetensors',
   },
   ...FUSION_FLAGS,
+  ...FINETUNE_FLAGS,
   ...DATA_FLAGS,
   quiet: { kind: 'switch', description: 'no progress output' },
   help: { kind: 'switch', description: 'show this help' },
@@ -59,6 +61,7 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   if (sweepWeights && modelPaths.length !== 2) throw new UsageError(`--sweep fuses exactly two models, got ${modelPaths.length}`);
   if (sweepWeights && !evalSpec) throw new UsageError('--sweep needs --eval to measure accuracy at each weight');
 
+  const finetune = await finetuneRequestFromArgs(args);
   const files = await Promise.all(modelPaths.map((p) => readModelFile(p)));
   const family = files[0].model.arch.family;
   const options = fusionOptionsFromArgs(args, family, files.length);
@@ -74,12 +77,14 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
     evaluation: evaluation ? { x: evaluation.x, y: evaluation.y! } : undefined,
     options,
   };
+  // Finetuning joins only this run: the sweep below re-fuses `request` at other weights without it.
   const outcome = await runFusion(
-    request,
+    { ...request, finetune },
     {
       backend: backend.detail,
       now: () => performance.now(),
       onProgress: (e) => progress.update(e.stage, e.fraction, e.message),
+      onTraining: finetuneProgress(progress, io.stderr, args.switch('quiet')),
     },
   );
   progress.done();
@@ -90,6 +95,10 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
     ...outcome.report,
     fused: { ...outcome.report.fused, sha256: createHash('sha256').update(bytes).digest('hex') },
   };
+  const unfinetunedPath = args.string('unfinetuned-out');
+  if (unfinetunedPath && outcome.unfinetuned) {
+    await atomicWriteFile(unfinetunedPath, serializeModel(outcome.unfinetuned, files[outcome.namingFrom].convention, { 'clafusion.version': ENGINE_VERSION }));
+  }
   const depthAlignedPath = args.string('depth-aligned-out');
   if (depthAlignedPath) {
     for (const d of outcome.depthAligned) {

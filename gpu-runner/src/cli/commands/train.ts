@@ -14,25 +14,35 @@ import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
 import { createProgress } from '../progress.ts';
 import type { CommandIo } from '../io.ts';
 import { describeArch } from '../summary.ts';
+import { augmentFillFor, presetFromArgs } from '../training-flags.ts';
+import { PRESETS, type TrainingPreset } from '../../engine/nn/presets.ts';
+import { cifarAugment } from '../../engine/nn/augment.ts';
 
 const FLAGS: FlagSpecs = {
   arch: { kind: 'value', placeholder: 'FILE|JSON', description: 'architecture JSON (a file or inline), e.g. {"family":"mlp","input":[784],"hidden":[400,200,100],"classes":10}' },
   data: { kind: 'value', placeholder: 'DATA', description: 'labelled training data (see README: .safetensors, .npy, IDX, mnist:train, fashion-mnist:train)' },
   eval: { kind: 'value', placeholder: 'DATA', description: 'labelled data evaluated after every epoch' },
   out: { kind: 'value', placeholder: 'FILE', description: 'where to write the trained model (.safetensors)' },
+  preset: {
+    kind: 'value',
+    placeholder: 'NAME',
+    description: `hyperparameters from the paper (${Object.keys(PRESETS).join('|')}); the flags below override it. With an eval set and a preset that reports the best epoch, that epoch is written`,
+  },
   epochs: { kind: 'value', placeholder: 'N', description: 'epochs (default 10)' },
   lr: { kind: 'value', placeholder: 'LR', description: 'learning rate (default 0.01)' },
   momentum: { kind: 'value', placeholder: 'M', description: 'SGD momentum (default 0.5)' },
   'weight-decay': { kind: 'value', placeholder: 'WD', description: 'L2 weight decay (default 0)' },
   batch: { kind: 'value', placeholder: 'N', description: 'batch size (default 64)' },
-  seed: { kind: 'value', placeholder: 'N', description: 'seed for initialisation and shuffling (default 0)' },
+  augment: { kind: 'value', placeholder: 'on|off', description: 'random crop (padding 4) and flip of image batches (default off, or the preset\'s)' },
+  'augment-fill': { kind: 'value', placeholder: 'V[,V,…]', description: 'padded pixel value per channel (default: a zero pixel after --normalize)' },
+  seed: { kind: 'value', placeholder: 'N', description: 'seed for initialisation, shuffling and augmentation (default 0)' },
   limit: { kind: 'value', placeholder: 'N', description: 'use only the first N training samples' },
   ...DATA_FLAGS,
   quiet: { kind: 'switch', description: 'no progress output' },
   help: { kind: 'switch', description: 'show this help' },
 };
 
-const USAGE = 'usage: clafusion train --arch ARCH.json --data DATA --out M.safetensors [--epochs N --lr LR --momentum M --batch N --seed N]';
+const USAGE = 'usage: clafusion train --arch ARCH.json --data DATA --out M.safetensors [--preset NAME] [--epochs N --lr LR --momentum M --batch N --augment on|off --seed N]';
 
 export async function readArchArg(value: string): Promise<unknown> {
   const text = value.trim().startsWith('{') ? value : await readFile(value, 'utf8');
@@ -49,6 +59,7 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
     io.stdout.write(helpText(USAGE, FLAGS));
     return 0;
   }
+  const presetName = presetFromArgs(args);
   const arch = parseArch(await readArchArg(args.required('arch')));
   const out = args.required('out');
   const data = await loadDataArg(args.required('data'), args, {
@@ -58,18 +69,24 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
   });
   const evalSpec = args.string('eval');
   const evaluation = evalSpec ? await loadDataArg(evalSpec, args, { what: 'eval', labels: true }) : undefined;
-  const epochs = args.integer('epochs', 10, 0);
+  // Without --preset the defaults are the paper's MLP recipe (§1.1).
+  const preset: TrainingPreset | undefined = presetName === undefined ? undefined : PRESETS[presetName as keyof typeof PRESETS];
+  const epochs = args.integer('epochs', preset?.epochs ?? 10, 0);
   const seed = args.integer('seed', 0);
+  const augment = args.onOff('augment', preset?.augment ?? false);
+  const fill = args.numberList('augment-fill') ?? augmentFillFor(args.required('data'), args);
   const backend = await initBackend();
   const progress = createProgress(io.stderr, !args.switch('quiet'));
   const t0 = performance.now();
   const result = await train(initModel(arch, seed), { x: data.x, y: data.y! }, {
-    lr: args.number('lr', 0.01, { min: 0 }),
-    momentum: args.number('momentum', 0.5, { min: 0 }),
-    weightDecay: args.number('weight-decay', 0, { min: 0 }),
-    batchSize: args.integer('batch', 64, 1),
+    lr: args.number('lr', preset?.lr ?? 0.01, { min: 0 }),
+    momentum: args.number('momentum', preset?.momentum ?? 0.5, { min: 0 }),
+    weightDecay: args.number('weight-decay', preset?.weightDecay ?? 0, { min: 0 }),
+    batchSize: args.integer('batch', preset?.batchSize ?? 64, 1),
     epochs,
     seed,
+    schedule: preset?.schedule,
+    augment: augment ? cifarAugment(fill) : undefined,
     eval: evaluation ? { x: evaluation.x, y: evaluation.y! } : undefined,
     onProgress: (p) => progress.update(`epoch ${p.epoch}/${epochs}`, p.batch / p.batches, `loss ${p.loss.toFixed(4)}`),
     onEpoch: (m) => {
@@ -79,8 +96,9 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
     },
   });
   progress.done();
-  const bytes = serializeModel(result.model, officialNaming(arch.family), {
-    'clafusion.train': JSON.stringify({ epochs, seed, samples: data.x.shape[0] }),
+  const kept = preset?.report === 'best' && result.best ? result.best : undefined;
+  const bytes = serializeModel(kept?.model ?? result.model, officialNaming(arch.family), {
+    'clafusion.train': JSON.stringify({ epochs, seed, samples: data.x.shape[0], ...(presetName ? { preset: presetName } : {}), augment }),
   });
   await atomicWriteFile(out, bytes);
   const last = result.history.at(-1);
@@ -88,6 +106,7 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
     `Trained ${describeArch(arch)} on ${data.x.shape[0]} samples in ${((performance.now() - t0) / 1000).toFixed(1)}s on ${backend.detail}\n` +
       (last ? `  final loss ${last.loss.toFixed(4)}, train accuracy ${(last.trainAccuracy * 100).toFixed(2)}%` +
         (last.evalAccuracy === undefined ? '' : `, eval accuracy ${(last.evalAccuracy * 100).toFixed(2)}%`) + '\n' : '') +
+      (kept ? `  wrote epoch ${kept.epoch} (best eval accuracy ${(kept.evalAccuracy * 100).toFixed(2)}%, as the preset reports)\n` : '') +
       `  → ${out}\n`,
   );
   return 0;
