@@ -13,12 +13,35 @@ export function folderStoreRoot(config: Config): string {
 }
 
 export async function createStore(config: Config): Promise<ObjectStore> {
+  if (config.s3) {
+    const s3 = config.s3;
+    const { S3Store } = await import('./storage/index.ts');
+    const store = new S3Store({
+      bucket: s3.bucket,
+      prefix: s3.prefix,
+      endpoint: s3.endpoint ?? undefined,
+      region: s3.region,
+      credentials: s3.accessKeyId && s3.secretAccessKey ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } : undefined,
+      forcePathStyle: s3.forcePathStyle,
+    });
+    // A custom endpoint is a local or self-hosted stack: make the bucket if it is missing. On AWS the IaC owns it.
+    if (s3.endpoint) await store.ensureBucket();
+    return store;
+  }
   const { FolderStore } = await import('./storage/index.ts');
   return new FolderStore({ root: folderStoreRoot(config) });
 }
 
 export async function createQueue(config: Config): Promise<JobQueue<FusionQueueData>> {
-  const { InProcessQueue } = await import('./queue/index.ts');
+  const { BullMqQueue, InProcessQueue } = await import('./queue/index.ts');
+  if (config.redis) {
+    return new BullMqQueue<FusionQueueData>({
+      name: config.redis.queueName,
+      redisUrl: config.redis.url,
+      lockDurationMs: config.redis.lockMs,
+      stalledIntervalMs: config.redis.stalledIntervalMs,
+    });
+  }
   return new InProcessQueue<FusionQueueData>();
 }
 

@@ -9,6 +9,8 @@ import { LIMITS } from './contract/index.ts';
 
 export interface S3Settings {
   bucket: string;
+  /** Prepended to every key ('' or ending with '/'), to share a bucket. */
+  prefix: string;
   endpoint: string | null;
   region: string;
   accessKeyId: string | null;
@@ -68,6 +70,7 @@ export function configFromEnv(env: Env = process.env): Config {
     s3: bucket
       ? {
           bucket,
+          prefix: text(env, 'S3_PREFIX') ?? '',
           endpoint,
           region: text(env, 'S3_REGION') ?? 'us-east-1',
           accessKeyId: text(env, 'S3_ACCESS_KEY_ID'),

@@ -22,8 +22,13 @@ export async function streamJobEvents(c: HonoContext, services: Services, tenant
   return streamSSE(c, async (stream) => {
     const abort = new AbortController();
     stream.onAbort(() => abort.abort());
-    for await (const event of followEvents(log, Number(after.data), services.eventPollMs, abort.signal)) {
-      await stream.writeSSE({ id: event.id, event: event.type, data: JSON.stringify(event) });
+    try {
+      for await (const event of followEvents(log, Number(after.data), services.eventPollMs, abort.signal)) {
+        await stream.writeSSE({ id: event.id, event: event.type, data: JSON.stringify(event) });
+      }
+    } catch (err) {
+      // The client sees the stream end and reconnects with Last-Event-ID; the cause stays in the server log.
+      console.error(`[api] event stream of ${id.data} failed:`, err);
     }
   });
 }

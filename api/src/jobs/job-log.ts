@@ -36,12 +36,23 @@ export function fromJson<T>(bytes: Uint8Array): T {
   return JSON.parse(decoder.decode(bytes)) as T;
 }
 
+const PARSE_ATTEMPTS = 5;
+
+/**
+ * Reads a JSON object, or null when absent. A read that does not parse is
+ * tried again a few times before it counts as corrupt: the port promises
+ * atomic objects, but s3rver (the tests' S3) writes objects in place, so a
+ * reader racing a writer there can see a prefix of the new object.
+ */
 export async function readJson<T>(store: ObjectStore, key: string): Promise<T | null> {
-  try {
-    return fromJson<T>(await store.getBytes(key));
-  } catch (err) {
-    if (err instanceof ObjectStoreError && err.code === 'not_found') return null;
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return fromJson<T>(await store.getBytes(key));
+    } catch (err) {
+      if (err instanceof ObjectStoreError && err.code === 'not_found') return null;
+      if (!(err instanceof SyntaxError) || attempt >= PARSE_ATTEMPTS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    }
   }
 }
 
@@ -65,7 +76,13 @@ export class JobLog {
       after: after > 0 ? layout.jobEvent(this.tenant, this.jobId, after) : undefined,
       limit,
     });
-    return Promise.all(page.objects.map(async (o) => JobEventSchema.parse(fromJson(await this.store.getBytes(o.key)))));
+    return Promise.all(
+      page.objects.map(async (o) => {
+        const event = await readJson<unknown>(this.store, o.key);
+        if (event === null) throw new Error(`event ${o.key} was listed but cannot be read`);
+        return JobEventSchema.parse(event);
+      }),
+    );
   }
 
   /** The current state; null when the job does not exist. */
