@@ -6,7 +6,10 @@
  *
  * Keys are `/`-separated paths made by the service, never by users directly;
  * adapters still reject keys that could escape their root (`..`, absolute
- * paths, empty segments, control characters).
+ * paths, empty segments, control characters). Both adapters accept exactly
+ * the same keys (api/src/storage/keys.ts): segments start with a letter or
+ * digit and use ASCII letters, digits and `._-=+@,:`; at most 1024 characters.
+ * `list` cursors (`after`/`next`) are plain keys.
  *
  * Atomicity: an object becomes visible only once it is completely written;
  * readers never see a partial object under its final key.
