@@ -44,7 +44,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${options.host}:${port}`;
-  if (services.publicUrl === null) services.publicUrl = options.publicUrl ?? url;
   return {
     url,
     services,
