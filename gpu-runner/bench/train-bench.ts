@@ -2,10 +2,16 @@
  * Training throughput: tfjs wasm (one thread, and 2-worker data-parallel), tfjs cpu, and PyTorch
  * CPU as the peer, on the same networks, batch size and plain SGD. Random 32×32×3 data.
  *
- *   node --import tsx gpu-runner/bench/train-bench.ts [--quick] [--cpu-steps N]
+ *   node --import tsx gpu-runner/bench/train-bench.ts [--quick] [--repeat N] [--cpu-steps N] [--profile]
  *
- * Prints a table (images/s, ratio to PyTorch, 1-minute load average when the row started: numbers
- * taken while other work shares the cores are not comparable) and writes gpu-runner/bench/results/train-bench.json.
+ * Prints a table (images/s, ratio to PyTorch, 1-minute load average) and writes
+ * gpu-runner/bench/results/train-bench.json. Each net's runners are measured in `--repeat`
+ * interleaved rounds (default 3: peer, 1 thread, 2 workers, peer, …) and the table gives each
+ * runner's median, so that a burst of other load on the machine hits both sides of a ratio
+ * rather than one; the JSON keeps every round with the load average when it started (numbers
+ * taken while other work shares the cores are not comparable). `--profile` adds, per net, the
+ * CPU time of every wasm kernel in a 1-thread step (CPU rather than wall time: it is what the
+ * kernel itself costs, and is much less disturbed by other processes).
  * The peer is train_peer.py, run with the first of `python3`, `/usr/bin/python3` that can import
  * torch (Debian's python3-torch installs into the system interpreter, which a pyenv `python3` on
  * PATH does not see); without torch the peer column says why it is missing.
@@ -25,6 +31,9 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const cpuStepsArg = args.indexOf('--cpu-steps');
 const cpuSteps = cpuStepsArg >= 0 ? Number(args[cpuStepsArg + 1]) : 2;
+const repeatArg = args.indexOf('--repeat');
+const repeat = repeatArg >= 0 ? Number(args[repeatArg + 1]) : quick ? 1 : 3;
+const profile = args.includes('--profile');
 const BATCH = 64;
 const LR = 0.01;
 
@@ -99,32 +108,110 @@ function runPeer(nets: typeof NETS): PeerResult {
   return { skipped: reasons.join('; ') };
 }
 
-registerWasmTrainingKernels();
-const rows: Array<{ net: string; runner: string; imagesPerSec: number | null; load: number; note?: string }> = [];
+/** Per-kernel CPU time (ms per step, calls per step) of `steps` 1-thread wasm steps, after 2 warm-up steps. */
+async function profileKernels(net: string, steps: number): Promise<Array<{ kernel: string; ms: number; calls: number }>> {
+  await tf.setBackend('wasm');
+  await tf.ready();
+  const totals = new Map<string, { us: number; calls: number }>();
+  const originals = tf.getKernelsForBackend('wasm');
+  let depth = 0;
+  for (const k of originals) {
+    const inner = k.kernelFunc;
+    tf.unregisterKernel(k.kernelName, 'wasm');
+    tf.registerKernel({
+      ...k,
+      kernelFunc: (a) => {
+        // Kernels that call other kernels are charged once, at the outermost call.
+        depth++;
+        const t = process.cpuUsage();
+        try {
+          return inner(a);
+        } finally {
+          depth--;
+          if (depth === 0) {
+            const u = process.cpuUsage(t);
+            const e = totals.get(k.kernelName) ?? { us: 0, calls: 0 };
+            e.us += u.user + u.system;
+            e.calls++;
+            totals.set(k.kernelName, e);
+          }
+        }
+      },
+    });
+  }
+  const model = TRAINING_NETS[net]();
+  const trainer = new SgdTrainer(model, initParams(model), LR);
+  const { x, labels } = randomBatch(1);
+  try {
+    for (let i = 0; i < 2; i++) trainer.step(x, labels);
+    totals.clear();
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < steps; i++) trainer.step(x, labels);
+    const c = process.cpuUsage(c0);
+    const rows = [...totals].map(([kernel, e]) => ({ kernel, ms: e.us / 1000 / steps, calls: e.calls / steps })).sort((p, q) => q.ms - p.ms);
+    const kernelMs = rows.reduce((acc, r) => acc + r.ms, 0);
+    rows.push({ kernel: '(outside kernels)', ms: (c.user + c.system) / 1000 / steps - kernelMs, calls: 0 });
+    return rows;
+  } finally {
+    trainer.dispose();
+    for (const k of originals) {
+      tf.unregisterKernel(k.kernelName, 'wasm');
+      tf.registerKernel(k);
+    }
+  }
+}
 
-// Peer and tfjs run back to back per net, so that a burst of other load on the machine hits both
-// sides of a ratio rather than one; the load average is recorded next to each row because
-// 2-thread PyTorch in particular collapses when the cores are shared.
+function median(xs: number[]): number {
+  const s = [...xs].sort((p, q) => p - q);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+registerWasmTrainingKernels();
+interface Round {
+  imagesPerSec: number | null;
+  load: number;
+}
+const rows: Array<{ net: string; runner: string; imagesPerSec: number | null; load: number; rounds: Round[]; note?: string }> = [];
+const profiles: Record<string, Array<{ kernel: string; ms: number; calls: number }>> = {};
+
 let peer: PeerResult = {};
 for (const spec of NETS) {
   const { net, steps } = spec;
-  console.log(`${net}: PyTorch peer…`);
-  let load = os.loadavg()[0];
-  const p = runPeer([spec]);
-  if (p.skipped !== undefined) console.log(`  peer skipped: ${p.skipped}`);
-  if (p.torch !== undefined || peer.torch === undefined) peer = { ...p, results: undefined };
-  const r = p.results?.find((x) => x.net === net);
-  rows.push({ net, runner: `pytorch ${p.torch ?? ''} cpu, ${p.threads ?? 2} threads`.replace('  ', ' '), imagesPerSec: r?.imagesPerSec ?? null, load, note: r ? undefined : p.skipped });
-  console.log(`${net}: tfjs wasm…`);
-  load = os.loadavg()[0];
-  rows.push({ net, runner: 'tfjs wasm, 1 thread', imagesPerSec: await single('wasm', net, steps, 2), load });
-  load = os.loadavg()[0];
-  rows.push({ net, runner: 'tfjs wasm, 2 workers', imagesPerSec: await dataParallel(net, steps, 2), load });
+  const runners: Array<{ runner: string; rounds: Round[]; note?: string }> = [];
+  const runnerRow = (runner: string) => {
+    let r = runners.find((x) => x.runner === runner);
+    if (r === undefined) runners.push((r = { runner, rounds: [] }));
+    return r;
+  };
+  for (let round = 1; round <= repeat; round++) {
+    console.log(`${net}: round ${round}/${repeat}, load ${os.loadavg()[0].toFixed(2)}`);
+    let load = os.loadavg()[0];
+    const p = runPeer([spec]);
+    if (p.skipped !== undefined) console.log(`  peer skipped: ${p.skipped}`);
+    if (p.torch !== undefined || peer.torch === undefined) peer = { ...p, results: undefined };
+    const r = p.results?.find((x) => x.net === net);
+    const peerRow = runnerRow(`pytorch ${p.torch ?? ''} cpu, ${p.threads ?? 2} threads`.replace('  ', ' '));
+    peerRow.rounds.push({ imagesPerSec: r?.imagesPerSec ?? null, load });
+    if (r === undefined) peerRow.note = p.skipped;
+    load = os.loadavg()[0];
+    runnerRow('tfjs wasm, 1 thread').rounds.push({ imagesPerSec: await single('wasm', net, steps, 2), load });
+    load = os.loadavg()[0];
+    runnerRow('tfjs wasm, 2 workers').rounds.push({ imagesPerSec: await dataParallel(net, steps, 2), load });
+  }
+  for (const { runner, rounds, note } of runners) {
+    const rates = rounds.map((x) => x.imagesPerSec).filter((x): x is number => x !== null);
+    rows.push({ net, runner, imagesPerSec: rates.length > 0 ? median(rates) : null, load: median(rounds.map((x) => x.load)), rounds, note });
+  }
+  if (profile) {
+    console.log(`${net}: kernel profile…`);
+    profiles[net] = await profileKernels(net, quick ? 3 : 10);
+  }
 }
 if (cpuSteps > 0) {
   console.log(`tiny-cnn: tfjs cpu (${cpuSteps} batches, no warm-up: it is slow)…`);
   const load = os.loadavg()[0];
-  rows.push({ net: 'tiny-cnn', runner: 'tfjs cpu', imagesPerSec: await single('cpu', 'tiny-cnn', cpuSteps, 0), load });
+  const rate = await single('cpu', 'tiny-cnn', cpuSteps, 0);
+  rows.push({ net: 'tiny-cnn', runner: 'tfjs cpu', imagesPerSec: rate, load, rounds: [{ imagesPerSec: rate, load }] });
 }
 
 const peerRate = (net: string) => rows.find((r) => r.net === net && r.runner.startsWith('pytorch'))?.imagesPerSec ?? null;
@@ -132,12 +219,16 @@ const table = rows.map((r) => {
   const p = peerRate(r.net);
   return { ...r, ratioToPytorch: r.imagesPerSec !== null && p !== null ? r.imagesPerSec / p : null };
 });
-console.log(`\nbatch ${BATCH}, SGD, 32×32×3 random data, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'})`);
+console.log(`\nbatch ${BATCH}, SGD, 32×32×3 random data, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), median of ${repeat} round(s)`);
 console.log(`${'net'.padEnd(22)}${'runner'.padEnd(34)}${'images/s'.padStart(10)}${'vs pytorch'.padStart(12)}${'load'.padStart(7)}`);
 for (const r of table) {
   const rate = r.imagesPerSec === null ? 'n/a' : r.imagesPerSec.toFixed(r.imagesPerSec < 10 ? 2 : 0);
   const ratio = r.ratioToPytorch === null ? '' : `${r.ratioToPytorch.toFixed(r.ratioToPytorch < 0.01 ? 4 : 2)}×`;
   console.log(`${r.net.padEnd(22)}${r.runner.padEnd(34)}${rate.padStart(10)}${ratio.padStart(12)}${r.load.toFixed(1).padStart(7)}`);
+}
+for (const [net, rowsOfNet] of Object.entries(profiles)) {
+  console.log(`\n${net}: CPU ms per 1-thread step by kernel`);
+  for (const r of rowsOfNet) if (r.ms >= 0.05) console.log(`  ${r.kernel.padEnd(28)}${r.ms.toFixed(2).padStart(8)}${r.calls > 0 ? `  ×${r.calls}` : ''}`);
 }
 
 const outDir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -149,8 +240,10 @@ const json = {
   cores: os.cpus().length,
   batch: BATCH,
   quick,
+  repeat,
   peer: { python: peer.python ?? null, torch: peer.torch ?? null, threads: peer.threads ?? null, skipped: peer.skipped ?? null },
   rows: table,
+  ...(profile ? { profileCpuMsPerStep: profiles } : {}),
 };
 writeFileSync(`${outDir}train-bench.json`, `${JSON.stringify(json, null, 2)}\n`);
 console.log(`\nwrote ${outDir}train-bench.json`);

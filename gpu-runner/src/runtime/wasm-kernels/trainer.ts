@@ -21,13 +21,20 @@ export class SgdTrainer {
   /** Gradients of the batch-mean loss, in `net.shapes` order, plus the loss. */
   gradients(x: Float32Array, labels: Int32Array): { grads: Float32Array[]; loss: number } {
     const n = labels.length;
-    return tf.tidy(() => {
+    // The host copies are made after tidy returns: tidy walks whatever its callback returns looking
+    // for tensors to keep, and walks a typed array element by element (for...in, plus a Set insert
+    // per element) — for ResNet-18's 0.2 M parameters that was 80 ms per step, a quarter of it.
+    const [value, grads] = tf.tidy(() => {
       const xs = tf.tensor4d(x, [n, 32, 32, 3]);
       const ys = tf.oneHot(tf.tensor1d(labels, 'int32'), 10) as tf.Tensor2D;
-      const { value, grads } = tf.variableGrads(() => this.net.loss(this.params, xs, ys), this.vars);
-      const out = this.vars.map((v) => grads[v.name].dataSync() as Float32Array);
-      return { grads: out.map((g) => Float32Array.from(g)), loss: value.dataSync()[0] };
+      const r = tf.variableGrads(() => this.net.loss(this.params, xs, ys), this.vars);
+      return [r.value, this.vars.map((v) => r.grads[v.name])] as const;
     });
+    try {
+      return { grads: grads.map((g) => Float32Array.from(g.dataSync() as Float32Array)), loss: value.dataSync()[0] };
+    } finally {
+      tf.dispose([value, ...grads]);
+    }
   }
 
   /** p ← p − lr·g for every parameter. */
