@@ -39,11 +39,13 @@ port.on('message', (msg: WorkerRequest) => {
     port.postMessage({ kind: 'snapshot', params: trainer.snapshot() });
     return;
   }
+  const t0 = performance.now();
   if (msg.apply !== null) trainer.apply(msg.apply);
   if (msg.kind === 'apply') {
     port.postMessage({ kind: 'applied' });
     return;
   }
   const { grads, loss } = trainer.gradients(msg.x, msg.labels);
-  port.postMessage({ kind: 'grads', grads, loss }, grads.map((g) => g.buffer as ArrayBuffer));
+  const busyMs = performance.now() - t0;
+  port.postMessage({ kind: 'grads', grads, loss, busyMs }, grads.map((g) => g.buffer as ArrayBuffer));
 });

@@ -15,7 +15,7 @@ import type { WorkerInit, WorkerRequest } from './data-parallel-worker.ts';
 type Reply =
   | { kind: 'ready' }
   | { kind: 'applied' }
-  | { kind: 'grads'; grads: Float32Array[]; loss: number }
+  | { kind: 'grads'; grads: Float32Array[]; loss: number; busyMs: number }
   | { kind: 'snapshot'; params: Float32Array[] };
 
 /** One worker, with at most one request in flight (the trainer always awaits each round). */
@@ -61,7 +61,18 @@ export interface DataParallelOptions {
   workers?: number;
 }
 
+/** Where the wall time of the steps so far went (for benchmarks and diagnosis). */
+export interface DataParallelStats {
+  steps: number;
+  /** Total wall time of step() calls. */
+  wallMs: number;
+  /** Σ over steps of the slowest worker's busy time (applying the previous update + gradients). */
+  slowestWorkerMs: number;
+}
+
 export class DataParallelTrainer {
+  readonly stats: DataParallelStats = { steps: 0, wallMs: 0, slowestWorkerMs: 0 };
+
   private constructor(
     private readonly replicas: Replica[],
     /** Averaged gradients of the last step, applied by the replicas at the start of the next request. */
@@ -80,6 +91,7 @@ export class DataParallelTrainer {
 
   /** One SGD step on the batch (x: [n,32,32,3] NHWC, labels: class ids). Returns the batch-mean loss. */
   async step(x: Float32Array, labels: Int32Array): Promise<number> {
+    const t0 = performance.now();
     const n = labels.length;
     const per = x.length / n;
     const k = Math.min(this.replicas.length, n);
@@ -106,6 +118,9 @@ export class DataParallelTrainer {
       });
     });
     this.unapplied = avg;
+    this.stats.steps++;
+    this.stats.wallMs += performance.now() - t0;
+    this.stats.slowestWorkerMs += Math.max(...replies.map((r) => (r as { busyMs: number }).busyMs));
     return loss;
   }
 

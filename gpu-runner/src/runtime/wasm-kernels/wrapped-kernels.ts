@@ -1,5 +1,5 @@
 /**
- * Faster paths for four stock tfjs-wasm kernels on the shapes a training step produces, each
+ * Faster paths for five stock tfjs-wasm kernels on the shapes a training step produces, each
  * falling back to the stock kernel (callStock) for everything else. Results are identical to the
  * stock kernels' (same operations in the same order), except BatchMatMul's transposed cases,
  * which XNNPACK sums in its own order.
@@ -16,7 +16,9 @@
  *  - Identity: the stock kernel copies the buffer. tfjs-core clones every tensor it saves for the
  *    backward pass, so a training step copied each activation once more (33 copies per tiny-CNN
  *    step). tfjs buffers are immutable once written and the wasm backend reference-counts them
- *    (its own Reshape shares the buffer the same way), so Identity can share it too.
+ *    (its own Reshape shares the buffer the same way), so Identity can share it too;
+ *  - Cast to the dtype the tensor already has: a copy on the stock kernel, made by every ReLU
+ *    gradient (dy · cast(step(x), 'float32')); shared like Identity.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type BackendWasm, type TensorInfo, callStock, dispose, heapOffset, simd, view } from './wasm-backend.ts';
@@ -114,4 +116,13 @@ export function identity(args: Args): TensorInfo {
   if (x.dtype === 'string') return callStock('Identity', args);
   backend.incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+export function cast(args: Args): TensorInfo {
+  const { backend } = args;
+  const { x } = args.inputs as { x: TensorInfo };
+  const { dtype } = args.attrs as unknown as tf.CastAttrs;
+  if (x.dtype !== dtype || dtype === 'string' || dtype === 'complex64') return callStock('Cast', args);
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype };
 }
