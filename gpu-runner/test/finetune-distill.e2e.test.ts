@@ -75,16 +75,17 @@ const fuseArgs = ['fuse', '--model', path('m0.safetensors'), '--model', path('m1
 describe('fuse --finetune', () => {
   it('finetunes the fused MLP: eval accuracy rises clearly, the written file is the kept epoch', async () => {
     const run = await ok(
-      ...fuseArgs, '--finetune', '1', '--train', 'mnist:train', '--lr', '0.01',
+      ...fuseArgs, '--finetune', '1', '--train', 'mnist:train', '--lr', '0.05', '--momentum', '0.9',
       '--out', path('fused-ft.safetensors'), '--unfinetuned-out', path('fused-raw.safetensors'), '--report', path('fused-ft.json'),
     );
     const report = json<FusionReport>('fused-ft.json');
     const training = report.training!;
     expect(training.kind).toBe('finetune');
     expect(training.history).toHaveLength(1);
-    expect(training.settings).toMatchObject({ preset: 'finetune-mlp-mnist', lr: 0.01, momentum: 0.5, batchSize: 64, epochs: 1 });
+    expect(training.settings).toMatchObject({ preset: 'finetune-mlp-mnist', lr: 0.05, momentum: 0.9, weightDecay: 0, batchSize: 64, epochs: 1 });
     expect(training.before).toBe(report.accuracy!.fused);
-    // Fused from weak inputs, the model starts around 80%; one epoch on 8,000 digits lifts it by several points.
+    // Fused from weak inputs, the model starts near 85%; one epoch on 8,000 digits with the demo's faster
+    // recipe (lr 0.05, momentum 0.9) lifts it to about 92%, so 3 points is a safe floor.
     expect(training.reported!).toBeGreaterThan(training.before! + 0.03);
     expect(report.accuracy!.finetuned).toEqual({ fused: training.reported });
     expect(training.bestEpoch).toBe(1);

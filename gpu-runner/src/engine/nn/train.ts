@@ -150,8 +150,9 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
   if (options.teacher !== undefined) checkDistillOptions(options.teacher);
   const image = options.augment === undefined ? undefined : imageGeometry(arch, data.x.shape);
   const rng = new Rng(options.seed);
-  // Forked before any shuffle, so shuffling draws the same with and without augmentation.
-  const augmentRng = rng.fork();
+  // A generator of its own, so the shuffle stream is the same with and
+  // without augmentation (and as it was before augmentation existed).
+  const augmentRng = new Rng(options.seed).fork();
   const net = familyNet(arch);
   const classes = arch.classes;
   const batches = Math.ceil(n / batchSize);
