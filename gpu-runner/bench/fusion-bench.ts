@@ -1,12 +1,20 @@
 /**
- * `npm run bench`: per-stage timings of the fusion pipeline on the paper's
- * MLP ablation pair (400-200-100-50-25 vs 400-200-100) with 200 calibration
- * digits, for the main option combinations. Prints a table of medians and
- * writes gpu-runner/bench/results/fusion-bench.json.
+ * `npm run bench`: per-stage timings of the fusion pipeline.
  *
+ * 1. The paper's MLP ablation pair (400-200-100-50-25 vs 400-200-100) with
+ *    200 calibration digits, for the main option combinations: medians of
+ *    BENCH_REPEATS runs after a warm-up.
+ * 2. The paper's full-size CNN pairs at 32×32×3 with 200 calibration images,
+ *    default CNN options (CKA, efficient ground metric, skip handling):
+ *    VGG13_doub ← VGG11_half and ResNet34 ← ResNet18, one run each in its
+ *    own process (cnn-pair-run.ts) for a clean peak-memory reading. Set
+ *    BENCH_CNN=0 to skip them (several minutes on 2 cores).
+ *
+ * Prints tables and writes gpu-runner/bench/results/fusion-bench.json.
  * Weights are freshly initialised (timing does not depend on training), so
  * the bench needs no data beyond the digits the npm package ships.
  */
+import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { MlpArch } from '../src/engine/arch.ts';
@@ -56,9 +64,40 @@ async function main() {
     ['config', ...stages.map((s) => `${s} (s)`)],
     results.map((r) => [r.config, ...stages.map((s) => r.medianSeconds[s])]),
   );
+  const cnn = process.env.BENCH_CNN === '0' ? [] : cnnPairs();
   const out = fileURLToPath(new URL('./results/fusion-bench.json', import.meta.url));
-  writeJson(out, { bench: 'fusion-mlp', pair: { A: A.hidden, B: B.hidden }, samples: 200, backend: backend.detail, machine: machine(), results });
+  writeJson(out, {
+    bench: 'fusion',
+    pair: { A: A.hidden, B: B.hidden },
+    samples: 200,
+    backend: backend.detail,
+    machine: machine(),
+    results,
+    cnn,
+  });
   console.log(`\nwrote ${out}`);
+}
+
+/** Runs each full-size CNN pair in a child process and prints a table of CPU seconds per stage and peak memory. */
+function cnnPairs(): Record<string, unknown>[] {
+  const script = fileURLToPath(new URL('./cnn-pair-run.ts', import.meta.url));
+  const rows = ['vgg', 'resnet'].map((pair) => {
+    const stdout = execFileSync(process.execPath, ['--import', 'tsx', script, pair], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    return JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      pair: string;
+      cpuSeconds: Record<string, number>;
+      wallSeconds: number;
+      peakRssMiB: number;
+      backendPeakMiB: number;
+    };
+  });
+  const stages = [...REPORT_STAGES, 'total'] as const;
+  console.log('\nfull-size CNN pairs, 32×32×3, t = 200 (CPU seconds per stage; wall-clock total; peak memory)');
+  printTable(
+    ['pair', ...stages.map((s) => `${s} (s)`), 'wall (s)', 'peak RSS (MiB)', 'tfjs heap (MiB)'],
+    rows.map((r) => [r.pair, ...stages.map((s) => r.cpuSeconds[s]), r.wallSeconds, String(r.peakRssMiB), String(r.backendPeakMiB)]),
+  );
+  return rows;
 }
 
 await main();

@@ -26,6 +26,8 @@ export function formatSummary(report: FusionReport, outPath: string, reportPath?
     const parts = acc.models.map((a, i) => `model ${i + 1} ${pct(a)}`);
     parts.push(`ensemble ${pct(acc.ensemble)}`);
     acc.depthAligned.forEach((a, i) => parts.push(`depth-aligned ${acc.depthAlignedInputs[i]} ${pct(a)}`));
+    if (acc.fusedBeforeBnReestimate !== undefined) parts.push(`fused before BN re-estimation ${pct(acc.fusedBeforeBnReestimate)}`);
+    if (acc.fusedBeforeRepair !== undefined) parts.push(`fused before REPAIR ${pct(acc.fusedBeforeRepair)}`);
     parts.push(`fused ${pct(acc.fused)}`);
     lines.push(`  accuracy on ${acc.samples} samples: ${parts.join('  ')}`);
   }

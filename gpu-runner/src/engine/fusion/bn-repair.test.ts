@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Model, type ResNetArch, type VggArch } from '../arch.ts';
+import { type Model, type ResNetArch, type VggArch, layerSpecs } from '../arch.ts';
 import type { Tensor32 } from '../tensor.ts';
 import { tapShapes } from '../nn/layers.ts';
 import type { BatchStats } from '../nn/cnn-reference.fixture.ts';
@@ -84,8 +84,10 @@ describe('REPAIR renormalisation', () => {
       const input = { fused: start, n0: N0, n1: N1, transports, weightN1: 0.5, x };
       const targets = repairTargets(input);
       const repaired = ownOutputStats(repairFused(input), x);
-      const tolerance = 1e-4;
+      // BatchNorm's eps leaves a BN layer's output std √(v/(v + eps)) under its target.
+      const bnLayer = layerSpecs(arch).map((s) => s.bn !== undefined);
       targets.forEach((target, l) => {
+        const tolerance = bnLayer[l] ? 3e-3 : 1e-4;
         relClose(repaired[l].mean, target.mean, tolerance);
         relClose(repaired[l].std, target.std, tolerance);
       });

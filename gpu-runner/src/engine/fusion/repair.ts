@@ -22,10 +22,13 @@
  * - with neither (a VGG's hidden FC layers when only convs have BN): the
  *   scale alone.
  *
- * Layers are corrected one at a time in forward order, re-measuring (eval
- * mode) before each, since every correction changes what the layers after
- * it see: one forward pass per hidden layer. The BatchNorm running
- * statistics stay those the model came with (re-estimate before REPAIR).
+ * BatchNorm layers are corrected together from one measurement, and the
+ * running statistics re-estimated after (BatchNorm's eps leaves the output
+ * std a hair under the target, √(v/(v + eps))). Layers without BatchNorm
+ * are then corrected one at a time in forward order, re-measured before
+ * each since every correction changes what the layers after it see: one
+ * forward pass per such layer, which makes REPAIR of a deep bias-only model
+ * slow. Re-estimate the statistics before REPAIR.
  *
  * Without either there is no parameter to move a channel's mean, and REPAIR
  * is refused. Statistics are over calibration samples and positions.
@@ -34,7 +37,7 @@ import { type Model, type Params, layerSpecs, makeModel } from '../arch.ts';
 import { FusionError } from '../errors.ts';
 import { type Tensor32, numel } from '../tensor.ts';
 import { forward } from '../nn/forward.ts';
-import { hasBatchNorm } from './bn-statistics.ts';
+import { hasBatchNorm, reestimateBatchNorm } from './bn-statistics.ts';
 
 export interface ChannelStats {
   mean: Float64Array;
@@ -139,24 +142,34 @@ export function repairFused(input: RepairInput): Model {
   }
   const targets = repairTargets(input);
   let model = fused;
+  // Multiplies output channel j of a tensor by a_j (and adds shift_j): rows of a weight, entries of a vector.
+  const scale = (params: Params, name: string, channels: number, a: Float64Array, shift: Float64Array | null) => {
+    const t = params.get(name)!;
+    const per = t.data.length / channels;
+    params.set(name, { shape: [...t.shape], data: Float32Array.from(t.data, (v, k) => v * a[Math.floor(k / per)] + (shift ? shift[Math.floor(k / per)] : 0)) });
+  };
+  if (hasBatchNorm(model.arch)) {
+    // Every BatchNorm layer at once from one measurement, then fresh running
+    // statistics: each BN normalises its input, so once the statistics are
+    // re-estimated a correction upstream no longer moves a layer downstream.
+    const current = ownOutputStats(model, x);
+    const params: Params = new Map(model.params);
+    hidden.forEach((s, l) => {
+      if (!s.bn) return;
+      const { a, shift } = affine(current[l], targets[l]);
+      scale(params, `${s.bn}.weight`, s.shape[0], a, null);
+      scale(params, `${s.bn}.bias`, s.shape[0], a, shift);
+    });
+    model = reestimateBatchNorm(makeModel(model.arch, params), x);
+  }
   hidden.forEach((s, l) => {
-    // Re-measured after every correction: each one changes the later layers' inputs.
+    if (s.bn) return;
+    // One layer at a time, re-measured before each: every correction changes the later layers' inputs.
     const { a, shift } = affine(ownOutputStats(model, x)[l], targets[l]);
     const params: Params = new Map(model.params);
-    // Multiplies output channel j of a tensor by a_j (and adds shift_j): rows of a weight, entries of a vector.
-    const scale = (name: string, withShift: boolean) => {
-      const t = params.get(name)!;
-      const per = t.data.length / s.shape[0];
-      params.set(name, { shape: [...t.shape], data: Float32Array.from(t.data, (v, k) => v * a[Math.floor(k / per)] + (withShift ? shift[Math.floor(k / per)] : 0)) });
-    };
-    if (s.bn) {
-      scale(`${s.bn}.weight`, false);
-      scale(`${s.bn}.bias`, true);
-    } else {
-      scale(s.weight, false);
-      // Without a bias (a VGG's hidden FC layers when only the convs have BatchNorm) only the scale moves.
-      if (s.bias) scale(s.bias, true);
-    }
+    scale(params, s.weight, s.shape[0], a, null);
+    // Without a bias (a VGG's hidden FC layers when only the convs have BatchNorm) only the scale moves.
+    if (s.bias) scale(params, s.bias, s.shape[0], a, shift);
     model = makeModel(model.arch, params);
   });
   return model;
