@@ -63,10 +63,17 @@ export class Rest {
 
   async waitFor(jobId: string, done: (job: FusionJob) => boolean, timeoutMs = 60_000): Promise<FusionJob> {
     const deadline = Date.now() + timeoutMs;
+    let status = 'unknown';
     for (;;) {
-      const job = await this.json<FusionJob>(`/v1/fusions/${jobId}`);
-      if (done(job)) return job;
-      if (Date.now() > deadline) throw new Error(`fusion ${jobId} is still ${job.status} after ${timeoutMs} ms`);
+      const res = await this.fetch(`/v1/fusions/${jobId}`);
+      // 503 means "retry later" (the store was briefly unavailable); anything else must be an answer.
+      if (res.status !== 503) {
+        const job = (await res.json()) as FusionJob;
+        if (!res.ok) throw new Error(`GET /v1/fusions/${jobId} → ${res.status} ${JSON.stringify(job)}`);
+        if (done(job)) return job;
+        status = job.status;
+      }
+      if (Date.now() > deadline) throw new Error(`fusion ${jobId} is still ${status} after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -36,13 +36,21 @@ export function fromJson<T>(bytes: Uint8Array): T {
   return JSON.parse(decoder.decode(bytes)) as T;
 }
 
-const PARSE_ATTEMPTS = 5;
+const READ_ATTEMPTS = 5;
+
+/** Errors that say something about the object (absent, bad key), as opposed to a failed read. */
+function isDefinitive(err: unknown): boolean {
+  if (err instanceof ObjectStoreError) return err.code !== 'unavailable';
+  return err instanceof TypeError || err instanceof RangeError;
+}
 
 /**
- * Reads a JSON object, or null when absent. A read that does not parse is
- * tried again a few times before it counts as corrupt: the port promises
- * atomic objects, but s3rver (the tests' S3) writes objects in place, so a
- * reader racing a writer there can see a prefix of the new object.
+ * Reads a small JSON object (a record, an event, a snapshot), or null when it
+ * is absent. A failed read is tried again a few times before it counts: a
+ * connection reset mid-body is not retried by the S3 SDK, and s3rver (the
+ * tests' S3) writes objects in place, so a reader racing a writer there can
+ * see a prefix of the object that does not parse. A persistent failure still
+ * throws.
  */
 export async function readJson<T>(store: ObjectStore, key: string): Promise<T | null> {
   for (let attempt = 1; ; attempt++) {
@@ -50,8 +58,8 @@ export async function readJson<T>(store: ObjectStore, key: string): Promise<T | 
       return fromJson<T>(await store.getBytes(key));
     } catch (err) {
       if (err instanceof ObjectStoreError && err.code === 'not_found') return null;
-      if (!(err instanceof SyntaxError) || attempt >= PARSE_ATTEMPTS) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+      if (isDefinitive(err) || attempt >= READ_ATTEMPTS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
     }
   }
 }
