@@ -95,6 +95,13 @@ export interface ReportSweep {
   ensembleAccuracy?: number[];
 }
 
+/** A depth alignment's per-layer mapping: columns model's hidden layer k ↔ rows model's hidden layer mapping[k−1]. */
+export interface ReportLayerMapping {
+  rowsModel: number;
+  colsModel: number;
+  mapping: number[];
+}
+
 export interface FusionReport {
   schema: 'clafusion.report/v1';
   engine: { name: 'clafusion'; version: string };
@@ -103,7 +110,16 @@ export interface FusionReport {
   options: FusionOptions;
   inputs: ReportInput[];
   calibration: { samples: number; available: number };
-  alignment: { groups: ReportAlignmentGroup[] };
+  alignment: {
+    /** One per aligned part: MLP `hidden`; VGG `group k` (and `fc`); ResNet `stage k`, whose units are blocks. */
+    groups: ReportAlignmentGroup[];
+    /**
+     * The per-layer mapping of each depth alignment (spec §4.1: 1-based, over
+     * the shallower model's hidden layers, into the deeper model's), all
+     * parts concatenated and ResNet blocks expanded. Absent in older reports.
+     */
+    mappings?: ReportLayerMapping[];
+  };
   balance: { method: 'add' | 'merge'; depthAligned: { input: number; arch: Arch }[] };
   fusion: {
     method: FusionOptions['fusion'];

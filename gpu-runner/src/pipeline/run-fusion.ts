@@ -18,7 +18,7 @@ import { StageTimer } from './stage-timer.ts';
 import { createTapRecorder } from './record-taps.ts';
 import { type Renormalization, renormalize } from './renormalize.ts';
 import { type FinetuneRequest, type FusionTrainingEvent, checkFinetuneRequest, finetuneFusion } from './finetune-fusion.ts';
-import { type FusionReport, REPORT_STAGES, type ReportAlignmentGroup, type ReportInput, type ReportStage } from './report.ts';
+import { type FusionReport, REPORT_STAGES, type ReportAlignmentGroup, type ReportInput, type ReportLayerMapping, type ReportStage } from './report.ts';
 import { ENGINE_VERSION } from './version.ts';
 
 export const DEFAULT_SAMPLES = 200;
@@ -146,6 +146,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
   let fused: Model;
   let namingFrom: number;
   let groups: ReportAlignmentGroup[] = [];
+  const mappings: ReportLayerMapping[] = [];
   let depthAligned: { input: number; model: Model }[] = [];
   let layers: FusionReport['fusion']['layers'] = [];
   let n0: number | null = null;
@@ -161,6 +162,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     inputs[pair.deeper].role = equal ? 'equal-depth' : 'deeper';
     inputs[pair.shallower].role = equal ? 'equal-depth' : 'shallower';
     groups = pair.alignment.map((g) => ({ ...g, rowsModel: pair.deeper + 1, colsModel: pair.shallower + 1 }));
+    if (pair.mapping) mappings.push({ rowsModel: pair.deeper + 1, colsModel: pair.shallower + 1, mapping: pair.mapping });
     if (pair.depthAligned) depthAligned = [{ input: pair.depthAligned.input, model: pair.depthAligned.model }];
     layers = pair.layers.map((l) => ({ ...l, model: pair.n0 + 1 }));
     n0 = pair.n0 + 1;
@@ -181,6 +183,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
       groups.push(
         ...member.alignment.map((g) => ({ ...g, name: `model ${member.input + 1}: ${g.name}`, rowsModel: many.anchor + 1, colsModel: member.input + 1 })),
       );
+      if (member.mapping) mappings.push({ rowsModel: many.anchor + 1, colsModel: member.input + 1, mapping: member.mapping });
       if (member.depthAligned) depthAligned.push({ input: member.input, model: member.depthAligned });
       layers.push(...member.layers.map((l) => ({ ...l, model: member.input + 1 })));
     }
@@ -235,7 +238,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     options,
     inputs,
     calibration: { samples, available: calibrationRows },
-    alignment: { groups },
+    alignment: { groups, mappings },
     balance: {
       method: options.balance,
       depthAligned: depthAligned.map((d) => ({ input: d.input + 1, arch: d.model.arch })),
