@@ -4,12 +4,14 @@
  *
  *   node --import tsx gpu-runner/bench/train-bench.ts [--quick] [--repeat N] [--cpu-steps N] [--profile]
  *
- * Prints a table (images/s, ratio to PyTorch, 1-minute load average) and writes
- * gpu-runner/bench/results/train-bench.json. Each net's runners are measured in `--repeat`
- * interleaved rounds (default 3: peer, 1 thread, 2 workers, peer, …) and the table gives each
- * runner's median, so that a burst of other load on the machine hits both sides of a ratio
- * rather than one; the JSON keeps every round with the load average when it started (numbers
- * taken while other work shares the cores are not comparable). `--profile` adds, per net, the
+ * Prints a table (images/s, ratio to 2-thread PyTorch, images per CPU second of the whole
+ * process, 1-minute load average) and writes gpu-runner/bench/results/train-bench.json. PyTorch
+ * runs with 2 threads (the reference) and with 1 thread (the partner of the 1-thread tfjs row).
+ * Each net's runners are measured in `--repeat` interleaved rounds (default 3: peers, 1 thread,
+ * 2 workers, peers, …) and the table gives each runner's median, so that a burst of other load
+ * on the machine hits both sides of a ratio rather than one; the JSON keeps every round with the
+ * load average when it started. Wall-clock numbers taken while other work shares the cores are
+ * not comparable — 2-thread PyTorch in particular collapses — so check the load column. `--profile` adds, per net, the
  * CPU time of every wasm kernel in a 1-thread step (CPU rather than wall time: it is what the
  * kernel itself costs, and is much less disturbed by other processes).
  * The peer is train_peer.py, run with the first of `python3`, `/usr/bin/python3` that can import
@@ -53,14 +55,22 @@ function randomBatch(seed: number): { x: Float32Array; labels: Int32Array } {
   };
 }
 
-async function timeSteps(steps: number, warmup: number, step: () => unknown): Promise<number> {
-  for (let i = 0; i < warmup; i++) await step();
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await step();
-  return (BATCH * steps * 1000) / (performance.now() - t0);
+/** Images per wall-clock second, and per CPU second of the whole process (all its threads). */
+interface Rate {
+  rate: number;
+  perCpuSec: number;
 }
 
-async function single(backend: string, net: string, steps: number, warmup: number): Promise<number> {
+async function timeSteps(steps: number, warmup: number, step: () => unknown): Promise<Rate> {
+  for (let i = 0; i < warmup; i++) await step();
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < steps; i++) await step();
+  const c = process.cpuUsage(c0);
+  return { rate: (BATCH * steps * 1000) / (performance.now() - t0), perCpuSec: (BATCH * steps * 1e6) / (c.user + c.system) };
+}
+
+async function single(backend: string, net: string, steps: number, warmup: number): Promise<Rate> {
   await tf.setBackend(backend);
   await tf.ready();
   const model = TRAINING_NETS[net]();
@@ -73,12 +83,18 @@ async function single(backend: string, net: string, steps: number, warmup: numbe
   }
 }
 
-async function dataParallel(net: string, steps: number, workers: number): Promise<number> {
+/** images/s, and the wall time per step not covered by the slowest worker's own work (message
+ * passing, gradient averaging on the main thread, waiting to be scheduled). */
+async function dataParallel(net: string, steps: number, workers: number): Promise<Rate & { overheadMsPerStep: number }> {
   const model = TRAINING_NETS[net]();
   const trainer = await DataParallelTrainer.create({ net, initial: initParams(model), learningRate: LR, workers });
   const { x, labels } = randomBatch(1);
   try {
-    return await timeSteps(steps, 2, () => trainer.step(x, labels));
+    for (let i = 0; i < 2; i++) await trainer.step(x, labels);
+    const before = { ...trainer.stats };
+    const r = await timeSteps(steps, 0, () => trainer.step(x, labels));
+    const s = trainer.stats;
+    return { ...r, overheadMsPerStep: (s.wallMs - before.wallMs - (s.slowestWorkerMs - before.slowestWorkerMs)) / (s.steps - before.steps) };
   } finally {
     await trainer.close();
   }
@@ -89,12 +105,12 @@ interface PeerResult {
   torch?: string;
   threads?: number;
   skipped?: string;
-  results?: Array<{ net: string; imagesPerSec: number }>;
+  results?: Array<{ net: string; imagesPerSec: number; imagesPerCpuSec: number }>;
 }
 
-function runPeer(nets: typeof NETS): PeerResult {
+function runPeer(nets: typeof NETS, threads: number): PeerResult {
   const script = fileURLToPath(new URL('./train_peer.py', import.meta.url));
-  const request = JSON.stringify({ threads: 2, nets: nets.map((n) => ({ net: n.net, batch: BATCH, steps: n.steps })) });
+  const request = JSON.stringify({ threads, nets: nets.map((n) => ({ net: n.net, batch: BATCH, steps: n.steps })) });
   const reasons: string[] = [];
   for (const python of ['python3', '/usr/bin/python3']) {
     try {
@@ -169,9 +185,12 @@ function median(xs: number[]): number {
 registerWasmTrainingKernels();
 interface Round {
   imagesPerSec: number | null;
+  /** Images per CPU second of the whole process: much less disturbed by other load than wall time. */
+  imagesPerCpuSec: number | null;
   load: number;
+  overheadMsPerStep?: number;
 }
-const rows: Array<{ net: string; runner: string; imagesPerSec: number | null; load: number; rounds: Round[]; note?: string }> = [];
+const rows: Array<{ net: string; runner: string; imagesPerSec: number | null; imagesPerCpuSec: number | null; load: number; rounds: Round[]; note?: string }> = [];
 const profiles: Record<string, Array<{ kernel: string; ms: number; calls: number }>> = {};
 
 let peer: PeerResult = {};
@@ -185,22 +204,38 @@ for (const spec of NETS) {
   };
   for (let round = 1; round <= repeat; round++) {
     console.log(`${net}: round ${round}/${repeat}, load ${os.loadavg()[0].toFixed(2)}`);
+    // PyTorch with 2 threads is the reference; with 1 thread it pairs with the 1-thread tfjs row,
+    // a ratio that stays meaningful when other processes share the cores (a 2-thread intra-op
+    // pool collapses then: its threads wait on each other whenever one is descheduled).
+    for (const threads of [2, 1]) {
+      const load = os.loadavg()[0];
+      const p = runPeer([spec], threads);
+      if (p.skipped !== undefined) console.log(`  peer skipped: ${p.skipped}`);
+      if (threads === 2 && (p.torch !== undefined || peer.torch === undefined)) peer = { ...p, results: undefined };
+      const r = p.results?.find((x) => x.net === net);
+      const peerRow = runnerRow(`pytorch ${p.torch ?? ''} cpu, ${threads} thread${threads > 1 ? 's' : ''}`.replace('  ', ' '));
+      peerRow.rounds.push({ imagesPerSec: r?.imagesPerSec ?? null, imagesPerCpuSec: r?.imagesPerCpuSec ?? null, load });
+      if (r === undefined) peerRow.note = p.skipped;
+    }
     let load = os.loadavg()[0];
-    const p = runPeer([spec]);
-    if (p.skipped !== undefined) console.log(`  peer skipped: ${p.skipped}`);
-    if (p.torch !== undefined || peer.torch === undefined) peer = { ...p, results: undefined };
-    const r = p.results?.find((x) => x.net === net);
-    const peerRow = runnerRow(`pytorch ${p.torch ?? ''} cpu, ${p.threads ?? 2} threads`.replace('  ', ' '));
-    peerRow.rounds.push({ imagesPerSec: r?.imagesPerSec ?? null, load });
-    if (r === undefined) peerRow.note = p.skipped;
+    const one = await single('wasm', net, steps, 2);
+    runnerRow('tfjs wasm, 1 thread').rounds.push({ imagesPerSec: one.rate, imagesPerCpuSec: one.perCpuSec, load });
     load = os.loadavg()[0];
-    runnerRow('tfjs wasm, 1 thread').rounds.push({ imagesPerSec: await single('wasm', net, steps, 2), load });
-    load = os.loadavg()[0];
-    runnerRow('tfjs wasm, 2 workers').rounds.push({ imagesPerSec: await dataParallel(net, steps, 2), load });
+    const dp = await dataParallel(net, steps, 2);
+    runnerRow('tfjs wasm, 2 workers').rounds.push({ imagesPerSec: dp.rate, imagesPerCpuSec: dp.perCpuSec, load, overheadMsPerStep: dp.overheadMsPerStep });
   }
   for (const { runner, rounds, note } of runners) {
     const rates = rounds.map((x) => x.imagesPerSec).filter((x): x is number => x !== null);
-    rows.push({ net, runner, imagesPerSec: rates.length > 0 ? median(rates) : null, load: median(rounds.map((x) => x.load)), rounds, note });
+    const perCpu = rounds.map((x) => x.imagesPerCpuSec).filter((x): x is number => x !== null);
+    rows.push({
+      net,
+      runner,
+      imagesPerSec: rates.length > 0 ? median(rates) : null,
+      imagesPerCpuSec: perCpu.length > 0 ? median(perCpu) : null,
+      load: median(rounds.map((x) => x.load)),
+      rounds,
+      note,
+    });
   }
   if (profile) {
     console.log(`${net}: kernel profile…`);
@@ -210,21 +245,22 @@ for (const spec of NETS) {
 if (cpuSteps > 0) {
   console.log(`tiny-cnn: tfjs cpu (${cpuSteps} batches, no warm-up: it is slow)…`);
   const load = os.loadavg()[0];
-  const rate = await single('cpu', 'tiny-cnn', cpuSteps, 0);
-  rows.push({ net: 'tiny-cnn', runner: 'tfjs cpu', imagesPerSec: rate, load, rounds: [{ imagesPerSec: rate, load }] });
+  const r = await single('cpu', 'tiny-cnn', cpuSteps, 0);
+  const round = { imagesPerSec: r.rate, imagesPerCpuSec: r.perCpuSec, load };
+  rows.push({ net: 'tiny-cnn', runner: 'tfjs cpu', ...round, rounds: [round] });
 }
 
-const peerRate = (net: string) => rows.find((r) => r.net === net && r.runner.startsWith('pytorch'))?.imagesPerSec ?? null;
+const peerRate = (net: string) => rows.find((r) => r.net === net && r.runner.startsWith('pytorch') && r.runner.endsWith('2 threads'))?.imagesPerSec ?? null;
 const table = rows.map((r) => {
   const p = peerRate(r.net);
   return { ...r, ratioToPytorch: r.imagesPerSec !== null && p !== null ? r.imagesPerSec / p : null };
 });
 console.log(`\nbatch ${BATCH}, SGD, 32×32×3 random data, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), median of ${repeat} round(s)`);
-console.log(`${'net'.padEnd(22)}${'runner'.padEnd(34)}${'images/s'.padStart(10)}${'vs pytorch'.padStart(12)}${'load'.padStart(7)}`);
+console.log(`${'net'.padEnd(22)}${'runner'.padEnd(34)}${'images/s'.padStart(10)}${'vs pytorch'.padStart(12)}${'img/cpu-s'.padStart(11)}${'load'.padStart(7)}`);
+const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(v < 10 ? 2 : 0));
 for (const r of table) {
-  const rate = r.imagesPerSec === null ? 'n/a' : r.imagesPerSec.toFixed(r.imagesPerSec < 10 ? 2 : 0);
   const ratio = r.ratioToPytorch === null ? '' : `${r.ratioToPytorch.toFixed(r.ratioToPytorch < 0.01 ? 4 : 2)}×`;
-  console.log(`${r.net.padEnd(22)}${r.runner.padEnd(34)}${rate.padStart(10)}${ratio.padStart(12)}${r.load.toFixed(1).padStart(7)}`);
+  console.log(`${r.net.padEnd(22)}${r.runner.padEnd(34)}${fmt(r.imagesPerSec).padStart(10)}${ratio.padStart(12)}${fmt(r.imagesPerCpuSec).padStart(11)}${r.load.toFixed(1).padStart(7)}`);
 }
 for (const [net, rowsOfNet] of Object.entries(profiles)) {
   console.log(`\n${net}: CPU ms per 1-thread step by kernel`);

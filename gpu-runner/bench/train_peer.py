@@ -2,7 +2,7 @@
 
 Trains the same networks as the TypeScript bench (same layer shapes, NHWC data generated here as
 NCHW, batch size, plain SGD, softmax cross-entropy) and prints one JSON object on stdout:
-{"torch": version, "threads": n, "results": [{"net", "batch", "steps", "imagesPerSec"}]}.
+{"torch": version, "threads": n, "results": [{"net", "batch", "steps", "imagesPerSec", "imagesPerCpuSec"}]}.
 When torch cannot be imported it prints {"skipped": reason} and exits 0, so the bench can report
 the peer as missing instead of failing.
 """
@@ -91,10 +91,13 @@ def main() -> None:
         for _ in range(3):
             step()
         t0 = time.perf_counter()
+        c0 = time.process_time()
         for _ in range(steps):
             step()
         dt = time.perf_counter() - t0
-        results.append({"net": name, "batch": batch, "steps": steps, "imagesPerSec": batch * steps / dt})
+        # CPU time of all the process's threads (including any spin-waiting of the intra-op pool).
+        cpu = time.process_time() - c0
+        results.append({"net": name, "batch": batch, "steps": steps, "imagesPerSec": batch * steps / dt, "imagesPerCpuSec": batch * steps / cpu})
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results}))
 
 
