@@ -4,8 +4,22 @@
  * has N1's architecture, widths and neuron order.
  *
  * Layers are described generically (a weight of shape [o, i] or
- * [o, i, kh, kw], an optional bias, and for activation-based fusion the
- * neuron rows of both models), so the same loop serves MLPs and CNNs.
+ * [o, i, kh, kw], an optional bias and BatchNorm, and for activation-based
+ * fusion the neuron rows of both models), so the same loop serves MLPs and
+ * CNNs: a map acts on the input-channel axis at every kernel position, and
+ * on the channel axis of a classifier reading a flattened conv map.
+ *
+ * Degenerate layers (§7.7): when a row of M is constant — the conv1 of a
+ * zero block inserted into a ResNet B′ (its activations are all 0), or dead
+ * neurons before an inserted identity — every plan with the right marginals
+ * is optimal and the exact solver returns one vertex of that face, which
+ * depends on solver internals (POT's choice even changed between float32
+ * and float64 inputs). For equal widths every vertex is a permutation that
+ * permutes the block's conv1 outputs and conv2 inputs consistently, so the
+ * fused function is the same whichever is returned (tested by fusing a
+ * channel-permuted A, which makes the solver pick another vertex). For
+ * unequal widths different vertices pair different channels and the fused
+ * function genuinely differs; only the plan's cost is reproducible there.
  */
 import { FusionError } from '../errors.ts';
 import { type Tensor32, shapeString } from '../tensor.ts';
