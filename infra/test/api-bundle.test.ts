@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../api/src/auth/api-keys.ts';
 import type { CreateFileResult } from '../../api/src/contract/index.ts';
+import { BullMqQueue } from '../../api/src/queue/bullmq-queue.ts';
 import { S3Store } from '../../api/src/storage/s3-store.ts';
 import { type BundleResult, bundle } from '../bundle/api-bundle.ts';
 import type * as LambdaModule from '../../api/src/lambda.ts';
@@ -77,11 +78,26 @@ describe('the Lambda bundle, run as built, on S3 and Redis', () => {
 });
 
 describe('the queue-depth bundle', () => {
-  it('publishes waiting + prioritized + active as QueueDepth in one EMF line', async () => {
+  it('counts the jobs the service enqueues through its BullMQ adapter', async () => {
+    const qd = (await import(pathToFileURL(built['queue-depth']!.file).href)) as typeof QueueDepthModule;
+    const name = uniqueName('depth-adapter');
+    const queue = new BullMqQueue<{ n: number }>({ name, redisUrl: redisUrl() });
+    try {
+      for (const n of [1, 2, 3]) await queue.enqueue(`fus_depth${n}`, { n });
+      const lines: string[] = [];
+      const counts = await qd.publishQueueDepth({ REDIS_URL: redisUrl(), QUEUE_NAME: name }, (l) => lines.push(l));
+      expect(counts).toEqual({ waiting: 3, prioritized: 0, active: 0, delayed: 0 });
+      expect(JSON.parse(lines[0])).toMatchObject({ Queue: name, QueueDepth: 3 });
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('publishes waiting + prioritized + active as QueueDepth in one EMF line, leaving delayed retries out', async () => {
     const qd = (await import(pathToFileURL(built['queue-depth']!.file).href)) as typeof QueueDepthModule;
     const name = uniqueName('depth');
     const connection = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-    const queue = new Queue(name, { connection });
+    const queue = new Queue(name, { connection, prefix: qd.BULLMQ_PREFIX });
     try {
       await queue.add('fusion', { n: 1 });
       await queue.add('fusion', { n: 2 });

@@ -24,6 +24,9 @@ export interface QueueCounts {
   delayed: number;
 }
 
+/** The key prefix the service's queue adapter uses (api/src/queue/bullmq-queue.ts; BullMQ's own default is `bull`). */
+export const BULLMQ_PREFIX = 'clafusion';
+
 export const depthOf = (c: QueueCounts): number => c.waiting + c.prioritized + c.active;
 
 /** The EMF document CloudWatch turns into metrics (dimension: the queue name). */
@@ -52,9 +55,9 @@ export function emfRecord(queueName: string, counts: QueueCounts, at: Date): Rec
   };
 }
 
-export async function readCounts(redisUrl: string, queueName: string, prefix?: string): Promise<QueueCounts> {
+export async function readCounts(redisUrl: string, queueName: string, prefix: string): Promise<QueueCounts> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 5_000, lazyConnect: true });
-  const queue = new Queue(queueName, { connection, ...(prefix ? { prefix } : {}) });
+  const queue = new Queue(queueName, { connection, prefix });
   try {
     const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
     return { waiting: c.waiting ?? 0, prioritized: c.prioritized ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0 };
@@ -70,7 +73,7 @@ export async function publishQueueDepth(env: Env = process.env, log: (line: stri
   const queueName = env.QUEUE_NAME || 'clafusion-fusions';
   if (!env.REDIS_URL) throw new Error('REDIS_URL is not set');
   const url = env.REDIS_AUTH_SECRET_ARN ? redisUrlWithToken(env.REDIS_URL, await readSecretViaExtension(env.REDIS_AUTH_SECRET_ARN, env)) : env.REDIS_URL;
-  const counts = await readCounts(url, queueName, env.QUEUE_PREFIX || undefined);
+  const counts = await readCounts(url, queueName, env.QUEUE_PREFIX || BULLMQ_PREFIX);
   log(JSON.stringify(emfRecord(queueName, counts, new Date())));
   return counts;
 }

@@ -203,7 +203,6 @@ export class ClafusionStack extends Stack {
         S3_BUCKET: this.bucket.bucketName,
         S3_REGION: this.region,
         PRESIGN_SECONDS: '900',
-        NODE_OPTIONS: '--enable-source-maps',
       },
     });
     const apiUrl = this.apiFunction.addFunctionUrl({
