@@ -49,12 +49,20 @@ function malformed(source: string, problem: string): FusionError {
 type PyValue = string | number | boolean | null | PyValue[] | { [key: string]: PyValue };
 
 /**
+ * numpy's headers nest two levels (a dict holding a shape tuple). The parser
+ * recurses per level, so without a bound a 10 kB header of "(((…" overflows
+ * the call stack (a RangeError, not a FusionError); found by fuzzing.
+ */
+const MAX_LITERAL_DEPTH = 32;
+
+/**
  * A parser for the small subset of Python literals numpy writes in headers:
  * dicts, tuples/lists, quoted strings, integers (an old `L` suffix allowed),
  * True, False and None.
  */
 class PyLiteralParser {
   private pos = 0;
+  private depth = 0;
   constructor(
     private readonly text: string,
     private readonly source: string,
@@ -78,8 +86,13 @@ class PyLiteralParser {
   private value(): PyValue {
     this.skipSpace();
     const c = this.text[this.pos];
-    if (c === '{') return this.dict();
-    if (c === '(' || c === '[') return this.sequence(c === '(' ? ')' : ']');
+    if (c === '{' || c === '(' || c === '[') {
+      if (this.depth >= MAX_LITERAL_DEPTH) this.fail(`nesting deeper than ${MAX_LITERAL_DEPTH} levels`);
+      this.depth++;
+      const nested = c === '{' ? this.dict() : this.sequence(c === '(' ? ')' : ']');
+      this.depth--;
+      return nested;
+    }
     if (c === "'" || c === '"') return this.string(c);
     const word = /^(True|False|None|-?\d+L?)/.exec(this.text.slice(this.pos));
     if (word === null) this.fail(c === undefined ? 'unexpected end' : `unexpected ${JSON.stringify(c)}`);
@@ -138,6 +151,12 @@ class PyLiteralParser {
 
 // ------------------------------------------------ header
 
+/** Item size for the shape check; unknown descrs are refused later, by name. */
+function dtypeSizeOfDescr(descr: string): number {
+  const dtype = DESCRS[descr];
+  return dtype === undefined ? 1 : dtypeSize(dtype);
+}
+
 interface NpyHeader {
   descr: string;
   dtype: SafetensorsDtype;
@@ -185,6 +204,14 @@ function parseNpyHeader(bytes: Uint8Array, source: string, maxHeaderBytes: numbe
     throw malformed(source, `npy header 'shape' must be a tuple of non-negative integers, got ${JSON.stringify(shape)}`);
   }
   const dims = shape as number[];
+  // A zero dimension makes the product 0 however large the others are, so
+  // check the non-zero dimensions: a shape numpy could not allocate (its
+  // byte count is not a safe integer) is refused like numpy refuses it,
+  // instead of passing later checks as an empty array with absurd dims.
+  const nonZeroBytes = dims.reduce((a, d) => (d === 0 ? a : a * d), 1) * dtypeSizeOfDescr(descr);
+  if (!Number.isSafeInteger(nonZeroBytes)) {
+    throw malformed(source, `npy header 'shape' (${dims.join(', ')}) describes more bytes than any file can hold`);
+  }
   // Fortran and C order coincide for 0-D and 1-D arrays, so only refuse the ambiguous case.
   if (fortranOrder && dims.length > 1) {
     throw new FusionError(

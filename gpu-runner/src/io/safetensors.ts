@@ -121,6 +121,19 @@ function parseMetadata(value: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries(value)) as Record<string, string>;
 }
 
+/**
+ * A short rendering of a header value for a message. JSON.stringify would
+ * recurse through a value nested 500,000 deep (valid JSON that JSON.parse
+ * accepts) and overflow the stack; found by fuzzing.
+ */
+function brief(v: unknown): string {
+  if (Array.isArray(v)) {
+    const flat = v.length <= 8 && v.every((x) => typeof x !== 'object' || x === null);
+    return flat ? `[${v.map((x) => JSON.stringify(x)).join(',')}]` : describeJson(v);
+  }
+  return isPlainObject(v) ? describeJson(v) : JSON.stringify(v);
+}
+
 function isNonNegativeSafeInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
@@ -136,14 +149,19 @@ function parseEntry(name: string, value: unknown): TensorEntry {
   if (!isSafetensorsDtype(dtype)) throw fail(`unknown dtype ${JSON.stringify(dtype)}`);
   if (!Array.isArray(shape)) throw fail(`shape must be an array, got ${describeJson(shape)}`);
   shape.forEach((d, i) => {
-    if (!isNonNegativeSafeInt(d)) throw fail(`shape[${i}] must be a non-negative integer, got ${JSON.stringify(d)}`);
+    if (!isNonNegativeSafeInt(d)) throw fail(`shape[${i}] must be a non-negative integer, got ${brief(d)}`);
   });
+  // A zero dimension hides any product of the others, so bound the non-zero
+  // ones: code downstream multiplies sub-shapes (rows × columns), which must
+  // stay exact integers even for an empty tensor.
+  const nonZero = (shape as number[]).reduce((a, d) => (d === 0 ? a : a * d), 1) * dtypeSize(dtype);
+  if (!Number.isSafeInteger(nonZero)) throw fail(`shape ${shapeString(shape as number[])} has too many elements`);
   if (!Array.isArray(offsets) || offsets.length !== 2) {
-    throw fail(`data_offsets must be an array of two integers, got ${JSON.stringify(offsets)}`);
+    throw fail(`data_offsets must be an array of two integers, got ${brief(offsets)}`);
   }
   const [begin, end] = offsets as unknown[];
   if (!isNonNegativeSafeInt(begin) || !isNonNegativeSafeInt(end)) {
-    throw fail(`data_offsets must be non-negative integers, got ${JSON.stringify(offsets)}`);
+    throw fail(`data_offsets must be non-negative integers, got ${brief(offsets)}`);
   }
   if (end < begin) throw fail(`data_offsets [${begin}, ${end}] end before they begin`);
   const count = numel(shape);
