@@ -28,7 +28,7 @@ const context: Context = { services: notFoundEverywhere(), tenant: 'acme', idemp
 const caller = appRouter.createCaller(context) as unknown as Record<string, Record<string, (input: unknown) => Promise<unknown>>>;
 
 type ProcedureDef = { type: 'query' | 'mutation' | 'subscription'; inputs: { safeParse(v: unknown): { success: boolean } }[] };
-const procedures = Object.entries(appRouter._def.procedures as Record<string, { _def: ProcedureDef }>).map(([path, p]) => ({ path, def: p._def }));
+const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: ProcedureDef }>).map(([path, p]) => ({ path, def: p._def }));
 
 /** Field names the contract uses, so generated objects get past "unrecognized key" into the nested schemas. */
 const FIELDS = [
