@@ -15,7 +15,7 @@ function randomChars(count: number): string {
   return out;
 }
 
-export function newId(prefix: 'file' | 'fus', now: Date = new Date()): string {
+export function newId(prefix: 'file' | 'fus' | 'sch', now: Date = new Date()): string {
   const countdown = (TIME_SPAN - now.getTime()).toString(32).padStart(9, '0');
   return `${prefix}_${countdown}${randomChars(16)}`;
 }

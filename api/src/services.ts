@@ -1,6 +1,7 @@
 /** Wires the store and queue into the services the HTTP layer uses. */
 import { FileService } from './files/file-service.ts';
 import { JobService } from './jobs/job-service.ts';
+import { LineageService } from './lineages/lineage-service.ts';
 import type { FusionQueueData } from './jobs/queue-data.ts';
 import type { JobQueue, ObjectStore } from './ports/index.ts';
 import type { Services } from './trpc/context.ts';
@@ -14,6 +15,7 @@ export interface ServiceSettings {
 
 export function createServices(store: ObjectStore, queue: JobQueue<FusionQueueData>, settings: ServiceSettings): Services {
   const files = new FileService(store, { maxUploadBytes: settings.maxUploadBytes, presignSeconds: settings.presignSeconds });
-  const jobs = new JobService(store, queue, files);
-  return { store, files, jobs, eventPollMs: settings.eventPollMs, publicUrl: settings.publicUrl };
+  const lineages = new LineageService(store, files);
+  const jobs = new JobService(store, queue, files, lineages);
+  return { store, files, jobs, lineages, eventPollMs: settings.eventPollMs, publicUrl: settings.publicUrl };
 }

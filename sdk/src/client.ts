@@ -2,13 +2,15 @@
 import { type ClientOptions, HttpClient } from './core/http.ts';
 import { Files } from './resources/files.ts';
 import { Fusions } from './resources/fusions.ts';
+import { Lineages } from './resources/lineages.ts';
 
 export interface Client {
   files: Files;
   fusions: Fusions;
+  lineages: Lineages;
 }
 
 export function createClient(options: ClientOptions): Client {
   const http = new HttpClient(options);
-  return { files: new Files(http), fusions: new Fusions(http) };
+  return { files: new Files(http), fusions: new Fusions(http), lineages: new Lineages(http) };
 }

@@ -32,6 +32,8 @@ export const API_ERROR_STATUS = {
   invalid_file: 422,
   /** The models of a job cannot be fused together (family, input size or classes differ). */
   incompatible_models: 422,
+  /** This API key sent more requests than its rate limit allows; retry after `Retry-After` seconds. */
+  rate_limited: 429,
   internal_error: 500,
   /** The object store or queue cannot be reached; retry later. */
   service_unavailable: 503,

@@ -10,3 +10,6 @@ export * from './pagination.ts';
 export * from './files.ts';
 export * from './spec.ts';
 export * from './jobs.ts';
+export * from './lineages.ts';
+export * from './fusion-request.ts';
+export * from './schedules.ts';

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ArchSchema } from './files.ts';
 import { FileId, FusionId } from './ids.ts';
+import { LineageName, VersionNumber } from './lineages.ts';
 import { FusionSpec } from './spec.ts';
 
 /** queued → running → succeeded | failed | canceled (a retried job goes running → running). */
@@ -43,7 +44,13 @@ export const JobOutput = z.object({
 });
 export type JobOutput = z.infer<typeof JobOutput>;
 
-export const JobInputFile = z.object({ file: FileId, name: z.string(), sha256: z.string().nullable() });
+export const JobInputFile = z.object({
+  file: FileId,
+  name: z.string(),
+  sha256: z.string().nullable(),
+  /** The lineage version the model was named by, when the request used a lineage reference. */
+  lineage: z.object({ name: LineageName, version: VersionNumber }).optional(),
+});
 
 export const JobMetrics = z.object({
   /** Accuracy on the evaluation set, when one was given. */

@@ -8,6 +8,7 @@ import {
   type DownloadLink,
   type FileObject,
   type FusionJob,
+  type FusionRequest,
   type FusionSpec,
   type JobEvent,
   LIMITS,
@@ -17,6 +18,8 @@ import {
 import { ApiError, notFound } from '../errors.ts';
 import type { FileService } from '../files/file-service.ts';
 import { newId } from '../ids.ts';
+import type { LineageService } from '../lineages/lineage-service.ts';
+import { resolveRequest } from '../lineages/resolve-request.ts';
 import { type JobQueue, type ObjectStore, ObjectStoreError } from '../ports/index.ts';
 import { layout } from '../store-layout.ts';
 import { canonicalJson } from './canonical-json.ts';
@@ -38,6 +41,7 @@ export class JobService {
     private readonly store: ObjectStore,
     private readonly queue: JobQueue<FusionQueueData>,
     private readonly files: FileService,
+    private readonly lineages: LineageService,
   ) {}
 
   log(tenant: string, id: string): JobLog {
@@ -49,9 +53,11 @@ export class JobService {
    * before (Stripe's rules: same key and body → same job; same key, other
    * body → 409). Every step is create-only or repeatable, so a retry after a
    * crash half-way finishes the same job instead of making a second one.
+   * Lineage references are resolved here, once: the job keeps the file ids
+   * (and which versions they were), so it never changes under a new version.
    */
-  async create(tenant: string, spec: FusionSpec, idempotencyKey: string | null): Promise<FusionJob> {
-    const bodyHash = sha256(canonicalJson(spec));
+  async create(tenant: string, request: FusionRequest, idempotencyKey: string | null): Promise<FusionJob> {
+    const bodyHash = sha256(canonicalJson(request));
     let jobId: string | null = null;
     let idempotencyKeyPath: string | null = null;
     if (idempotencyKey !== null) {
@@ -62,7 +68,13 @@ export class JobService {
         if (existing) return existing.job;
       }
     }
+    const resolved = await resolveRequest(this.lineages, tenant, request);
+    const spec = resolved.spec;
     const inputs = await this.resolveInputs(tenant, spec);
+    inputs.models.forEach((m, i) => {
+      const lineage = resolved.models[i].lineage;
+      if (lineage) m.lineage = lineage;
+    });
     const now = new Date();
     if (jobId === null) {
       jobId = newId('fus', now);
@@ -73,7 +85,7 @@ export class JobService {
         } catch (err) {
           if (!(err instanceof ObjectStoreError && err.code === 'exists')) throw err;
           // A concurrent request with the same key won the race: follow it.
-          return this.create(tenant, spec, idempotencyKey);
+          return this.create(tenant, request, idempotencyKey);
         }
       }
     }

@@ -1,6 +1,7 @@
 import { filesRouter } from './files-router.ts';
 import { fusionsRouter } from './fusions-router.ts';
 import { router } from './init.ts';
+import { lineagesRouter } from './lineages-router.ts';
 
-export const appRouter = router({ files: filesRouter, fusions: fusionsRouter });
+export const appRouter = router({ files: filesRouter, fusions: fusionsRouter, lineages: lineagesRouter });
 export type AppRouter = typeof appRouter;

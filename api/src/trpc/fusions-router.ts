@@ -6,7 +6,7 @@ import {
   EventId,
   FusionId,
   FusionJob,
-  FusionSpec,
+  FusionRequest,
   JobEvent,
   JobOutput,
   OutputName,
@@ -28,11 +28,12 @@ export const fusionsRouter = router({
         path: '/fusions',
         tags: ['fusions'],
         summary: 'Create a fusion job',
-        description: 'Send an Idempotency-Key header to make retries safe: the same key and body return the same job; the same key with another body is a 409.',
+        description:
+          'Models are file ids or lineage references ({"name": …, "version": N | "latest"}), resolved now: the job records the files and versions. Send an Idempotency-Key header to make retries safe: the same key and body return the same job; the same key with another body is a 409.',
         requestHeaders: z.object({ 'idempotency-key': z.string().optional() }),
       },
     })
-    .input(FusionSpec)
+    .input(FusionRequest)
     .output(FusionJob)
     .mutation(({ ctx, input }) => ctx.services.jobs.create(ctx.tenant, input, ctx.idempotencyKey)),
 

@@ -3,7 +3,7 @@ import { streamEvents } from '../core/events.ts';
 import { JobFailedError } from '../core/errors.ts';
 import type { HttpClient } from '../core/http.ts';
 import { PagedList } from '../core/pagination.ts';
-import type { DownloadLink, FusionJob, FusionSpec, JobEvent, JobOutput, ListPage, OutputName } from '../core/types.ts';
+import type { DownloadLink, FusionJob, FusionRequest, JobEvent, JobOutput, ListPage, OutputName } from '../core/types.ts';
 import { downloadBytes, downloadToPath } from './files.ts';
 
 export interface CreateOptions {
@@ -20,7 +20,7 @@ export interface WaitOptions extends CreateOptions {
 export class Fusions {
   constructor(private readonly http: HttpClient) {}
 
-  create(spec: FusionSpec, options: CreateOptions = {}): Promise<FusionJob> {
+  create(spec: FusionRequest, options: CreateOptions = {}): Promise<FusionJob> {
     return this.http.json({
       method: 'POST',
       path: '/v1/fusions',
@@ -59,7 +59,7 @@ export class Fusions {
   }
 
   /** Creates a job and resolves when it succeeds; throws JobFailedError if it fails or is canceled. */
-  async createAndWait(spec: FusionSpec, options: WaitOptions = {}): Promise<FusionJob> {
+  async createAndWait(spec: FusionRequest, options: WaitOptions = {}): Promise<FusionJob> {
     const created = await this.create(spec, options);
     let progress = created.progress;
     let stage = created.stage;
