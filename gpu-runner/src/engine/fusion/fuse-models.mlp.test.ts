@@ -7,7 +7,7 @@ import { fusePair } from './fuse-pair.ts';
 import { fuseMany } from './fuse-many.ts';
 import { defaultFusionOptions } from './options.ts';
 import type { FusionHooks } from './hooks.ts';
-import type { Model } from '../arch.ts';
+import type { MlpArch, Model } from '../arch.ts';
 import { maxAbsDiff, randomInputs, randomMlp, referenceForward } from '../../../test/support/reference-mlp.ts';
 import { permuteHidden } from '../../../test/support/permute-mlp.ts';
 
@@ -75,7 +75,7 @@ describe('fuseMany (spec §8)', () => {
 
   it('weights the members when weights are given', async () => {
     const copy = permuteHidden(deep, 11);
-    const other = randomMlp(deep.arch, 12);
+    const other = randomMlp(deep.arch as MlpArch, 12);
     const weighted = await fuseMany([deep, other, copy], { ...options, fusion: 'average', weights: [1, 0, 1] }, t, hooks);
     // Plain averaging does not align: w = (deep + 0·other + copy)/2 element-wise.
     const w = 'fc1.weight';
