@@ -40,6 +40,8 @@ export interface Config {
   maxUploadBytes: number;
   presignSeconds: number;
   eventPollMs: number;
+  /** Per-API-key token bucket; null when RATE_LIMIT_PER_SECOND is 0. */
+  rateLimit: { perSecond: number; burst: number } | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -55,6 +57,13 @@ function integer(env: Env, name: string, fallback: number, min = 0): number {
 function text(env: Env, name: string): string | null {
   const raw = env[name]?.trim();
   return raw ? raw : null;
+}
+
+/** 20 requests/s sustained with bursts of 100 per key by default; RATE_LIMIT_PER_SECOND=0 turns it off. */
+function rateLimitFromEnv(env: Env): Config['rateLimit'] {
+  const perSecond = integer(env, 'RATE_LIMIT_PER_SECOND', 20);
+  if (perSecond === 0) return null;
+  return { perSecond, burst: integer(env, 'RATE_LIMIT_BURST', 5 * perSecond, 1) };
 }
 
 export function configFromEnv(env: Env = process.env): Config {
@@ -92,5 +101,6 @@ export function configFromEnv(env: Env = process.env): Config {
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', LIMITS.maxUploadBytes, 1),
     presignSeconds: integer(env, 'PRESIGN_SECONDS', 900, 1),
     eventPollMs: integer(env, 'EVENT_POLL_MS', 500, 10),
+    rateLimit: rateLimitFromEnv(env),
   };
 }

@@ -7,6 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { createApp } from './http/app.ts';
+import type { RateLimitSettings } from './http/rate-limit.ts';
 import { requeueUnfinishedJobs } from './jobs/recover.ts';
 import type { FusionQueueData } from './jobs/queue-data.ts';
 import type { JobQueue, ObjectStore, WorkerHandle } from './ports/index.ts';
@@ -22,6 +23,8 @@ export interface ServerOptions extends ServiceSettings {
   inProcessRunners: number;
   /** Re-enqueue jobs the store lists as unfinished (only for a queue that forgets on restart). */
   requeueOnStart: boolean;
+  /** Per-API-key request rate limit (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST); null = none. */
+  rateLimit?: RateLimitSettings | null;
 }
 
 export interface RunningServer {
@@ -38,7 +41,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     runner = startRunner(options.store, options.queue, { concurrency: options.inProcessRunners });
   }
   if (options.requeueOnStart) await requeueUnfinishedJobs(options.store, options.queue);
-  const app = createApp(services);
+  const app = createApp(services, { rateLimit: options.rateLimit });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s));
   });

@@ -13,12 +13,25 @@ import { appRouter } from '../trpc/app-router.ts';
 import { type Services, createContext } from '../trpc/context.ts';
 import { type Env, mountBinaryRoutes } from './binary-routes.ts';
 import { openApiDocument } from './openapi.ts';
+import { type RateLimitSettings, rateLimit } from './rate-limit.ts';
 import { MAX_JSON_BODY_BYTES, handleRest } from './rest-handler.ts';
 
-export function createApp(services: Services): Hono<Env> {
+export interface AppOptions {
+  /** Per-API-key token bucket (rate-limit.ts); null or absent = no limit. */
+  rateLimit?: RateLimitSettings | null;
+}
+
+export function createApp(services: Services, options: AppOptions = {}): Hono<Env> {
   const app = new Hono<Env>();
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  // Before everything else on the API routes, so a flooding key costs no body parsing or store reads.
+  if (options.rateLimit) {
+    const limit = rateLimit(options.rateLimit);
+    app.use('/v1/*', limit);
+    app.use('/trpc/*', limit);
+  }
 
   // JSON bodies are small; only the streamed upload may be large (it has its own, per-file limit).
   const jsonLimit = bodyLimit({
