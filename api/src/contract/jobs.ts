@@ -10,8 +10,8 @@ export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'ca
 export type JobStatus = z.infer<typeof JobStatus>;
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
 
-/** What a running job is doing: fetching inputs, a pipeline stage, or writing outputs. */
-export const JobStage = z.enum(['download', 'activations', 'cost', 'alignment', 'balance', 'fusion', 'evaluation', 'upload']);
+/** What a running job is doing: fetching inputs, a pipeline stage (finetune: after fusion, when the spec asks), or writing outputs. */
+export const JobStage = z.enum(['download', 'activations', 'cost', 'alignment', 'balance', 'fusion', 'evaluation', 'finetune', 'upload']);
 export type JobStage = z.infer<typeof JobStage>;
 
 /**
@@ -62,6 +62,15 @@ export const JobMetrics = z.object({
       samples: z.int(),
     })
     .nullable(),
+  /**
+   * With `finetune` and an evaluation set: the eval accuracy of the kept
+   * (best) epoch of the finetuned fused model, report.json's
+   * `accuracy.finetuned.fused`; `accuracy.fused` stays the model as fusion
+   * left it. Absent for jobs without finetuning.
+   */
+  finetuned_accuracy: z.number().nullable().optional(),
+  /** With `finetune`: epochs trained and the 1-based epoch whose weights were kept (null without an evaluation set). */
+  finetune: z.object({ epochs: z.int().nonnegative(), best_epoch: z.int().positive().nullable() }).optional(),
   fused_arch: ArchSchema,
   parameters: z.int(),
   /** Seconds per stage and in total. */
@@ -89,6 +98,8 @@ export const FusionJob = z.object({
     models: z.array(JobInputFile),
     calibration: JobInputFile,
     evaluation: JobInputFile.nullable(),
+    /** The finetuning dataset, present when the spec has `finetune`. */
+    train: JobInputFile.optional(),
   }),
   outputs: z.array(JobOutput),
   metrics: JobMetrics.nullable(),

@@ -10,6 +10,12 @@ export const LIMITS = {
   maxModelsPerJob: 8,
   /** Calibration samples recorded through every model. */
   maxCalibrationSamples: 10_000,
+  /**
+   * Finetuning epochs per job: above the paper's longest finetuning recipe
+   * (120 epochs, Table 7), so every preset fits, while bounding how long one
+   * job can hold a runner.
+   */
+  maxFinetuneEpochs: 200,
   /** Page size of list endpoints. */
   maxPageSize: 100,
   defaultPageSize: 20,

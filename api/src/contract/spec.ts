@@ -11,7 +11,15 @@
  * fusion.method, --weights, --output-layer, --anchor, --activations,
  * --ground-metric/--squared/--ground-metric-normalize/--efficient-metric →
  * fusion.ground_metric, --solver/--sinkhorn-reg → fusion.solver, --correction,
- * --past-correction, --seed → seed.
+ * --past-correction, --handle-skips → fusion.handle_skips, --bn-reestimate →
+ * fusion.bn_reestimate, --repair → fusion.repair, --seed → seed.
+ *
+ * `fuse --finetune EPOCHS --train DATA` → finetune.epochs and finetune.train;
+ * --finetune-preset → finetune.preset, --lr, --momentum, --weight-decay,
+ * --batch → finetune.batch_size, --augment, --augment-fill,
+ * --finetune-models → finetune.models. The pipeline finetunes after fusion
+ * but has no distillation step (`clafusion distill` is a separate command),
+ * so there is no distill section.
  */
 import { z } from 'zod';
 import { FileId } from './ids.ts';
@@ -57,8 +65,60 @@ export const FusionOptionsSpec = z.strictObject({
   activations: z.enum(['pre', 'post']).optional(),
   /** For 3+ models: 1-based index of the anchor model (default: the deepest). */
   anchor: z.int().positive().optional(),
+  /** ResNets: shortcut convs reuse the block input's map (default on for ResNets). */
+  handle_skips: z.boolean().optional(),
+  /** Models with BatchNorm: re-estimate the fused running statistics on the calibration data (default on). */
+  bn_reestimate: z.boolean().optional(),
+  /** REPAIR: match each fused channel's mean/std to the interpolated parents' (two models with bias or BatchNorm; default off). */
+  repair: z.boolean().optional(),
 });
 export type FusionOptionsSpec = z.infer<typeof FusionOptionsSpec>;
+
+/**
+ * The hyperparameter presets of engine/nn/presets.ts (the paper's Tables
+ * 6–8). Listed here because the contract does not import the engine;
+ * spec-options.test.ts checks that the two lists agree.
+ */
+export const TRAINING_PRESETS = [
+  'mlp-mnist',
+  'vgg-cifar',
+  'resnet-cifar',
+  'finetune-resnet-cifar',
+  'finetune-vgg-cifar',
+  'finetune-resnet-tinyimagenet',
+  'finetune-mlp-mnist',
+  'distill-vgg-cifar',
+  'distill-resnet-cifar',
+] as const;
+
+/**
+ * Finetuning of the fused model right after fusion (§10.1), as `fuse
+ * --finetune`. Unset hyperparameters come from the preset (default: the
+ * family's finetune preset); shuffling and augmentation use `seed`. The job's
+ * fused output is then the kept (best-evaluated) epoch.
+ */
+export const FinetuneSpec = z.strictObject({
+  /** Epochs to train (at most LIMITS.maxFinetuneEpochs; 0 keeps the fused model). */
+  epochs: z.int().min(0),
+  /** Labelled dataset file (`x` and `y`) to train on. */
+  train: z.strictObject({ file: FileId }),
+  preset: z.enum(TRAINING_PRESETS).optional(),
+  lr: z.number().min(0).optional(),
+  momentum: z.number().min(0).optional(),
+  weight_decay: z.number().min(0).optional(),
+  batch_size: z.int().positive().optional(),
+  /** Random crop (padding 4) and horizontal flip of image batches. */
+  augment: z.boolean().optional(),
+  /**
+   * Padded pixel value, one for all channels or one per channel. Default 0:
+   * uploaded datasets are used as given, as the CLI uses files without
+   * --normalize, so a zero pixel is 0.
+   */
+  augment_fill: z.union([z.number(), z.array(z.number()).min(1)]).optional(),
+  /** 'fused' (default) or 'all': also the inputs and depth-aligned models, reported in report.json. */
+  models: z.enum(['fused', 'all']).optional(),
+});
+export type FinetuneSpec = z.infer<typeof FinetuneSpec>;
 
 export const FusionSpec = z.strictObject({
   /** Model file ids (purpose `model`, completed), two or more. */
@@ -72,6 +132,8 @@ export const FusionSpec = z.strictObject({
   /** Labelled dataset (`x` and `y`) for the accuracy report. */
   evaluation: z.strictObject({ file: FileId }).optional(),
   fusion: FusionOptionsSpec.optional(),
+  /** Finetune the fused model after fusion; see FinetuneSpec. */
+  finetune: FinetuneSpec.optional(),
   /** Seed for every random choice (default 0). */
   seed: z.int().min(0).max(2 ** 31 - 1).optional(),
 });

@@ -21,4 +21,14 @@ describe('job progress', () => {
     // Stages can repeat (activations are recorded again after balancing); progress holds.
     expect(throttle.next('activations', 0)).toBeCloseTo(0.5085);
   });
+
+  it('gives finetuning most of a finetuning job, and always reports an epoch', () => {
+    expect(overallProgress('finetune', 0, true)).toBe(overallProgress('evaluation', 1, true));
+    expect(overallProgress('finetune', 1, true)).toBe(overallProgress('upload', 0, true));
+    expect(overallProgress('finetune', 1, true) - overallProgress('finetune', 0, true)).toBeGreaterThan(0.7);
+    const throttle = new ProgressThrottle(0.05, 1000, () => 0, true);
+    expect(throttle.next('finetune', 0.1)).toBeCloseTo(0.278);
+    expect(throttle.next('finetune', 0.11)).toBeNull();
+    expect(throttle.next('finetune', 0.11, true)).toBeCloseTo(0.2858);
+  });
 });

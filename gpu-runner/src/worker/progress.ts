@@ -5,7 +5,9 @@
  */
 import type { JobStage } from '../../../api/src/contract/index.ts';
 
-const RANGES: Record<JobStage, [number, number]> = {
+type Ranges = Record<JobStage, [number, number]>;
+
+const RANGES: Ranges = {
   download: [0, 0.05],
   activations: [0.05, 0.25],
   cost: [0.25, 0.35],
@@ -13,11 +15,26 @@ const RANGES: Record<JobStage, [number, number]> = {
   balance: [0.4, 0.45],
   fusion: [0.45, 0.9],
   evaluation: [0.9, 0.97],
+  // Only jobs with a finetune section reach it, and they use FINETUNE_RANGES.
+  finetune: [0.97, 0.97],
   upload: [0.97, 1],
 };
 
-export function overallProgress(stage: JobStage, fraction: number): number {
-  const [start, end] = RANGES[stage];
+/** A job that finetunes spends most of its time training, so fusion gets the first fifth. */
+const FINETUNE_RANGES: Ranges = {
+  download: [0, 0.02],
+  activations: [0.02, 0.07],
+  cost: [0.07, 0.09],
+  alignment: [0.09, 0.1],
+  balance: [0.1, 0.11],
+  fusion: [0.11, 0.18],
+  evaluation: [0.18, 0.2],
+  finetune: [0.2, 0.98],
+  upload: [0.98, 1],
+};
+
+export function overallProgress(stage: JobStage, fraction: number, finetune = false): number {
+  const [start, end] = (finetune ? FINETUNE_RANGES : RANGES)[stage];
   return start + (end - start) * Math.min(1, Math.max(0, fraction));
 }
 
@@ -30,12 +47,19 @@ export class ProgressThrottle {
     private readonly minStep = 0.05,
     private readonly minIntervalMs = 1000,
     private readonly now: () => number = () => Date.now(),
+    /** The job finetunes after fusion (its progress uses the finetuning shares). */
+    private readonly finetune = false,
   ) {}
 
-  /** The overall progress to report, or null when this update is too close to the last one. */
-  next(stage: JobStage, fraction: number): number | null {
-    const progress = Math.max(this.lastProgress, overallProgress(stage, fraction));
-    const due = stage !== this.lastStage || progress - this.lastProgress >= this.minStep || this.now() - this.lastAt >= this.minIntervalMs;
+  /**
+   * The overall progress to report, or null when this update is too close to
+   * the last one. `always` reports it regardless (an epoch's metrics must
+   * not be dropped), still never backwards.
+   */
+  next(stage: JobStage, fraction: number, always = false): number | null {
+    const progress = Math.max(this.lastProgress, overallProgress(stage, fraction, this.finetune));
+    const due =
+      always || stage !== this.lastStage || progress - this.lastProgress >= this.minStep || this.now() - this.lastAt >= this.minIntervalMs;
     if (!due) return null;
     this.lastStage = stage;
     this.lastProgress = progress;

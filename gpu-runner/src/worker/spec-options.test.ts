@@ -1,8 +1,16 @@
-import { describe, expect, it } from 'vitest';
-import type { FusionSpec } from '../../../api/src/contract/index.ts';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type FinetuneSpec, type FusionSpec, TRAINING_PRESETS } from '../../../api/src/contract/index.ts';
 import { Args, parseArgs } from '../cli/args.ts';
+import { DATA_FLAGS } from '../cli/data-arg.ts';
+import { FINETUNE_FLAGS, finetuneRequestFromArgs } from '../cli/finetune-flags.ts';
 import { FUSION_FLAGS, fusionOptionsFromArgs } from '../cli/fusion-flags.ts';
-import { fusionOptionsFromSpec } from './spec-options.ts';
+import { PRESETS } from '../engine/nn/presets.ts';
+import { parseDatasetSafetensors } from '../io/datasets.ts';
+import { serializeSafetensors } from '../io/safetensors.ts';
+import { finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
 
 const base: FusionSpec = { models: ['file_0000000000000000000000000', 'file_1000000000000000000000000'], calibration: { file: 'file_2000000000000000000000000' } };
 
@@ -21,10 +29,12 @@ const CASES: [string[], FusionSpec['fusion'], number?][] = [
   [['--solver', 'sinkhorn', '--sinkhorn-reg', '0.05'], { solver: { kind: 'sinkhorn', reg: 0.05 } }],
   [['--solver', 'sinkhorn'], { solver: { kind: 'sinkhorn' } }],
   [['--correction', 'off', '--past-correction', 'off', '--activations', 'post'], { correction: false, past_correction: false, activations: 'post' }],
+  [['--handle-skips', 'on', '--bn-reestimate', 'off', '--repair', 'on'], { handle_skips: true, bn_reestimate: false, repair: true }],
+  [['--handle-skips', 'off', '--bn-reestimate', 'on', '--repair', 'off'], { handle_skips: false, bn_reestimate: true, repair: false }],
 ];
 
 describe('fusionOptionsFromSpec', () => {
-  for (const family of ['mlp', 'vgg'] as const) {
+  for (const family of ['mlp', 'vgg', 'resnet'] as const) {
     for (const [flags, fusion, seed] of CASES) {
       it(`${family}: ${flags.join(' ') || '(defaults)'} gives the CLI's options`, () => {
         const cli = fusionOptionsFromArgs(new Args(parseArgs(flags, FUSION_FLAGS)), family, 2);
@@ -42,5 +52,55 @@ describe('fusionOptionsFromSpec', () => {
 
   it('refuses weights that do not match the models, as the CLI does', () => {
     expect(() => fusionOptionsFromSpec({ ...base, fusion: { weights: [1] } }, 'mlp', 2)).toThrow(/1 entries but 2 models/);
+  });
+});
+
+describe('finetuneRequestFromSpec', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clafusion-spec-finetune-'));
+  const trainPath = join(dir, 'train.safetensors');
+  writeFileSync(
+    trainPath,
+    serializeSafetensors([
+      ['x', { shape: [6, 4], data: Array.from({ length: 24 }, (_, i) => i / 10) }],
+      ['y', { dtype: 'I64', shape: [6], data: [0, 1, 2, 0, 1, 2] }],
+    ]),
+  );
+  // The runner parses the uploaded bytes; the CLI loads the file.
+  const uploaded = parseDatasetSafetensors(readFileSync(trainPath), 'train.safetensors');
+  const data = { x: uploaded.x, y: uploaded.y! };
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const FLAGS = { ...FUSION_FLAGS, ...FINETUNE_FLAGS, ...DATA_FLAGS };
+  const train = { file: 'file_3000000000000000000000000' };
+  /** Each case: `fuse` flags (besides --train) and the finetune section and seed that mean the same. */
+  const PAIRS: [string[], FinetuneSpec, number?][] = [
+    [['--finetune', '1'], { epochs: 1, train }],
+    [['--finetune', '0'], { epochs: 0, train }],
+    [['--finetune', '3', '--seed', '7'], { epochs: 3, train }, 7],
+    [
+      ['--finetune', '2', '--finetune-preset', 'finetune-vgg-cifar', '--lr', '0.05', '--momentum', '0.8', '--weight-decay', '0.001', '--batch', '3'],
+      { epochs: 2, train, preset: 'finetune-vgg-cifar', lr: 0.05, momentum: 0.8, weight_decay: 0.001, batch_size: 3 },
+    ],
+    [['--finetune', '1', '--augment', 'on', '--augment-fill', '0.5'], { epochs: 1, train, augment: true, augment_fill: 0.5 }],
+    [['--finetune', '1', '--augment', 'off', '--augment-fill', '-1,0,1'], { epochs: 1, train, augment: false, augment_fill: [-1, 0, 1] }],
+    [['--finetune', '1', '--finetune-models', 'all'], { epochs: 1, train, models: 'all' }],
+    [['--finetune', '1', '--finetune-models', 'fused'], { epochs: 1, train, models: 'fused' }],
+  ];
+
+  for (const [flags, finetune, seed] of PAIRS) {
+    it(`${flags.join(' ')} gives the CLI's request`, async () => {
+      const cli = await finetuneRequestFromArgs(new Args(parseArgs([...flags, '--train', trainPath], FLAGS)));
+      const spec = finetuneRequestFromSpec({ ...base, finetune, ...(seed === undefined ? {} : { seed }) }, data);
+      expect(spec).toEqual(cli);
+    });
+  }
+
+  it('is undefined without a finetune section, as fuse is without --finetune', async () => {
+    expect(finetuneRequestFromSpec(base, data)).toBeUndefined();
+    expect(await finetuneRequestFromArgs(new Args(parseArgs([], FLAGS)))).toBeUndefined();
+  });
+
+  it("lists the engine's presets in the contract", () => {
+    expect([...TRAINING_PRESETS].sort()).toEqual(Object.keys(PRESETS).sort());
   });
 });

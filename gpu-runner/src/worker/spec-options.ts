@@ -9,6 +9,9 @@ import type { FusionSpec } from '../../../api/src/contract/index.ts';
 import type { Family } from '../engine/arch.ts';
 import { FusionError } from '../engine/errors.ts';
 import { type FusionOptions, type MappingChoice, defaultFusionOptions } from '../engine/fusion/options.ts';
+import type { LabeledData } from '../engine/nn/data.ts';
+import type { FinetuneRequest } from '../pipeline/finetune-fusion.ts';
+import type { TrainingSpec } from '../pipeline/training-settings.ts';
 
 function mappingFrom(spec: NonNullable<FusionSpec['fusion']>['mapping']): MappingChoice {
   if (spec === undefined) return { kind: 'cla', firstConstraint: true, lastConstraint: true };
@@ -58,5 +61,34 @@ export function fusionOptionsFromSpec(spec: FusionSpec, family: Family, modelCou
     activations: f.activations ?? base.activations,
     anchor: f.anchor === undefined ? null : f.anchor - 1,
     seed: spec.seed ?? base.seed,
+    handleSkips: f.handle_skips ?? base.handleSkips,
+    bnReestimate: f.bn_reestimate ?? base.bnReestimate,
+    repair: f.repair ?? base.repair,
   };
+}
+
+/**
+ * The spec's `finetune` section → the pipeline's FinetuneRequest, as
+ * finetuneRequestFromArgs (cli/finetune-flags.ts) builds it from `fuse
+ * --finetune EPOCHS --train DATA …`: only the fields given are set (the
+ * preset fills the rest), the top-level seed is the training seed only when
+ * given (as --seed is), and the fill is always a per-channel list. Undefined
+ * without a finetune section.
+ */
+export function finetuneRequestFromSpec(spec: FusionSpec, data: LabeledData): FinetuneRequest | undefined {
+  const f = spec.finetune;
+  if (!f) return undefined;
+  const training: TrainingSpec = {};
+  if (f.preset !== undefined) training.preset = f.preset;
+  training.epochs = f.epochs;
+  if (f.lr !== undefined) training.lr = f.lr;
+  if (f.momentum !== undefined) training.momentum = f.momentum;
+  if (f.weight_decay !== undefined) training.weightDecay = f.weight_decay;
+  if (f.batch_size !== undefined) training.batchSize = f.batch_size;
+  if (f.augment !== undefined) training.augment = f.augment;
+  if (spec.seed !== undefined) training.seed = spec.seed;
+  // The CLI's default fill is a zero pixel after --normalize; uploaded
+  // datasets are used as given, like a file without --normalize, so it is [0].
+  training.augmentFill = f.augment_fill === undefined ? [0] : typeof f.augment_fill === 'number' ? [f.augment_fill] : [...f.augment_fill];
+  return { ...training, models: f.models ?? 'fused', data };
 }
