@@ -8,6 +8,7 @@
 import { type Model, archEquals, layerCount } from '../arch.ts';
 import { FusionError } from '../errors.ts';
 import { type AlignmentGroup, alignDepths } from './align-depths.ts';
+import { depthAlignedTaps } from './depth-aligned-taps.ts';
 import type { FusionHooks } from './hooks.ts';
 import { fusionLayers, modelFromLayers, neuronRows } from './model-layers.ts';
 import type { FusionOptions } from './options.ts';
@@ -104,7 +105,8 @@ export async function fuseMany(models: readonly Model[], options: FusionOptions,
       let acts0;
       if (options.fusion === 'ot-activations') {
         hooks.stage?.('activations', 'start');
-        acts0 = neuronRows(await hooks.record(Mi, `model ${i + 1}`), samples);
+        const taps = mapping ? depthAlignedTaps(models[i], Mi, mapping, samples, hooks) : hooks.record(Mi, `model ${i + 1}`);
+        acts0 = neuronRows(await taps, samples);
         hooks.stage?.('activations', 'end');
       }
       hooks.stage?.('fusion', 'start');

@@ -7,6 +7,7 @@
 import { type Model, archEquals, layerCount } from '../arch.ts';
 import { FusionError } from '../errors.ts';
 import { type AlignmentGroup, alignDepths } from './align-depths.ts';
+import { depthAlignedTaps } from './depth-aligned-taps.ts';
 import type { FusionHooks } from './hooks.ts';
 import { fusedModel, fusionLayers, modelFromLayers, neuronRows } from './model-layers.ts';
 import type { FusionOptions } from './options.ts';
@@ -96,7 +97,9 @@ export async function fusePair(models: readonly [Model, Model], options: FusionO
     if (options.fusion === 'ot-activations') {
       hooks.stage?.('activations', 'start');
       acts0 = neuronRows(await hooks.record(n0Model, 'N0'), samples);
-      acts1 = neuronRows(await hooks.record(n1Model, 'N1'), samples);
+      // B′'s taps come from B's when B′ was built by adding layers (depth-aligned-taps.ts).
+      const n1Taps = depthAligned?.method === 'add' ? depthAlignedTaps(B, n1Model, mapping!, samples, hooks) : hooks.record(n1Model, 'N1');
+      acts1 = neuronRows(await n1Taps, samples);
       hooks.stage?.('activations', 'end');
     }
     hooks.stage?.('fusion', 'start');
