@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Config } from './config.ts';
 import type { FusionQueueData } from './jobs/queue-data.ts';
 import type { JobQueue, ObjectStore } from './ports/index.ts';
+import { TICK_ATTEMPTS, type TickQueue, type TickData } from './schedules/tick-queue.ts';
 
 export function folderStoreRoot(config: Config): string {
   return join(config.dataDir, 'store');
@@ -43,6 +44,25 @@ export async function createQueue(config: Config): Promise<JobQueue<FusionQueueD
     });
   }
   return new InProcessQueue<FusionQueueData>();
+}
+
+/**
+ * The queue schedule ticks travel on: beside the fusion queue, under its
+ * name plus `-schedules`, so runners (which consume only the fusion queue)
+ * never see a tick; API instances consume it (schedules/tick-queue.ts).
+ */
+export async function createTickQueue(config: Config): Promise<TickQueue> {
+  const { BullMqQueue, InProcessQueue } = await import('./queue/index.ts');
+  if (config.redis) {
+    return new BullMqQueue<TickData>({
+      name: `${config.redis.queueName}-schedules`,
+      redisUrl: config.redis.url,
+      defaultAttempts: TICK_ATTEMPTS,
+      lockDurationMs: config.redis.lockMs,
+      stalledIntervalMs: config.redis.stalledIntervalMs,
+    });
+  }
+  return new InProcessQueue<TickData>({ defaultAttempts: TICK_ATTEMPTS });
 }
 
 /** The in-process queue forgets its jobs on exit; the store remembers which are unfinished. */

@@ -15,7 +15,7 @@
  * tests use it with the local folder store.
  */
 import { handle } from 'hono/aws-lambda';
-import { createQueue, createStore } from './adapters.ts';
+import { createQueue, createStore, createTickQueue } from './adapters.ts';
 import { type Config, configFromEnv } from './config.ts';
 import { createApp } from './http/app.ts';
 import { readSecretViaExtension, redisUrlWithToken } from './lambda-secrets.ts';
@@ -32,7 +32,8 @@ export async function createLambdaHandler(config: Config): Promise<LambdaHandler
   // publicUrl stays null unless PUBLIC_URL is set: links are then made from
   // the request's own origin (the function URL's domain), which the stack
   // cannot pass in without a dependency cycle.
-  const services = createServices(store, queue, config);
+  // Schedules created here are armed on Redis; long-lived API instances (npm start) consume their ticks.
+  const services = createServices(store, queue, config, await createTickQueue(config));
   return handle(createApp(services));
 }
 

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createQueue, createStore, queueForgetsOnRestart } from './adapters.ts';
+import { createQueue, createStore, createTickQueue, queueForgetsOnRestart } from './adapters.ts';
 import { authenticate, createApiKey } from './auth/api-keys.ts';
 import { configFromEnv } from './config.ts';
 import type { ObjectStore } from './ports/index.ts';
@@ -26,7 +26,8 @@ async function developmentKey(store: ObjectStore, dataDir: string): Promise<stri
 const config = configFromEnv();
 const store = await createStore(config);
 const queue = await createQueue(config);
-const server = await startServer({ ...config, store, queue, requeueOnStart: queueForgetsOnRestart(config) });
+const ticks = await createTickQueue(config);
+const server = await startServer({ ...config, store, queue, ticks, requeueOnStart: queueForgetsOnRestart(config) });
 console.log(`clafusion API listening on ${server.url}`);
 console.log(`  store: ${config.s3 ? `s3://${config.s3.bucket}` : config.dataDir}  queue: ${config.redis ? 'redis' : 'in-process'}  in-process runners: ${config.inProcessRunners}`);
 if (!config.s3) console.log(`  development API key (tenant "dev"): ${await developmentKey(store, config.dataDir)}`);
@@ -39,7 +40,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true;
     void server
       .close()
-      .then(() => queue.close())
+      .then(() => Promise.all([queue.close(), ticks.close()]))
       .then(() => process.exit(0));
   });
 }

@@ -11,6 +11,9 @@ import type { RateLimitSettings } from './http/rate-limit.ts';
 import { requeueUnfinishedJobs } from './jobs/recover.ts';
 import type { FusionQueueData } from './jobs/queue-data.ts';
 import type { JobQueue, ObjectStore, WorkerHandle } from './ports/index.ts';
+import { InProcessQueue } from './queue/in-process-queue.ts';
+import { TICK_ATTEMPTS, type TickData, type TickQueue, armStoredSchedules } from './schedules/tick-queue.ts';
+import { ScheduleTicker } from './schedules/ticker.ts';
 import { type ServiceSettings, createServices } from './services.ts';
 import type { Services } from './trpc/context.ts';
 
@@ -21,8 +24,15 @@ export interface ServerOptions extends ServiceSettings {
   port: number;
   /** Jobs run at once in this process; 0 when separate runner processes do the work. */
   inProcessRunners: number;
-  /** Re-enqueue jobs the store lists as unfinished (only for a queue that forgets on restart). */
+  /**
+   * Re-enqueue jobs the store lists as unfinished, and re-arm the stored
+   * schedules (only for queues that forget on restart).
+   */
   requeueOnStart: boolean;
+  /** Where schedule ticks travel; this process consumes them. Default: an in-process scheduler of its own. */
+  ticks?: TickQueue;
+  /** Ticks handled at once (each follows its job to the end). Default 8. */
+  tickConcurrency?: number;
   /** Per-API-key request rate limit (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST); null = none. */
   rateLimit?: RateLimitSettings | null;
 }
@@ -34,13 +44,25 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const services = createServices(options.store, options.queue, options);
+  const ownTicks = options.ticks === undefined;
+  const ticks = options.ticks ?? new InProcessQueue<TickData>({ defaultAttempts: TICK_ATTEMPTS });
+  const services = createServices(options.store, options.queue, options, ticks);
   let runner: WorkerHandle | null = null;
   if (options.inProcessRunners > 0) {
     const { startRunner } = await import('../../gpu-runner/src/worker/index.ts');
     runner = startRunner(options.store, options.queue, { concurrency: options.inProcessRunners });
   }
   if (options.requeueOnStart) await requeueUnfinishedJobs(options.store, options.queue);
+  // Every API instance consumes ticks: the scheduler enqueues one job per tick cluster-wide, and one instance takes it.
+  const ticker = new ScheduleTicker(
+    options.store,
+    services.jobs,
+    services.lineages,
+    services.schedules.runs,
+    { pollMs: options.eventPollMs, onError: (e) => console.warn('[schedules]', (e as Error).message) },
+  );
+  const tickWorker = ticks.process(ticker.handle, { concurrency: options.tickConcurrency ?? 8 });
+  if (options.requeueOnStart || ownTicks) await armStoredSchedules(options.store, ticks);
   const app = createApp(services, { rateLimit: options.rateLimit });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s));
@@ -55,6 +77,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Open SSE streams would hold the server open until their jobs finish.
       if ('closeAllConnections' in server) server.closeAllConnections();
       await closed;
+      ticker.close();
+      await tickWorker.close();
+      if (ownTicks) await ticks.close();
       await runner?.close();
     },
   };

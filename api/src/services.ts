@@ -4,6 +4,9 @@ import { JobService } from './jobs/job-service.ts';
 import { LineageService } from './lineages/lineage-service.ts';
 import type { FusionQueueData } from './jobs/queue-data.ts';
 import type { JobQueue, ObjectStore } from './ports/index.ts';
+import { RunStore } from './schedules/runs.ts';
+import { ScheduleService } from './schedules/schedule-service.ts';
+import type { TickQueue } from './schedules/tick-queue.ts';
 import type { Services } from './trpc/context.ts';
 
 export interface ServiceSettings {
@@ -13,9 +16,11 @@ export interface ServiceSettings {
   publicUrl: string | null;
 }
 
-export function createServices(store: ObjectStore, queue: JobQueue<FusionQueueData>, settings: ServiceSettings): Services {
+/** `ticks` is where schedules are armed; whoever consumes it turns ticks into jobs (see schedules/tick-queue.ts). */
+export function createServices(store: ObjectStore, queue: JobQueue<FusionQueueData>, settings: ServiceSettings, ticks: TickQueue): Services {
   const files = new FileService(store, { maxUploadBytes: settings.maxUploadBytes, presignSeconds: settings.presignSeconds });
   const lineages = new LineageService(store, files);
   const jobs = new JobService(store, queue, files, lineages);
-  return { store, files, jobs, lineages, eventPollMs: settings.eventPollMs, publicUrl: settings.publicUrl };
+  const schedules = new ScheduleService(store, ticks, lineages, new RunStore(store, jobs, files, lineages));
+  return { store, files, jobs, lineages, schedules, eventPollMs: settings.eventPollMs, publicUrl: settings.publicUrl };
 }

@@ -3,14 +3,16 @@ import { type ClientOptions, HttpClient } from './core/http.ts';
 import { Files } from './resources/files.ts';
 import { Fusions } from './resources/fusions.ts';
 import { Lineages } from './resources/lineages.ts';
+import { Schedules } from './resources/schedules.ts';
 
 export interface Client {
   files: Files;
   fusions: Fusions;
   lineages: Lineages;
+  schedules: Schedules;
 }
 
 export function createClient(options: ClientOptions): Client {
   const http = new HttpClient(options);
-  return { files: new Files(http), fusions: new Fusions(http), lineages: new Lineages(http) };
+  return { files: new Files(http), fusions: new Fusions(http), lineages: new Lineages(http), schedules: new Schedules(http) };
 }

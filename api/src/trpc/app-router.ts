@@ -2,6 +2,7 @@ import { filesRouter } from './files-router.ts';
 import { fusionsRouter } from './fusions-router.ts';
 import { router } from './init.ts';
 import { lineagesRouter } from './lineages-router.ts';
+import { schedulesRouter } from './schedules-router.ts';
 
-export const appRouter = router({ files: filesRouter, fusions: fusionsRouter, lineages: lineagesRouter });
+export const appRouter = router({ files: filesRouter, fusions: fusionsRouter, lineages: lineagesRouter, schedules: schedulesRouter });
 export type AppRouter = typeof appRouter;

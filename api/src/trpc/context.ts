@@ -4,12 +4,14 @@ import type { FileService } from '../files/file-service.ts';
 import type { JobService } from '../jobs/job-service.ts';
 import type { LineageService } from '../lineages/lineage-service.ts';
 import type { ObjectStore } from '../ports/index.ts';
+import type { ScheduleService } from '../schedules/schedule-service.ts';
 
 export interface Services {
   store: ObjectStore;
   files: FileService;
   jobs: JobService;
   lineages: LineageService;
+  schedules: ScheduleService;
   /** How often event streams look for new events in the store. */
   eventPollMs: number;
   /** The URL clients reach the API at (upload and download links); null = the request's own origin. */

@@ -8,6 +8,7 @@ export type {
   ApiErrorCode,
   CreateFileInput,
   CreateFileResult,
+  CreateScheduleInput,
   DownloadLink,
   FileObject,
   FilePurpose,
@@ -24,4 +25,7 @@ export type {
   ModelRef,
   ModelVersion,
   OutputName,
+  Schedule,
+  ScheduleRun,
+  UpdateScheduleInput,
 } from '../../../api/src/contract/index.ts';
