@@ -93,6 +93,11 @@ const CONV_CASES: Array<{ x: number[]; f: number[] }> = [
   { x: [2, 6, 6, 4], f: [5, 5, 4, 2] },
   // Channels a multiple of 4: the SIMD col2im of the strided backprop-input path.
   { x: [2, 9, 10, 8], f: [3, 3, 8, 4] },
+  // Output channels a multiple of 8: the filter gradient's own SIMD GEMM (K = 27, 5·5·4 = 100 and
+  // 72: a padded last panel and whole panels).
+  { x: [2, 7, 6, 3], f: [3, 3, 3, 8] },
+  { x: [1, 8, 9, 4], f: [5, 5, 4, 16] },
+  { x: [2, 9, 10, 8], f: [3, 3, 8, 24] },
 ];
 
 describe('Conv2DBackpropFilter and Conv2DBackpropInput match cpu', () => {
@@ -117,12 +122,13 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput match cpu', () => {
 });
 
 describe('Conv2DBackpropFilter in chunks', () => {
-  // chunkBytes = 1 makes every output row its own chunk (and the last chunk of 3 rows the odd one
-  // out with 700 bytes), so the sum over chunks and the per-chunk dy copy are both exercised.
-  for (const chunkBytes of [1, 700]) {
-    it(`matches cpu with chunks of ${chunkBytes} bytes`, async () => {
+  // chunkBytes = 1 makes every output row its own chunk (700 and 3000 bytes leave an odd last
+  // chunk), so the sum over chunks, the per-chunk dy copy (Co = 6: XNNPACK) and the accumulation
+  // across chunks and GEMM blocks (Co = 8, 16: the SIMD GEMM) are all exercised.
+  for (const [chunkBytes, co] of [[1, 6], [700, 6], [1, 8], [3000, 16]]) {
+    it(`matches cpu with chunks of ${chunkBytes} bytes, ${co} output channels`, async () => {
       const x = [3, 7, 5, 4];
-      const f: [number, number, number, number] = [3, 2, 4, 6];
+      const f: [number, number, number, number] = [3, 2, 4, co];
       const pad: Pad = 'same';
       const dyShape = convOutShape(x, f, 1, pad);
       const xv = rand(x);

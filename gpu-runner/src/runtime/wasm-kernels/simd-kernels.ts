@@ -15,33 +15,36 @@ import { type Bytes, type FunctionDef, I32, V128, addTo, assemble, forLoop, op }
 
 const { get, set, i32 } = op;
 
-/** Stores zeros to floats [d, end) with d advancing (both locals hold byte offsets). */
-function zeroUntil(d: number, end: number): Bytes[] {
-  return [
+/**
+ * One kernel tap (kh, kw) of the patch matrix, for output rows r0..r1 (r = n·outH + oh): for each
+ * input channel ci, row k = k0 + ci gets x[n, oh·sH + offH, ow·sW + offW, ci] over m = (r, ow),
+ * zero where the tap falls in the padding. `x` already points at column offset offW; [owLo, owHi)
+ * is the range of ow whose column is inside the image.
+ *
+ * Row k starts at cols + (k >> sh)·rowBytes + (k & mask)·4 and its elements are `es` bytes apart,
+ * which covers both layouts the filter gradient uses: plain rows (sh = 0, mask = 0, es = 4) and
+ * panels of 4 rows interleaved per m (sh = 2, mask = 3, es = 16) for the SIMD GEMM below.
+ */
+const im2colTap: FunctionDef = (() => {
+  const [x, cols, k0, sh, mask, rowBytes, es, inC, r0, r1, outH, outW, inH, sH, offH, owLo, owHi, sx, img, rowX] = Array.from({ length: 20 }, (_, i) => i);
+  const [ci, r, d, s, n, oh, ih, end, k] = Array.from({ length: 9 }, (_, i) => 20 + i);
+  /** Stores zeros to elements [d, end) with d advancing by es. */
+  const zeros = (): Bytes[] => [
     op.block, op.loop,
     get(d), get(end), op.i32GeU, op.brIf(1),
     get(d), op.f32(0), op.f32Store(),
-    addTo(d, i32(4)),
+    addTo(d, get(es)),
     op.br(0),
     op.end, op.end,
   ];
-}
-
-/**
- * One kernel tap (kh, kw) of the transposed patch matrix, for output rows r0..r1 (r = n·outH + oh):
- * for each input channel ci, colsT row (tap, ci) gets x[n, oh·sH + offH, ow·sW + offW, ci] over
- * (r, ow), zero where the tap falls in the padding. `x` already points at column offset offW;
- * [owLo, owHi) is the range of ow whose column is inside the image.
- */
-const im2colTap: FunctionDef = (() => {
-  const [x, dst, rowBytes, inC, r0, r1, outH, outW, inH, sH, offH, owLo, owHi, sx, img, rowX] = Array.from({ length: 16 }, (_, i) => i);
-  const [ci, r, d, s, n, oh, ih, end] = Array.from({ length: 8 }, (_, i) => 16 + i);
   return {
     name: 'im2colTap',
-    params: Array(16).fill(I32),
-    locals: Array(8).fill(I32),
+    params: Array(20).fill(I32),
+    locals: Array(9).fill(I32),
     body: forLoop(ci, i32(0), get(inC), i32(1), [
-      get(dst), get(ci), get(rowBytes), op.i32Mul, op.i32Add, set(d),
+      get(k0), get(ci), op.i32Add, set(k),
+      get(cols), get(k), get(sh), op.i32ShrU, get(rowBytes), op.i32Mul, op.i32Add,
+      get(k), get(mask), op.i32And, i32(2), op.i32Shl, op.i32Add, set(d),
       get(r0), get(outH), op.i32DivU, set(n),
       get(r0), get(n), get(outH), op.i32Mul, op.i32Sub, set(oh),
       ...forLoop(r, get(r0), get(r1), i32(1), [
@@ -49,25 +52,25 @@ const im2colTap: FunctionDef = (() => {
         // Unsigned compare: a negative row is out of range too.
         get(ih), get(inH), op.i32GeU,
         op.if,
-        get(d), get(outW), i32(2), op.i32Shl, op.i32Add, set(end),
-        ...zeroUntil(d, end),
+        get(d), get(outW), get(es), op.i32Mul, op.i32Add, set(end),
+        ...zeros(),
         op.else,
-        get(d), get(owLo), i32(2), op.i32Shl, op.i32Add, set(end),
-        ...zeroUntil(d, end),
+        get(d), get(owLo), get(es), op.i32Mul, op.i32Add, set(end),
+        ...zeros(),
         get(x), get(ci), i32(2), op.i32Shl, op.i32Add,
         get(n), get(img), op.i32Mul, op.i32Add,
         get(ih), get(rowX), op.i32Mul, op.i32Add,
         get(owLo), get(sx), op.i32Mul, op.i32Add, set(s),
-        get(d), get(owHi), get(owLo), op.i32Sub, i32(2), op.i32Shl, op.i32Add, set(end),
+        get(d), get(owHi), get(owLo), op.i32Sub, get(es), op.i32Mul, op.i32Add, set(end),
         op.block, op.loop,
         get(d), get(end), op.i32GeU, op.brIf(1),
         get(d), get(s), op.f32Load(), op.f32Store(),
-        addTo(d, i32(4)),
+        addTo(d, get(es)),
         addTo(s, get(sx)),
         op.br(0),
         op.end, op.end,
-        get(d), get(outW), get(owHi), op.i32Sub, i32(2), op.i32Shl, op.i32Add, set(end),
-        ...zeroUntil(d, end),
+        get(d), get(outW), get(owHi), op.i32Sub, get(es), op.i32Mul, op.i32Add, set(end),
+        ...zeros(),
         op.end,
         // Next output row: oh wraps into the next image.
         addTo(oh, i32(1)),
@@ -75,6 +78,51 @@ const im2colTap: FunctionDef = (() => {
         op.if, i32(0), set(oh), addTo(n, i32(1)), op.end,
       ]),
     ]),
+  };
+})();
+
+/**
+ * dw[4p + i, c] += Σ_m a[p][m][i] · b[m, c] for `count` consecutive m, p < panels, c < co (a
+ * multiple of 8): the filter-gradient GEMM on a patch matrix in 4-row panels. A 4×8 register
+ * tile (8 accumulators) per (panel, 8 columns): per m one 128-bit load of the panel's 4 values,
+ * each splatted by a shuffle, two loads of b, 8 multiplies and 8 adds. The caller keeps `count`
+ * small enough for b's rows to stay in L2 across all the panels. No weight packing, unlike
+ * XNNPACK's fully-connected operator, which repacks b (dy, the big operand here) on every call.
+ */
+const gemmPanels: FunctionDef = (() => {
+  const [a, panelBytes, b, rowB, dw, panels, coBytes, count] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [p, c, ap, bp, end, t] = [8, 9, 10, 11, 12, 13];
+  const acc = [14, 15, 16, 17, 18, 19, 20, 21];
+  const [av, b0, b1, sv] = [22, 23, 24, 25];
+  const lane = (i: number) => Array.from({ length: 16 }, (_, j) => 4 * i + (j % 4));
+  // Address of dw row 4p + i, column c (t = dw + 4p·coBytes + c·4 is set per tile).
+  const tileRow = (i: number): Bytes[] => [get(t), i32(i), get(coBytes), op.i32Mul, op.i32Add];
+  return {
+    name: 'gemmPanels',
+    params: Array(8).fill(I32),
+    locals: [...Array(6).fill(I32), ...Array(12).fill(V128)],
+    body: forLoop(p, i32(0), get(panels), i32(1), forLoop(c, i32(0), get(coBytes), i32(32), [
+      get(dw), get(p), i32(2), op.i32Shl, get(coBytes), op.i32Mul, op.i32Add, get(c), op.i32Add, set(t),
+      ...[0, 1, 2, 3].flatMap((i) => [...tileRow(i), op.v128Load(0), set(acc[2 * i]), ...tileRow(i), op.v128Load(16), set(acc[2 * i + 1])]),
+      get(a), get(p), get(panelBytes), op.i32Mul, op.i32Add, set(ap),
+      get(b), get(c), op.i32Add, set(bp),
+      get(ap), get(count), i32(4), op.i32Shl, op.i32Add, set(end),
+      op.block, op.loop,
+      get(ap), get(end), op.i32GeU, op.brIf(1),
+      get(ap), op.v128Load(), set(av),
+      get(bp), op.v128Load(0), set(b0),
+      get(bp), op.v128Load(16), set(b1),
+      ...[0, 1, 2, 3].flatMap((i) => [
+        get(av), get(av), op.shuffle(lane(i)), set(sv),
+        get(acc[2 * i]), get(sv), get(b0), op.f32x4Mul, op.f32x4Add, set(acc[2 * i]),
+        get(acc[2 * i + 1]), get(sv), get(b1), op.f32x4Mul, op.f32x4Add, set(acc[2 * i + 1]),
+      ]),
+      addTo(ap, i32(16)),
+      addTo(bp, get(rowB)),
+      op.br(0),
+      op.end, op.end,
+      ...[0, 1, 2, 3].flatMap((i) => [...tileRow(i), get(acc[2 * i]), op.v128Store(0), ...tileRow(i), get(acc[2 * i + 1]), op.v128Store(16)]),
+    ])),
   };
 })();
 
@@ -239,9 +287,11 @@ const col2imAdd: FunctionDef = (() => {
 
 export interface SimdKernels {
   im2colTap(
-    x: number, dst: number, rowBytes: number, inC: number, r0: number, r1: number, outH: number, outW: number,
-    inH: number, sH: number, offH: number, owLo: number, owHi: number, sx: number, img: number, rowX: number,
+    x: number, cols: number, k0: number, sh: number, mask: number, rowBytes: number, es: number, inC: number,
+    r0: number, r1: number, outH: number, outW: number, inH: number, sH: number, offH: number, owLo: number,
+    owHi: number, sx: number, img: number, rowX: number,
   ): void;
+  gemmPanels(a: number, panelBytes: number, b: number, rowB: number, dw: number, panels: number, coBytes: number, count: number): void;
   maxPoolGradTiled(
     x: number, y: number, dy: number, dx: number, batch: number, outH: number, outW: number, c4: number,
     kH: number, kW: number, inH: number, inW: number,
@@ -274,7 +324,7 @@ const instances = new WeakMap<WasmMemory, SimdKernels>();
 export function simdKernelsFor(memory: WasmMemory): SimdKernels {
   let k = instances.get(memory);
   if (k === undefined) {
-    compiled ??= new wasmApi.Module(assemble([im2colTap, maxPoolGradTiled, columnSum, addRowVector, transpose2d, col2imAdd]));
+    compiled ??= new wasmApi.Module(assemble([im2colTap, gemmPanels, maxPoolGradTiled, columnSum, addRowVector, transpose2d, col2imAdd]));
     k = new wasmApi.Instance(compiled, { env: { memory } }).exports as SimdKernels;
     instances.set(memory, k);
   }

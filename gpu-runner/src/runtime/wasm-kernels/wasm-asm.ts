@@ -74,7 +74,9 @@ export const op = {
   i32Sub: [0x6b],
   i32Mul: [0x6c],
   i32DivU: [0x6e],
+  i32And: [0x71],
   i32Shl: [0x74],
+  i32ShrU: [0x76],
   f32Add: [0x92],
   select: [0x1b],
   drop: [0x1a],
@@ -86,6 +88,9 @@ export const op = {
   v128And: simd(0x4e),
   v128AndNot: simd(0x4f),
   f32x4Add: simd(0xe4),
+  f32x4Mul: simd(0xe6),
+  /** i8x16.shuffle with its 16 lane indices (0–15 pick from the first operand, 16–31 the second). */
+  shuffle: (lanes: readonly number[]): Bytes => [...simd(0x0d), ...lanes],
   /** Bulk memory: memory.fill(dst, byte value, length). */
   memoryFill: [0xfc, ...uleb(11), 0x00],
 } as const;
