@@ -137,6 +137,13 @@ export class JobService {
         field: 'fusion.weights',
       });
     }
+    const epochs = spec.finetune?.epochs;
+    if (epochs !== undefined && epochs > LIMITS.maxFinetuneEpochs) {
+      throw new ApiError('limit_exceeded', `finetune.epochs is at most ${LIMITS.maxFinetuneEpochs}; got ${epochs}`, {
+        field: 'finetune.epochs',
+        limit: LIMITS.maxFinetuneEpochs,
+      });
+    }
     const anchor = spec.fusion?.anchor;
     if (anchor !== undefined && anchor > spec.models.length) {
       throw new ApiError('invalid_request', `fusion.anchor ${anchor} is beyond the ${spec.models.length} models given`, { field: 'fusion.anchor' });
@@ -155,8 +162,18 @@ export class JobService {
     if (evaluation && !evaluation.dataset!.labels) {
       throw new ApiError('invalid_request', `evaluation file ${evaluation.name} has no labels (tensor y)`, { field: 'evaluation.file' });
     }
+    // Training needs labels; whether x fits the models is the engine's check, as for the other datasets.
+    const train = spec.finetune ? await this.readyFile(tenant, spec.finetune.train.file, 'dataset', 'finetune.train.file') : null;
+    if (train && !train.dataset!.labels) {
+      throw new ApiError('invalid_request', `finetune.train file ${train.name} has no labels (tensor y)`, { field: 'finetune.train.file' });
+    }
     const ref = (f: FileObject) => ({ file: f.id, name: f.name, sha256: f.sha256 });
-    return { models: models.map(ref), calibration: ref(calibration), evaluation: evaluation ? ref(evaluation) : null };
+    return {
+      models: models.map(ref),
+      calibration: ref(calibration),
+      evaluation: evaluation ? ref(evaluation) : null,
+      ...(train ? { train: ref(train) } : {}),
+    };
   }
 
   private async readyFile(tenant: string, id: string, purpose: 'model' | 'dataset', field: string): Promise<FileObject> {

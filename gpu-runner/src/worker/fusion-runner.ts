@@ -1,8 +1,9 @@
 /**
  * The runner: adapts a queued job to a pipeline run. It reads the job's
  * record and event log, downloads the inputs from the store, runs the fusion
- * in a thread while writing progress events, uploads fused.safetensors and
- * report.json, and records the outcome.
+ * in a thread while writing progress events (with a finetune section, one
+ * `finetune` event per epoch carrying its metrics), uploads fused.safetensors
+ * and report.json, and records the outcome.
  *
  * Runs are safe to repeat. A job can reach a runner more than once (a crashed
  * runner's job is handed to another by stall recovery; a retry after an
@@ -21,6 +22,7 @@ import { type ObjectStore, type QueuedJob, UnrecoverableJobError } from '../../.
 import { layout } from '../../../api/src/store-layout.ts';
 import type { Arch } from '../engine/arch.ts';
 import { isFusionError } from '../engine/errors.ts';
+import type { FusionTrainingEvent } from '../pipeline/finetune-fusion.ts';
 import type { FusionReport } from '../pipeline/report.ts';
 import { internalJobError, jobErrorFromFusionError } from './job-errors.ts';
 import { ProgressThrottle } from './progress.ts';
@@ -71,7 +73,7 @@ export class FusionRunner {
         () => {},
       );
     }, this.cancelPollMs);
-    const run = new RunProgress(log, job);
+    const run = new RunProgress(log, job, started.state.job.spec.finetune !== undefined);
     try {
       const result = await this.execute(tenant, started.state.job, run, abort.signal);
       run.stage = 'upload';
@@ -119,12 +121,14 @@ export class FusionRunner {
     const dataset = async (ref: { file: string; name: string }) => ({ bytes: await this.store.getBytes(layout.fileContent(tenant, ref.file)), label: ref.name });
     const calibration = await dataset(job.inputs.calibration);
     const evaluation = job.inputs.evaluation ? await dataset(job.inputs.evaluation) : null;
+    const train = job.spec.finetune && job.inputs.train ? await dataset(job.inputs.train) : null;
     run.report('download', 1, 'inputs downloaded');
     if (signal.aborted) throw new FusionAborted();
     return runInThread(
-      { models, calibration, evaluation, samples: job.spec.calibration.samples ?? null, spec: job.spec },
+      { models, calibration, evaluation, train, samples: job.spec.calibration.samples ?? null, spec: job.spec },
       (e) => run.report(e.stage, e.fraction, e.message),
       signal,
+      (e) => run.training(e),
     );
   }
 
@@ -158,20 +162,53 @@ export class FusionRunner {
 /** Turns pipeline progress into throttled progress events (written in order) and queue heartbeats. */
 class RunProgress {
   stage: JobStage | null = null;
-  private readonly throttle = new ProgressThrottle();
   private chain: Promise<unknown> = Promise.resolve();
+
+  private readonly throttle: ProgressThrottle;
 
   constructor(
     private readonly log: JobLog,
     private readonly job: QueuedJob<FusionQueueData>,
-  ) {}
+    finetune: boolean,
+  ) {
+    this.throttle = new ProgressThrottle(undefined, undefined, undefined, finetune);
+  }
 
-  report(stage: JobStage, fraction: number, message: string): void {
+  /**
+   * A finetuning event. Batches only move the progress (throttled); every
+   * epoch becomes an event of its own with the epoch's metrics, the job's
+   * training curve. The fraction is the fused model's (with models 'all' the
+   * others train after it and their epochs hold the progress where it is).
+   */
+  training(e: FusionTrainingEvent): void {
+    const fraction = e.model === 'fused' ? (e.type === 'batch' ? e.fraction : e.metrics.epoch / e.epochs) : 1;
+    if (e.type === 'batch') {
+      this.report('finetune', fraction, `finetune ${e.model}: epoch ${e.epoch}/${e.epochs}, batch ${e.batch}/${e.batches}, loss ${e.loss.toFixed(4)}`);
+      return;
+    }
+    const m = e.metrics;
+    const evalPart = m.evalAccuracy === undefined ? '' : `, eval acc ${(m.evalAccuracy * 100).toFixed(2)}%`;
+    this.report('finetune', fraction, `finetune ${e.model}: epoch ${m.epoch}/${e.epochs}, loss ${m.loss.toFixed(4)}${evalPart}`, {
+      always: true,
+      data: {
+        model: e.model,
+        epoch: m.epoch,
+        epochs: e.epochs,
+        loss: m.loss,
+        train_accuracy: m.trainAccuracy,
+        eval_accuracy: m.evalAccuracy ?? null,
+        lr: m.lr,
+      },
+    });
+  }
+
+  report(stage: JobStage, fraction: number, message: string, extra: { always?: boolean; data?: Record<string, unknown> } = {}): void {
     this.stage = stage;
-    const progress = this.throttle.next(stage, fraction);
+    const progress = this.throttle.next(stage, fraction, extra.always);
     if (progress === null) return;
+    const data = extra.data;
     this.chain = this.chain
-      .then(() => this.log.append({ type: 'progress', stage, progress, message }, canContinue))
+      .then(() => this.log.append({ type: 'progress', stage, progress, message, ...(data ? { data } : {}) }, canContinue))
       .then(() => this.job.progress(progress))
       .catch(() => {
         // A lost progress event is harmless; the outcome is what must be recorded.
@@ -185,8 +222,15 @@ class RunProgress {
 
 function metricsOf(report: FusionReport): JobMetrics {
   const acc = report.accuracy;
+  const training = report.training;
   return {
     accuracy: acc ? { models: acc.models, fused: acc.fused, ensemble: acc.ensemble, samples: acc.samples } : null,
+    ...(training
+      ? {
+          finetuned_accuracy: acc?.finetuned?.fused ?? null,
+          finetune: { epochs: training.history.length, best_epoch: training.bestEpoch ?? null },
+        }
+      : {}),
     fused_arch: report.fused.arch as unknown as JobMetrics['fused_arch'],
     parameters: report.fused.parameters,
     timings: report.timings as unknown as Record<string, number>,

@@ -7,14 +7,15 @@
  */
 import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
-import { isFusionError } from '../engine/errors.ts';
+import { FusionError, isFusionError } from '../engine/errors.ts';
+import type { LabeledData } from '../engine/nn/data.ts';
 import { parseDatasetSafetensors } from '../io/datasets.ts';
 import { parseModelFile, serializeModel } from '../io/model-file.ts';
 import { runFusion } from '../pipeline/run-fusion.ts';
 import { ENGINE_VERSION } from '../pipeline/version.ts';
 import { initBackend } from '../runtime/backend.ts';
 import { serializeFusionError } from './job-errors.ts';
-import { fusionOptionsFromSpec } from './spec-options.ts';
+import { finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
 import type { ThreadInput, ThreadMessage, ThreadResult } from './thread-protocol.ts';
 
 async function fuse(input: ThreadInput, post: (m: ThreadMessage) => void): Promise<ThreadResult> {
@@ -22,6 +23,7 @@ async function fuse(input: ThreadInput, post: (m: ThreadMessage) => void): Promi
   const options = fusionOptionsFromSpec(input.spec, files[0].model.arch.family, files.length);
   const calibration = parseDatasetSafetensors(input.calibration.bytes, input.calibration.label);
   const evaluation = input.evaluation ? parseDatasetSafetensors(input.evaluation.bytes, input.evaluation.label) : undefined;
+  const finetune = input.spec.finetune ? finetuneRequestFromSpec(input.spec, trainingData(input.train)) : undefined;
   const backend = await initBackend();
   const outcome = await runFusion(
     {
@@ -30,13 +32,28 @@ async function fuse(input: ThreadInput, post: (m: ThreadMessage) => void): Promi
       samples: input.samples,
       evaluation: evaluation ? { x: evaluation.x, y: evaluation.y! } : undefined,
       options,
+      finetune,
     },
-    { backend: backend.detail, now: () => performance.now(), onProgress: (event) => post({ type: 'progress', event }) },
+    {
+      backend: backend.detail,
+      now: () => performance.now(),
+      onProgress: (event) => post({ type: 'progress', event }),
+      // Every batch's event crosses to the runner, whose throttle thins them into job events.
+      onTraining: (event) => post({ type: 'training', event }),
+    },
   );
   // The same bytes as the CLI's `fuse --out`: same naming, same metadata.
   const fused = serializeModel(outcome.fused, files[outcome.namingFrom].convention, { 'clafusion.version': ENGINE_VERSION });
   const report = { ...outcome.report, fused: { ...outcome.report.fused, sha256: createHash('sha256').update(fused).digest('hex') } };
   return { fused, report };
+}
+
+/** The finetuning dataset; the API checked at job creation that it is labelled, this guards a record written otherwise. */
+function trainingData(train: ThreadInput['train']): LabeledData {
+  if (!train) throw new FusionError('MISSING_TENSOR', 'finetune.train: the job has no training dataset', { field: 'finetune.train' });
+  const data = parseDatasetSafetensors(train.bytes, train.label);
+  if (!data.y) throw new FusionError('MISSING_TENSOR', `${train.label}: the training dataset has no labels (y)`, { tensor: 'y', field: 'finetune.train' });
+  return { x: data.x, y: data.y };
 }
 
 const port = parentPort!;

@@ -1,5 +1,6 @@
 /** Starts a fusion thread and turns its messages into a promise, progress callbacks and an abort. */
 import { Worker } from 'node:worker_threads';
+import type { FusionTrainingEvent } from '../pipeline/finetune-fusion.ts';
 import type { ProgressEvent } from '../pipeline/run-fusion.ts';
 import { deserializeFusionError } from './job-errors.ts';
 import type { ThreadInput, ThreadMessage, ThreadResult } from './thread-protocol.ts';
@@ -11,7 +12,12 @@ export class FusionAborted extends Error {
   }
 }
 
-export function runInThread(input: ThreadInput, onProgress: (e: ProgressEvent) => void, signal: AbortSignal): Promise<ThreadResult> {
+export function runInThread(
+  input: ThreadInput,
+  onProgress: (e: ProgressEvent) => void,
+  signal: AbortSignal,
+  onTraining: (e: FusionTrainingEvent) => void = () => {},
+): Promise<ThreadResult> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new FusionAborted());
     // Inputs are copied, not transferred: store reads may hand out views of shared (pooled) buffers.
@@ -28,6 +34,7 @@ export function runInThread(input: ThreadInput, onProgress: (e: ProgressEvent) =
     signal.addEventListener('abort', onAbort, { once: true });
     worker.on('message', (m: ThreadMessage) => {
       if (m.type === 'progress') onProgress(m.event);
+      else if (m.type === 'training') onTraining(m.event);
       else if (m.type === 'done') settle(() => resolve(m.result));
       else settle(() => reject(m.fusionError ? deserializeFusionError(m.fusionError) : new Error(`fusion thread failed: ${m.message}`)));
     });

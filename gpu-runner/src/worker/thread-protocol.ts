@@ -1,6 +1,7 @@
 /** Messages between a runner and its fusion thread (structured-clone friendly). */
 import type { FusionSpec } from '../../../api/src/contract/index.ts';
 import type { Arch } from '../engine/arch.ts';
+import type { FusionTrainingEvent } from '../pipeline/finetune-fusion.ts';
 import type { ProgressEvent } from '../pipeline/run-fusion.ts';
 import type { FusionReport } from '../pipeline/report.ts';
 import type { SerializedFusionError } from './job-errors.ts';
@@ -9,6 +10,8 @@ export interface ThreadInput {
   models: { bytes: Uint8Array; label: string; arch: Arch | null }[];
   calibration: { bytes: Uint8Array; label: string };
   evaluation: { bytes: Uint8Array; label: string } | null;
+  /** The finetuning dataset, when the spec has a finetune section. */
+  train: { bytes: Uint8Array; label: string } | null;
   samples: number | null;
   /** Options are resolved in the thread, once the models' family is known. */
   spec: FusionSpec;
@@ -21,5 +24,6 @@ export interface ThreadResult {
 
 export type ThreadMessage =
   | { type: 'progress'; event: ProgressEvent }
+  | { type: 'training'; event: FusionTrainingEvent }
   | { type: 'done'; result: ThreadResult }
   | { type: 'error'; fusionError: SerializedFusionError | null; message: string };
