@@ -124,7 +124,11 @@ export const JobEvent = z.object({
   stage: JobStage.nullable(),
   progress: z.number().min(0).max(1).nullable(),
   message: z.string(),
-  /** running: {attempt, runner}; succeeded: {outputs, metrics}; failed: {error}. */
+  /**
+   * running: {attempt, runner}; succeeded: {outputs, metrics}; failed: {error};
+   * progress at the end of a finetuning epoch (stage `finetune`): {model,
+   * epoch, epochs, loss, train_accuracy, eval_accuracy, lr}; other progress: {}.
+   */
   data: z.record(z.string(), z.unknown()),
 });
 export type JobEvent = z.infer<typeof JobEvent>;
