@@ -160,19 +160,31 @@ describe('tenant isolation on every route', () => {
       const registered = await patiently(() => acme.fetch('/v1/lineages/acme-line/versions', { method: 'POST', json: { file: a.id } }));
       expect(registered.status, await registered.clone().text()).toBeLessThan(300);
     }
+    // A schedule of acme's, when the API has schedules (an hourly one: it never ticks during the test).
+    let scheduleId = '';
+    if (Object.keys(doc.paths).some((p) => p.startsWith('/schedules/'))) {
+      const template = { models: [a.id, b.id], calibration: { file: cal.id } };
+      const created = await patiently(() => acme.fetch('/v1/schedules', { method: 'POST', json: { every: 3600, template, output: { lineage: 'acme-out' } } }));
+      const text = await created.text();
+      expect(created.status, text).toBeLessThan(300);
+      scheduleId = (JSON.parse(text) as { id: string }).id;
+    }
+    const idFor = (template: string) => (template.startsWith('/files') ? a.id : template.startsWith('/schedules') ? scheduleId : job.id);
     const checked: string[] = [];
     for (const [template, operations] of Object.entries(doc.paths)) {
       if (!template.includes('{')) continue;
       const path = template
-        .replace('{id}', template.startsWith('/files') ? a.id : job.id)
+        .replace('{id}', idFor(template))
+        .replace('{run}', '1')
         .replace('{name}', template.startsWith('/lineages') ? 'acme-line' : 'fused.safetensors')
         .replace('{version}', '1');
-      for (const method of Object.keys(operations).filter((m) => ['get', 'post', 'put', 'delete'].includes(m))) {
+      for (const method of Object.keys(operations).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))) {
         // Each request gets a fresh key of the other tenant, so the limit never masks the answer.
         const intruder = new Rest(server.url, await freshKey('other-co'));
         const init: RequestInit & { json?: unknown } = { method: method.toUpperCase() };
         if (method === 'post' && template.startsWith('/lineages')) init.json = { file: a.id };
         else if (method === 'put') init.body = 'x';
+        else if (method === 'patch') init.json = { every: 60 };
         const res = await intruder.fetch(`/v1${path}`, init);
         const text = await res.text();
         expect(res.status, `${method.toUpperCase()} ${template}: ${text}`).toBe(404);
