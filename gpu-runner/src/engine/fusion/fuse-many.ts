@@ -125,7 +125,7 @@ export async function fuseMany(models: readonly Model[], options: FusionOptions,
         },
       );
       hooks.stage?.('fusion', 'end');
-      layers = results.map((r) => ({ name: r.name, plan: r.transport ? [r.rows, r.cols] : null, cost: r.cost }));
+      layers = results.map((r) => ({ name: r.name, plan: r.transport ? [r.rows, r.cols] : null, cost: r.cost, inputFrom: r.inputFrom }));
       aligned = results.map((r) => ({ weight: r.aligned, bias: r.alignedBias, bn: r.alignedBn }));
     }
     aligned.forEach((a, l) => {

@@ -19,6 +19,12 @@ export interface LayerSummary {
   /** Transport plan shape (N0 neurons × N1 neurons), or null when not transported. */
   plan: [number, number] | null;
   cost: number | null;
+  /**
+   * 0-based layers whose maps aligned this layer's inputs (averaged when
+   * two): the previous layer, or with skip handling the block input's map
+   * for a shortcut and two maps after it (§7.3). Absent in older reports.
+   */
+  inputFrom?: number[];
 }
 
 export interface PairFusionResult {
@@ -137,7 +143,7 @@ export async function fusePair(models: readonly [Model, Model], options: FusionO
     alignment,
     mapping,
     depthAligned,
-    layers: results.map((r) => ({ name: r.name, plan: r.transport ? [r.rows, r.cols] : null, cost: r.cost })),
+    layers: results.map((r) => ({ name: r.name, plan: r.transport ? [r.rows, r.cols] : null, cost: r.cost, inputFrom: r.inputFrom })),
     balanced: { n0: n0Model, n1: n1Model, results },
   };
 }
