@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ERROR_STATUS, type ApiErrorBody, type CreateFileResult, type FileObject, type FusionJob, LIMITS } from '../api/src/contract/index.ts';
 import { createApiKey } from '../api/src/auth/api-keys.ts';
 import type { RunningServer } from '../api/src/server.ts';
+import { serializeSafetensors } from '../gpu-runner/src/io/safetensors.ts';
 import { startEmbedded } from './support/embedded.ts';
 import { type Fixtures, datasetBytes, fuseWithCli, writeFixtures } from './support/fixtures.ts';
 import { Rest } from './support/rest.ts';
@@ -56,7 +57,7 @@ async function expectError(res: Response, code: ApiErrorBody['code']): Promise<A
 }
 
 describe('finetuning jobs', () => {
-  it('finetunes after fusion: per-epoch finetune events, training metrics, the CLI`s bytes', async () => {
+  it("finetunes after fusion: per-epoch finetune events, training metrics, the CLI's bytes", async () => {
     const [cliFinetuned, cliFused] = await Promise.all([
       fuseWithCli(fixtures, FLAGS, 'cli-finetuned.safetensors'),
       fuseWithCli(fixtures, ['--seed', '7'], 'cli-fused.safetensors'),
@@ -113,5 +114,20 @@ describe('finetuning jobs', () => {
     await expectError(await post(withFinetune({ train: { file: a.id } })), 'invalid_request');
     const { file: pending } = await api.json<CreateFileResult>('/v1/files', { method: 'POST', json: { name: 'later.safetensors', purpose: 'dataset', size: 10 } });
     await expectError(await post(withFinetune({ train: { file: pending.id } })), 'file_not_ready');
+  });
+
+  it('fails a job whose training data does not fit the models with invalid_input, naming it', async () => {
+    const narrowPath = join(dir, 'narrow.safetensors');
+    writeFileSync(
+      narrowPath,
+      serializeSafetensors([
+        ['x', { shape: [8, 5], data: new Float32Array(40) }],
+        ['y', { dtype: 'I64', shape: [8], data: new Array(8).fill(1) }],
+      ]),
+    );
+    const narrow = await api.upload(narrowPath, 'dataset');
+    const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: { ...spec(), finetune: { epochs: 1, train: { file: narrow.id } } } });
+    const failed = await api.waitFor(job.id, (j) => j.status === 'failed');
+    expect(failed.error).toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/finetune x/) });
   });
 });
