@@ -2,7 +2,7 @@
  * Training throughput: tfjs wasm (one thread, and 2-worker data-parallel), tfjs cpu, and PyTorch
  * CPU as the peer, on the same networks, batch size and plain SGD. Random 32×32×3 data.
  *
- *   node --import tsx gpu-runner/bench/train-bench.ts [--quick] [--repeat N] [--cpu-steps N] [--profile]
+ *   node --import tsx gpu-runner/bench/train-bench.ts [--quick] [--repeat N] [--cpu-steps N] [--profile] [--net NAME]…
  *
  * Prints a table (images/s, ratio to 2-thread PyTorch, images per CPU second of the whole
  * process, 1-minute load average) and writes gpu-runner/bench/results/train-bench.json. PyTorch
@@ -11,7 +11,8 @@
  * 2 workers, peers, …) and the table gives each runner's median, so that a burst of other load
  * on the machine hits both sides of a ratio rather than one; the JSON keeps every round with the
  * load average when it started. Wall-clock numbers taken while other work shares the cores are
- * not comparable — 2-thread PyTorch in particular collapses — so check the load column. `--profile` adds, per net, the
+ * not comparable — 2-thread PyTorch in particular collapses — so check the load column and,
+ * better, the usable-cores column (parallelism(): 2 spinning threads vs 1, measured per round). `--profile` adds, per net, the
  * CPU time of every wasm kernel in a 1-thread step (CPU rather than wall time: it is what the
  * kernel itself costs, and is much less disturbed by other processes).
  * The peer is train_peer.py, run with the first of `python3`, `/usr/bin/python3` that can import
@@ -21,6 +22,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -36,6 +38,8 @@ const cpuSteps = cpuStepsArg >= 0 ? Number(args[cpuStepsArg + 1]) : 2;
 const repeatArg = args.indexOf('--repeat');
 const repeat = repeatArg >= 0 ? Number(args[repeatArg + 1]) : quick ? 1 : 3;
 const profile = args.includes('--profile');
+/** `--net NAME` (repeatable) limits the run to those nets. */
+const onlyNets = args.flatMap((a, i) => (a === '--net' ? [args[i + 1]] : []));
 const BATCH = 64;
 const LR = 0.01;
 
@@ -177,6 +181,25 @@ async function profileKernels(net: string, steps: number): Promise<Array<{ kerne
   }
 }
 
+/**
+ * How many cores this process can actually use right now: the throughput of 2 threads spinning
+ * for `ms` relative to 1. The load average does not tell this (sleeping or I/O-bound processes
+ * count too, and a competitor pinned to one core takes half the machine at a load of 1); a value
+ * near 1 means the second worker and PyTorch's second thread had no core to run on.
+ */
+async function parallelism(ms = 400): Promise<number> {
+  const code = `const { parentPort } = require('node:worker_threads'); let n = 0; const t = Date.now();
+    while (Date.now() - t < ${ms}) { for (let i = 0; i < 1e5; i++) n += i & 1; } parentPort.postMessage(n);`;
+  const spin = async (k: number) => {
+    const ws = Array.from({ length: k }, () => new Worker(code, { eval: true }));
+    const counts = await Promise.all(ws.map((w) => new Promise<number>((resolve) => w.once('message', resolve))));
+    await Promise.all(ws.map((w) => w.terminate()));
+    return counts.reduce((a, b) => a + b, 0);
+  };
+  const one = await spin(1);
+  return (await spin(2)) / one;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((p, q) => p - q);
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -184,17 +207,28 @@ function median(xs: number[]): number {
 
 registerWasmTrainingKernels();
 interface Round {
+  /** parallelism() at the start of the round. */
+  cores: number;
   imagesPerSec: number | null;
   /** Images per CPU second of the whole process: much less disturbed by other load than wall time. */
   imagesPerCpuSec: number | null;
   load: number;
   overheadMsPerStep?: number;
 }
-const rows: Array<{ net: string; runner: string; imagesPerSec: number | null; imagesPerCpuSec: number | null; load: number; rounds: Round[]; note?: string }> = [];
+const rows: Array<{
+  net: string;
+  runner: string;
+  imagesPerSec: number | null;
+  imagesPerCpuSec: number | null;
+  load: number;
+  cores: number;
+  rounds: Round[];
+  note?: string;
+}> = [];
 const profiles: Record<string, Array<{ kernel: string; ms: number; calls: number }>> = {};
 
 let peer: PeerResult = {};
-for (const spec of NETS) {
+for (const spec of NETS.filter((n) => onlyNets.length === 0 || onlyNets.includes(n.net))) {
   const { net, steps } = spec;
   const runners: Array<{ runner: string; rounds: Round[]; note?: string }> = [];
   const runnerRow = (runner: string) => {
@@ -203,7 +237,8 @@ for (const spec of NETS) {
     return r;
   };
   for (let round = 1; round <= repeat; round++) {
-    console.log(`${net}: round ${round}/${repeat}, load ${os.loadavg()[0].toFixed(2)}`);
+    const cores = await parallelism();
+    console.log(`${net}: round ${round}/${repeat}, load ${os.loadavg()[0].toFixed(2)}, usable cores ${cores.toFixed(2)}`);
     // PyTorch with 2 threads is the reference; with 1 thread it pairs with the 1-thread tfjs row,
     // a ratio that stays meaningful when other processes share the cores (a 2-thread intra-op
     // pool collapses then: its threads wait on each other whenever one is descheduled).
@@ -214,15 +249,15 @@ for (const spec of NETS) {
       if (threads === 2 && (p.torch !== undefined || peer.torch === undefined)) peer = { ...p, results: undefined };
       const r = p.results?.find((x) => x.net === net);
       const peerRow = runnerRow(`pytorch ${p.torch ?? ''} cpu, ${threads} thread${threads > 1 ? 's' : ''}`.replace('  ', ' '));
-      peerRow.rounds.push({ imagesPerSec: r?.imagesPerSec ?? null, imagesPerCpuSec: r?.imagesPerCpuSec ?? null, load });
+      peerRow.rounds.push({ cores, imagesPerSec: r?.imagesPerSec ?? null, imagesPerCpuSec: r?.imagesPerCpuSec ?? null, load });
       if (r === undefined) peerRow.note = p.skipped;
     }
     let load = os.loadavg()[0];
     const one = await single('wasm', net, steps, 2);
-    runnerRow('tfjs wasm, 1 thread').rounds.push({ imagesPerSec: one.rate, imagesPerCpuSec: one.perCpuSec, load });
+    runnerRow('tfjs wasm, 1 thread').rounds.push({ cores, imagesPerSec: one.rate, imagesPerCpuSec: one.perCpuSec, load });
     load = os.loadavg()[0];
     const dp = await dataParallel(net, steps, 2);
-    runnerRow('tfjs wasm, 2 workers').rounds.push({ imagesPerSec: dp.rate, imagesPerCpuSec: dp.perCpuSec, load, overheadMsPerStep: dp.overheadMsPerStep });
+    runnerRow('tfjs wasm, 2 workers').rounds.push({ cores, imagesPerSec: dp.rate, imagesPerCpuSec: dp.perCpuSec, load, overheadMsPerStep: dp.overheadMsPerStep });
   }
   for (const { runner, rounds, note } of runners) {
     const rates = rounds.map((x) => x.imagesPerSec).filter((x): x is number => x !== null);
@@ -233,6 +268,7 @@ for (const spec of NETS) {
       imagesPerSec: rates.length > 0 ? median(rates) : null,
       imagesPerCpuSec: perCpu.length > 0 ? median(perCpu) : null,
       load: median(rounds.map((x) => x.load)),
+      cores: median(rounds.map((x) => x.cores)),
       rounds,
       note,
     });
@@ -245,8 +281,9 @@ for (const spec of NETS) {
 if (cpuSteps > 0) {
   console.log(`tiny-cnn: tfjs cpu (${cpuSteps} batches, no warm-up: it is slow)…`);
   const load = os.loadavg()[0];
+  const cores = await parallelism();
   const r = await single('cpu', 'tiny-cnn', cpuSteps, 0);
-  const round = { imagesPerSec: r.rate, imagesPerCpuSec: r.perCpuSec, load };
+  const round = { cores, imagesPerSec: r.rate, imagesPerCpuSec: r.perCpuSec, load };
   rows.push({ net: 'tiny-cnn', runner: 'tfjs cpu', ...round, rounds: [round] });
 }
 
@@ -256,11 +293,11 @@ const table = rows.map((r) => {
   return { ...r, ratioToPytorch: r.imagesPerSec !== null && p !== null ? r.imagesPerSec / p : null };
 });
 console.log(`\nbatch ${BATCH}, SGD, 32×32×3 random data, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), median of ${repeat} round(s)`);
-console.log(`${'net'.padEnd(22)}${'runner'.padEnd(34)}${'images/s'.padStart(10)}${'vs pytorch'.padStart(12)}${'img/cpu-s'.padStart(11)}${'load'.padStart(7)}`);
+console.log(`${'net'.padEnd(22)}${'runner'.padEnd(34)}${'images/s'.padStart(10)}${'vs pytorch'.padStart(12)}${'img/cpu-s'.padStart(11)}${'load'.padStart(7)}${'cores'.padStart(7)}`);
 const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(v < 10 ? 2 : 0));
 for (const r of table) {
   const ratio = r.ratioToPytorch === null ? '' : `${r.ratioToPytorch.toFixed(r.ratioToPytorch < 0.01 ? 4 : 2)}×`;
-  console.log(`${r.net.padEnd(22)}${r.runner.padEnd(34)}${fmt(r.imagesPerSec).padStart(10)}${ratio.padStart(12)}${fmt(r.imagesPerCpuSec).padStart(11)}${r.load.toFixed(1).padStart(7)}`);
+  console.log(`${r.net.padEnd(22)}${r.runner.padEnd(34)}${fmt(r.imagesPerSec).padStart(10)}${ratio.padStart(12)}${fmt(r.imagesPerCpuSec).padStart(11)}${r.load.toFixed(1).padStart(7)}${r.cores.toFixed(2).padStart(7)}`);
 }
 for (const [net, rowsOfNet] of Object.entries(profiles)) {
   console.log(`\n${net}: CPU ms per 1-thread step by kernel`);
