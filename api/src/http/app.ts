@@ -67,6 +67,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<En
   app.use('/v1/files/:id/content', requireTenant);
   app.use('/v1/fusions/:id/outputs/:name/content', requireTenant);
   app.use('/v1/fusions/:id/events/stream', requireTenant);
+  app.use('/v1/fusions/:id/report', requireTenant);
   mountBinaryRoutes(app, services);
 
   app.all('/v1/*', (c) => handleRest(services, c.req.raw));

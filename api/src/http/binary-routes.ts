@@ -14,6 +14,9 @@ import { streamJobEvents } from './sse.ts';
 
 export type Env = { Variables: { tenant: string } };
 
+/** The report page's policy (the same as its meta tag): nothing loads from anywhere. */
+const REPORT_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+
 function param<T>(c: HonoContext, name: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }): T {
   const parsed = schema.safeParse(c.req.param(name));
   if (!parsed.success) throw new ApiError('invalid_request', `Invalid request: ${name}: ${parsed.error.issues[0].message}`, { field: name });
@@ -62,6 +65,23 @@ export function mountBinaryRoutes(app: Hono<Env>, services: Services): void {
     const name = param(c, 'name', OutputName);
     const key = await services.jobs.succeededWith(c.get('tenant'), id, name);
     return sendObject(c, services, key, name, name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+  });
+
+  // The fusion's HTML report as a page (inline, not a download), under the
+  // caller's auth and tenancy like every route. The page is self-contained;
+  // the CSP header repeats its meta policy so no request can leave it.
+  app.get('/v1/fusions/:id/report', async (c) => {
+    const id = param(c, 'id', FusionId);
+    const key = await services.jobs.succeededWith(c.get('tenant'), id, 'report.html');
+    const html = await services.store.getBytes(key);
+    return new Response(html, {
+      headers: {
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': REPORT_PAGE_CSP,
+        'x-content-type-options': 'nosniff',
+        'cache-control': 'private, no-store',
+      },
+    });
   });
 
   app.get('/v1/fusions/:id/events/stream', (c) => streamJobEvents(c, services, c.get('tenant')));

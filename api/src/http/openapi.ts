@@ -39,10 +39,19 @@ export function openApiDocument(baseUrl: string): OpenAPIObject {
       '/fusions/{id}/outputs/{name}/content': {
         get: {
           tags: ['fusions'],
-          summary: 'Download an output: fused.safetensors or report.json (302 to a presigned URL, or the bytes)',
+          summary: 'Download an output: fused.safetensors, report.json or report.html (302 to a presigned URL, or the bytes)',
           security: bearer,
-          requestParams: { path: z.object({ id, name: z.enum(['fused.safetensors', 'report.json']) }) },
+          requestParams: { path: z.object({ id, name: z.enum(['fused.safetensors', 'report.json', 'report.html']) }) },
           responses: { '200': { description: 'The bytes' }, '302': { description: 'Presigned URL' }, ...errors },
+        },
+      },
+      '/fusions/{id}/report': {
+        get: {
+          tags: ['fusions'],
+          summary: 'The fusion report as a self-contained HTML page (heatmaps with the mapping, accuracy bars, timings)',
+          security: bearer,
+          requestParams: { path: z.object({ id }) },
+          responses: { '200': { description: 'text/html; no external requests (Content-Security-Policy default-src none)' }, ...errors },
         },
       },
       '/fusions/{id}/events/stream': {

@@ -13,6 +13,7 @@
  * finishes exactly once.
  */
 import { hostname } from 'node:os';
+import { renderReportHtml } from '../report/html-report.ts';
 import type { FusionJob, JobMetrics, JobOutput, JobStage } from '../../../api/src/contract/index.ts';
 import type { StoredFile } from '../../../api/src/files/file-service.ts';
 import { JobLog, readJson, toJson } from '../../../api/src/jobs/job-log.ts';
@@ -140,9 +141,17 @@ export class FusionRunner {
   private async upload(tenant: string, jobId: string, result: ThreadResult): Promise<JobOutput[]> {
     const fused = await this.store.put(layout.jobOutput(tenant, jobId, 'fused.safetensors'), result.fused, { contentType: 'application/octet-stream' });
     const report = await this.store.put(layout.jobOutput(tenant, jobId, 'report.json'), toJson(result.report), { contentType: 'application/json' });
+    // The HTML page is rendered here, once, next to the JSON it shows; the API
+    // serves it as stored and never needs the engine's code.
+    const html = await this.store.put(
+      layout.jobOutput(tenant, jobId, 'report.html'),
+      new TextEncoder().encode(renderReportHtml(result.report)),
+      { contentType: 'text/html; charset=utf-8' },
+    );
     return [
       { name: 'fused.safetensors', size: fused.size, sha256: fused.sha256, content_type: 'application/octet-stream' },
       { name: 'report.json', size: report.size, sha256: report.sha256, content_type: 'application/json' },
+      { name: 'report.html', size: html.size, sha256: html.sha256, content_type: 'text/html; charset=utf-8' },
     ];
   }
 
