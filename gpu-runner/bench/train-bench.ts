@@ -12,7 +12,8 @@
  * on the machine hits both sides of a ratio rather than one; the JSON keeps every round with the
  * load average when it started. Wall-clock numbers taken while other work shares the cores are
  * not comparable — 2-thread PyTorch in particular collapses — so check the load column and,
- * better, the usable-cores column (parallelism(): 2 spinning threads vs 1, measured per round). `--profile` adds, per net, the
+ * better, the usable-cores column (parallelism(): 2 spinning threads vs 1, measured right before
+ * every runner; it can still change while the runner runs). `--profile` adds, per net, the
  * CPU time of every wasm kernel in a 1-thread step (CPU rather than wall time: it is what the
  * kernel itself costs, and is much less disturbed by other processes).
  * The peer is train_peer.py, run with the first of `python3`, `/usr/bin/python3` that can import
@@ -207,7 +208,7 @@ function median(xs: number[]): number {
 
 registerWasmTrainingKernels();
 interface Round {
-  /** parallelism() at the start of the round. */
+  /** parallelism() right before this runner ran. */
   cores: number;
   imagesPerSec: number | null;
   /** Images per CPU second of the whole process: much less disturbed by other load than wall time. */
@@ -237,13 +238,13 @@ for (const spec of NETS.filter((n) => onlyNets.length === 0 || onlyNets.includes
     return r;
   };
   for (let round = 1; round <= repeat; round++) {
-    const cores = await parallelism();
-    console.log(`${net}: round ${round}/${repeat}, load ${os.loadavg()[0].toFixed(2)}, usable cores ${cores.toFixed(2)}`);
+    console.log(`${net}: round ${round}/${repeat}, load ${os.loadavg()[0].toFixed(2)}`);
     // PyTorch with 2 threads is the reference; with 1 thread it pairs with the 1-thread tfjs row,
     // a ratio that stays meaningful when other processes share the cores (a 2-thread intra-op
     // pool collapses then: its threads wait on each other whenever one is descheduled).
     for (const threads of [2, 1]) {
       const load = os.loadavg()[0];
+      const cores = await parallelism();
       const p = runPeer([spec], threads);
       if (p.skipped !== undefined) console.log(`  peer skipped: ${p.skipped}`);
       if (threads === 2 && (p.torch !== undefined || peer.torch === undefined)) peer = { ...p, results: undefined };
@@ -253,9 +254,11 @@ for (const spec of NETS.filter((n) => onlyNets.length === 0 || onlyNets.includes
       if (r === undefined) peerRow.note = p.skipped;
     }
     let load = os.loadavg()[0];
+    let cores = await parallelism();
     const one = await single('wasm', net, steps, 2);
     runnerRow('tfjs wasm, 1 thread').rounds.push({ cores, imagesPerSec: one.rate, imagesPerCpuSec: one.perCpuSec, load });
     load = os.loadavg()[0];
+    cores = await parallelism();
     const dp = await dataParallel(net, steps, 2);
     runnerRow('tfjs wasm, 2 workers').rounds.push({ cores, imagesPerSec: dp.rate, imagesPerCpuSec: dp.perCpuSec, load, overheadMsPerStep: dp.overheadMsPerStep });
   }
