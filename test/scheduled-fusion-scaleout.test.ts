@@ -98,10 +98,15 @@ describe('scheduled fusion: two APIs, two runners, Redis, S3', () => {
     await client.schedules.update(schedule.id, { template: { ...template(6), fusion: { anchor: 1 } } });
     await runsUntil(schedule.id, (runs) => published(6)(runs) >= 2);
 
-    // Pause (through the other API instance), let what is in flight finish, then nothing more may tick.
+    // Pause (through the other API instance), then nothing more may tick. A
+    // tick that fired before the pause and was still being handled may land
+    // after it (its handler read the schedule first); none may fire later.
+    const pausedAt = Date.now();
     expect((await apis[0].json<Schedule>(`/v1/schedules/${schedule.id}/pause`, { method: 'POST' })).status).toBe('paused');
-    const runs = await runsUntil(schedule.id, (r) => !r.some(inFlight));
     await new Promise((r) => setTimeout(r, 7_000));
+    const runs = await runsUntil(schedule.id, (r) => !r.some(inFlight));
+    expect(runs.filter((r) => Date.parse(r.tick_at) > pausedAt)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 4_000));
     expect((await allRuns(schedule.id)).length).toBe(runs.length);
 
     // Exactly one job per tick, each succeeded exactly once.

@@ -71,7 +71,7 @@ describe('SDK', () => {
     expect(readFileSync(join(dir, 'sdk-fused.safetensors')).equals(cli)).toBe(true);
     expect((await client.fusions.report(job.id)).seed).toBe(7);
     expect(Buffer.from(await client.files.download(files.a.id)).equals(readFileSync(fixtures.a))).toBe(true);
-    expect((await client.fusions.outputs(job.id)).map((o) => o.name)).toEqual(['fused.safetensors', 'report.json']);
+    expect((await client.fusions.outputs(job.id)).map((o) => o.name)).toEqual(['fused.safetensors', 'report.json', 'report.html']);
   });
 
   it('iterates every page of a list, and replays a job’s events from any point', async () => {
