@@ -10,7 +10,7 @@ export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'ca
 export type JobStatus = z.infer<typeof JobStatus>;
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
 
-/** What a running job is doing: fetching inputs, a pipeline stage (finetune: after fusion, when the spec asks), or writing outputs. */
+/** What a running job is doing: fetching inputs, a pipeline stage (finetune: finetuning or distillation after fusion, when the spec asks), or writing outputs. */
 export const JobStage = z.enum(['download', 'activations', 'cost', 'alignment', 'balance', 'fusion', 'evaluation', 'finetune', 'upload']);
 export type JobStage = z.infer<typeof JobStage>;
 
@@ -71,6 +71,15 @@ export const JobMetrics = z.object({
   finetuned_accuracy: z.number().nullable().optional(),
   /** With `finetune`: epochs trained and the 1-based epoch whose weights were kept (null without an evaluation set). */
   finetune: z.object({ epochs: z.int().nonnegative(), best_epoch: z.int().positive().nullable() }).optional(),
+  /**
+   * With `distill` and an evaluation set: the reported eval accuracy of the
+   * distilled fused model (the best of before and every epoch), report.json's
+   * `accuracy.finetuned.fused` with `training.kind` 'distill'. Absent for jobs
+   * without distillation.
+   */
+  distilled_accuracy: z.number().nullable().optional(),
+  /** With `distill`: epochs trained and the 1-based epoch kept (null when the student before distillation was kept or without an evaluation set). */
+  distill: z.object({ epochs: z.int().nonnegative(), best_epoch: z.int().positive().nullable() }).optional(),
   fused_arch: ArchSchema,
   parameters: z.int(),
   /** Seconds per stage and in total. */
@@ -98,7 +107,7 @@ export const FusionJob = z.object({
     models: z.array(JobInputFile),
     calibration: JobInputFile,
     evaluation: JobInputFile.nullable(),
-    /** The finetuning dataset, present when the spec has `finetune`. */
+    /** The training dataset, present when the spec has `finetune` or `distill`. */
     train: JobInputFile.optional(),
   }),
   outputs: z.array(JobOutput),
@@ -126,8 +135,9 @@ export const JobEvent = z.object({
   message: z.string(),
   /**
    * running: {attempt, runner}; succeeded: {outputs, metrics}; failed: {error};
-   * progress at the end of a finetuning epoch (stage `finetune`): {model,
-   * epoch, epochs, loss, train_accuracy, eval_accuracy, lr}; other progress: {}.
+   * progress at the end of a finetuning or distillation epoch (stage
+   * `finetune`): {kind ('finetune' or 'distill'), model, epoch, epochs, loss,
+   * train_accuracy, eval_accuracy, lr}; other progress: {}.
    */
   data: z.record(z.string(), z.unknown()),
 });

@@ -16,6 +16,8 @@ export const LIMITS = {
    * job can hold a runner.
    */
   maxFinetuneEpochs: 200,
+  /** Distillation epochs per job, bounded like finetuning (the paper's distillation recipes fit). */
+  maxDistillEpochs: 200,
   /** Page size of list endpoints. */
   maxPageSize: 100,
   defaultPageSize: 20,

@@ -17,9 +17,13 @@
  * `fuse --finetune EPOCHS --train DATA` → finetune.epochs and finetune.train;
  * --finetune-preset → finetune.preset, --lr, --momentum, --weight-decay,
  * --batch → finetune.batch_size, --augment, --augment-fill,
- * --finetune-models → finetune.models. The pipeline finetunes after fusion
- * but has no distillation step (`clafusion distill` is a separate command),
- * so there is no distill section.
+ * --finetune-models → finetune.models.
+ *
+ * `fuse --distill EPOCHS --train DATA --alpha A --temperature T` →
+ * distill.epochs, distill.train, distill.alpha and distill.temperature;
+ * --distill-teachers → distill.teachers, --distill-preset → distill.preset,
+ * and the same hyperparameter flags as for finetuning. A spec has at most
+ * one of `finetune` and `distill`, as the flags exclude each other.
  */
 import { z } from 'zod';
 import { FileId } from './ids.ts';
@@ -120,7 +124,39 @@ export const FinetuneSpec = z.strictObject({
 });
 export type FinetuneSpec = z.infer<typeof FinetuneSpec>;
 
-export const FusionSpec = z.strictObject({
+/**
+ * Knowledge distillation into the fused model right after fusion (§10.2), as
+ * `fuse --distill`: the fused model is the student, the input models the
+ * teachers. Unset hyperparameters come from the preset (default: the
+ * family's distillation preset); shuffling and augmentation use `seed`. The
+ * job's fused output is then the kept checkpoint (the best of the student
+ * before distillation and after every epoch, with an evaluation set).
+ */
+export const DistillSpec = z.strictObject({
+  /** Epochs to train (at most LIMITS.maxDistillEpochs; 0 keeps the fused model). */
+  epochs: z.int().min(0),
+  /** Labelled dataset file (`x` and `y`) to train on. */
+  train: z.strictObject({ file: FileId }),
+  /** Weight of the distillation term in the loss α·T²·KL + (1 − α)·CE (the paper's γ). */
+  alpha: z.number().min(0).max(1),
+  /** Softmax temperature of the distillation term. */
+  temperature: z.number().positive(),
+  /** 'inputs' (default): every input model teaches, their mean logit the target; 'deeper': only the deepest input. */
+  teachers: z.enum(['inputs', 'deeper']).optional(),
+  preset: z.enum(TRAINING_PRESETS).optional(),
+  lr: z.number().min(0).optional(),
+  momentum: z.number().min(0).optional(),
+  weight_decay: z.number().min(0).optional(),
+  batch_size: z.int().positive().optional(),
+  /** Random crop (padding 4) and horizontal flip of image batches. */
+  augment: z.boolean().optional(),
+  /** Padded pixel value, one for all channels or one per channel (default 0, as for finetune). */
+  augment_fill: z.union([z.number(), z.array(z.number()).min(1)]).optional(),
+});
+export type DistillSpec = z.infer<typeof DistillSpec>;
+
+export const FusionSpec = z
+  .strictObject({
   /** Model file ids (purpose `model`, completed), two or more. */
   models: z.array(FileId).min(2),
   calibration: z.strictObject({
@@ -134,7 +170,13 @@ export const FusionSpec = z.strictObject({
   fusion: FusionOptionsSpec.optional(),
   /** Finetune the fused model after fusion; see FinetuneSpec. */
   finetune: FinetuneSpec.optional(),
+  /** Distil the input models into the fused model after fusion; see DistillSpec. Not with `finetune`. */
+  distill: DistillSpec.optional(),
   /** Seed for every random choice (default 0). */
   seed: z.int().min(0).max(2 ** 31 - 1).optional(),
-});
+  })
+  .refine((spec) => spec.finetune === undefined || spec.distill === undefined, {
+    message: 'a spec has either finetune or distill, not both',
+    path: ['distill'],
+  });
 export type FusionSpec = z.infer<typeof FusionSpec>;

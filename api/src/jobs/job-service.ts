@@ -144,6 +144,13 @@ export class JobService {
         limit: LIMITS.maxFinetuneEpochs,
       });
     }
+    const distillEpochs = spec.distill?.epochs;
+    if (distillEpochs !== undefined && distillEpochs > LIMITS.maxDistillEpochs) {
+      throw new ApiError('limit_exceeded', `distill.epochs is at most ${LIMITS.maxDistillEpochs}; got ${distillEpochs}`, {
+        field: 'distill.epochs',
+        limit: LIMITS.maxDistillEpochs,
+      });
+    }
     const anchor = spec.fusion?.anchor;
     if (anchor !== undefined && anchor > spec.models.length) {
       throw new ApiError('invalid_request', `fusion.anchor ${anchor} is beyond the ${spec.models.length} models given`, { field: 'fusion.anchor' });
@@ -163,9 +170,10 @@ export class JobService {
       throw new ApiError('invalid_request', `evaluation file ${evaluation.name} has no labels (tensor y)`, { field: 'evaluation.file' });
     }
     // Training needs labels; whether x fits the models is the engine's check, as for the other datasets.
-    const train = spec.finetune ? await this.readyFile(tenant, spec.finetune.train.file, 'dataset', 'finetune.train.file') : null;
-    if (train && !train.dataset!.labels) {
-      throw new ApiError('invalid_request', `finetune.train file ${train.name} has no labels (tensor y)`, { field: 'finetune.train.file' });
+    const training = spec.finetune ? { section: 'finetune', file: spec.finetune.train.file } : spec.distill ? { section: 'distill', file: spec.distill.train.file } : null;
+    const train = training ? await this.readyFile(tenant, training.file, 'dataset', `${training.section}.train.file`) : null;
+    if (training && train && !train.dataset!.labels) {
+      throw new ApiError('invalid_request', `${training.section}.train file ${train.name} has no labels (tensor y)`, { field: `${training.section}.train.file` });
     }
     const ref = (f: FileObject) => ({ file: f.id, name: f.name, sha256: f.sha256 });
     return {

@@ -5,3 +5,4 @@ export { ENGINE_VERSION } from './version.ts';
 export { type TrainingContext, type TrainingEvent, type TrainingOutcome, distillModel, finetuneModel, trainingReport } from './finetune.ts';
 export { type FinetuneRequest, type FusionTrainingEvent, finetuneFusion } from './finetune-fusion.ts';
 export { type DistillSpec, type TrainingSettings, type TrainingSpec, resolveTrainingSettings } from './training-settings.ts';
+export { DISTILL_TEACHERS, type DistillRequest, type DistillTeachers, distillFusion } from './distill-fusion.ts';

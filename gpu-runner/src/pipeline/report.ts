@@ -159,13 +159,15 @@ export interface FusionReport {
     /**
      * After finetuning (§10.1), the reported numbers (best epoch): the fused
      * model, and with `--finetune-models all` the inputs (parallel to
-     * `models`) and depth-aligned models (parallel to `depthAligned`).
+     * `models`) and depth-aligned models (parallel to `depthAligned`). After
+     * distillation (§10.2, `training.kind` 'distill'), `fused` is the
+     * distilled model's reported number (the best of before and every epoch).
      */
     finetuned?: { fused: number; models?: number[]; depthAligned?: number[] };
     samples: number;
   } | null;
-  /** Seconds per stage; `normalization` only when a normalization step ran, `finetune` only when finetuning ran. */
-  timings: Record<ReportStage | 'evaluation' | 'total', number> & { normalization?: number; finetune?: number };
+  /** Seconds per stage; `normalization` only when a normalization step ran, `finetune` or `distill` only when that training ran. */
+  timings: Record<ReportStage | 'evaluation' | 'total', number> & { normalization?: number; finetune?: number; distill?: number };
   /** Present when the fused model was finetuned or distilled after fusion. */
   training?: ReportTraining;
   /** Present when the run swept the fusion weight (`fuse --sweep`). */

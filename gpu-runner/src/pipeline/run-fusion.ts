@@ -18,6 +18,7 @@ import { StageTimer } from './stage-timer.ts';
 import { createTapRecorder } from './record-taps.ts';
 import { type Renormalization, renormalize } from './renormalize.ts';
 import { type FinetuneRequest, type FusionTrainingEvent, checkFinetuneRequest, finetuneFusion } from './finetune-fusion.ts';
+import { type DistillRequest, checkDistillRequest, distillFusion } from './distill-fusion.ts';
 import { type FusionReport, REPORT_STAGES, type ReportAlignmentGroup, type ReportInput, type ReportLayerMapping, type ReportStage } from './report.ts';
 import { ENGINE_VERSION } from './version.ts';
 
@@ -40,6 +41,8 @@ export interface FusionRequest {
   options: FusionOptions;
   /** Finetune after fusion (§10.1); the outcome's `fused` is then the finetuned model. */
   finetune?: FinetuneRequest;
+  /** Distil the inputs into the fused model after fusion (§10.2); exclusive with `finetune`. */
+  distill?: DistillRequest;
 }
 
 export interface ProgressEvent {
@@ -55,7 +58,7 @@ export interface RunContext {
   /** Milliseconds from an arbitrary origin (performance.now in production). */
   now: () => number;
   onProgress?: (event: ProgressEvent) => void;
-  /** Per-batch and per-epoch events of finetuning, when the request asks for it. */
+  /** Per-batch and per-epoch events of finetuning or distillation, when the request asks for it. */
   onTraining?: (event: FusionTrainingEvent) => void;
   /** Cancels finetuning between batches. */
   signal?: AbortSignal;
@@ -67,7 +70,7 @@ export interface FusionOutcome {
   namingFrom: number;
   depthAligned: { input: number; model: Model }[];
   report: FusionReport;
-  /** With finetuning: the fused model as fusion left it (`fused` is the finetuned one). */
+  /** With finetuning or distillation: the fused model as fusion left it (`fused` is the trained one). */
   unfinetuned?: Model;
   /** With finetuning of all models: the finetuned inputs and depth-aligned models (1-based `input`). */
   finetuned?: { input: number; model: 'input' | 'depth-aligned'; trained: Model }[];
@@ -110,7 +113,11 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     const { n } = inputLayout(models[0].model.arch, request.evaluation.x, 'eval x');
     checkLabels(request.evaluation.y, n, models[0].model.arch.classes, 'eval y');
   }
+  if (request.finetune && request.distill) {
+    throw new FusionError('INVALID_ARGUMENT', 'a fusion either finetunes or distils the fused model, not both', { field: 'distill' });
+  }
   if (request.finetune) checkFinetuneRequest(request.finetune, models[0].model.arch, options.seed);
+  if (request.distill) checkDistillRequest(request.distill, models[0].model.arch, options.seed);
   const calibrationRows = request.calibration.shape[0];
   const samples = resolveSamples(request.samples, calibrationRows);
   const calibration = firstRows(request.calibration, samples);
@@ -216,14 +223,12 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     ctx.onProgress?.({ stage: 'evaluation', fraction: 1, message: 'evaluated' });
   }
   const unfinetuned = fused;
+  const stepContext = { now: ctx.now, onTraining: ctx.onTraining, signal: ctx.signal, seed: options.seed };
   const finetuned = request.finetune
-    ? await finetuneFusion(request.finetune, { fused, inputs: models.map((m) => m.model), depthAligned }, request.evaluation, {
-        now: ctx.now,
-        onTraining: ctx.onTraining,
-        signal: ctx.signal,
-        seed: options.seed,
-      })
-    : undefined;
+    ? await finetuneFusion(request.finetune, { fused, inputs: models.map((m) => m.model), depthAligned }, request.evaluation, stepContext)
+    : request.distill
+      ? await distillFusion(request.distill, { fused, inputs: models.map((m) => m.model) }, request.evaluation, stepContext)
+      : undefined;
   if (finetuned) {
     fused = finetuned.fused;
     if (accuracyReport && finetuned.accuracy) accuracyReport.finetuned = finetuned.accuracy;
@@ -253,7 +258,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     timings: {
       ...timer.seconds([...REPORT_STAGES, 'evaluation']),
       ...(renormalized.steps.length > 0 ? timer.seconds(['normalization']) : {}),
-      ...(finetuned ? { finetune: finetuned.seconds } : {}),
+      ...(finetuned ? { [finetuned.training.kind]: finetuned.seconds } : {}),
       total: Math.round(total * 1e6) / 1e6,
     },
   };

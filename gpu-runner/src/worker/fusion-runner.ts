@@ -74,7 +74,8 @@ export class FusionRunner {
         () => {},
       );
     }, this.cancelPollMs);
-    const run = new RunProgress(log, job, started.state.job.spec.finetune !== undefined);
+    const spec = started.state.job.spec;
+    const run = new RunProgress(log, job, spec.finetune !== undefined || spec.distill !== undefined);
     try {
       const result = await this.execute(tenant, started.state.job, run, abort.signal);
       run.stage = 'upload';
@@ -122,7 +123,7 @@ export class FusionRunner {
     const dataset = async (ref: { file: string; name: string }) => ({ bytes: await this.store.getBytes(layout.fileContent(tenant, ref.file)), label: ref.name });
     const calibration = await dataset(job.inputs.calibration);
     const evaluation = job.inputs.evaluation ? await dataset(job.inputs.evaluation) : null;
-    const train = job.spec.finetune && job.inputs.train ? await dataset(job.inputs.train) : null;
+    const train = (job.spec.finetune || job.spec.distill) && job.inputs.train ? await dataset(job.inputs.train) : null;
     run.report('download', 1, 'inputs downloaded');
     if (signal.aborted) throw new FusionAborted();
     return runInThread(
@@ -192,14 +193,15 @@ class RunProgress {
   training(e: FusionTrainingEvent): void {
     const fraction = e.model === 'fused' ? (e.type === 'batch' ? e.fraction : e.metrics.epoch / e.epochs) : 1;
     if (e.type === 'batch') {
-      this.report('finetune', fraction, `finetune ${e.model}: epoch ${e.epoch}/${e.epochs}, batch ${e.batch}/${e.batches}, loss ${e.loss.toFixed(4)}`);
+      this.report('finetune', fraction, `${e.kind} ${e.model}: epoch ${e.epoch}/${e.epochs}, batch ${e.batch}/${e.batches}, loss ${e.loss.toFixed(4)}`);
       return;
     }
     const m = e.metrics;
     const evalPart = m.evalAccuracy === undefined ? '' : `, eval acc ${(m.evalAccuracy * 100).toFixed(2)}%`;
-    this.report('finetune', fraction, `finetune ${e.model}: epoch ${m.epoch}/${e.epochs}, loss ${m.loss.toFixed(4)}${evalPart}`, {
+    this.report('finetune', fraction, `${e.kind} ${e.model}: epoch ${m.epoch}/${e.epochs}, loss ${m.loss.toFixed(4)}${evalPart}`, {
       always: true,
       data: {
+        kind: e.kind,
         model: e.model,
         epoch: m.epoch,
         epochs: e.epochs,
@@ -234,10 +236,16 @@ function metricsOf(report: FusionReport): JobMetrics {
   const training = report.training;
   return {
     accuracy: acc ? { models: acc.models, fused: acc.fused, ensemble: acc.ensemble, samples: acc.samples } : null,
-    ...(training
+    ...(training?.kind === 'finetune'
       ? {
           finetuned_accuracy: acc?.finetuned?.fused ?? null,
           finetune: { epochs: training.history.length, best_epoch: training.bestEpoch ?? null },
+        }
+      : {}),
+    ...(training?.kind === 'distill'
+      ? {
+          distilled_accuracy: acc?.finetuned?.fused ?? null,
+          distill: { epochs: training.history.length, best_epoch: training.bestEpoch ?? null },
         }
       : {}),
     fused_arch: report.fused.arch as unknown as JobMetrics['fused_arch'],

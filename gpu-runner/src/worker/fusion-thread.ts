@@ -15,7 +15,7 @@ import { runFusion } from '../pipeline/run-fusion.ts';
 import { ENGINE_VERSION } from '../pipeline/version.ts';
 import { initBackend } from '../runtime/backend.ts';
 import { serializeFusionError } from './job-errors.ts';
-import { finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
+import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
 import type { ThreadInput, ThreadMessage, ThreadResult } from './thread-protocol.ts';
 
 async function fuse(input: ThreadInput, post: (m: ThreadMessage) => void): Promise<ThreadResult> {
@@ -23,7 +23,8 @@ async function fuse(input: ThreadInput, post: (m: ThreadMessage) => void): Promi
   const options = fusionOptionsFromSpec(input.spec, files[0].model.arch.family, files.length);
   const calibration = parseDatasetSafetensors(input.calibration.bytes, input.calibration.label);
   const evaluation = input.evaluation ? parseDatasetSafetensors(input.evaluation.bytes, input.evaluation.label) : undefined;
-  const finetune = input.spec.finetune ? finetuneRequestFromSpec(input.spec, trainingData(input.train)) : undefined;
+  const finetune = input.spec.finetune ? finetuneRequestFromSpec(input.spec, trainingData(input.train, 'finetune')) : undefined;
+  const distill = input.spec.distill ? distillRequestFromSpec(input.spec, trainingData(input.train, 'distill')) : undefined;
   const backend = await initBackend();
   const outcome = await runFusion(
     {
@@ -33,6 +34,7 @@ async function fuse(input: ThreadInput, post: (m: ThreadMessage) => void): Promi
       evaluation: evaluation ? { x: evaluation.x, y: evaluation.y! } : undefined,
       options,
       finetune,
+      distill,
     },
     {
       backend: backend.detail,
@@ -48,11 +50,12 @@ async function fuse(input: ThreadInput, post: (m: ThreadMessage) => void): Promi
   return { fused, report };
 }
 
-/** The finetuning dataset; the API checked at job creation that it is labelled, this guards a record written otherwise. */
-function trainingData(train: ThreadInput['train']): LabeledData {
-  if (!train) throw new FusionError('MISSING_TENSOR', 'finetune.train: the job has no training dataset', { field: 'finetune.train' });
+/** The training dataset; the API checked at job creation that it is labelled, this guards a record written otherwise. */
+function trainingData(train: ThreadInput['train'], section: 'finetune' | 'distill'): LabeledData {
+  const field = `${section}.train`;
+  if (!train) throw new FusionError('MISSING_TENSOR', `${field}: the job has no training dataset`, { field });
   const data = parseDatasetSafetensors(train.bytes, train.label);
-  if (!data.y) throw new FusionError('MISSING_TENSOR', `${train.label}: the training dataset has no labels (y)`, { tensor: 'y', field: 'finetune.train' });
+  if (!data.y) throw new FusionError('MISSING_TENSOR', `${train.label}: the training dataset has no labels (y)`, { tensor: 'y', field });
   return { x: data.x, y: data.y };
 }
 

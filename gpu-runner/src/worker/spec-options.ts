@@ -10,6 +10,7 @@ import type { Family } from '../engine/arch.ts';
 import { FusionError } from '../engine/errors.ts';
 import { type FusionOptions, type MappingChoice, defaultFusionOptions } from '../engine/fusion/options.ts';
 import type { LabeledData } from '../engine/nn/data.ts';
+import type { DistillRequest } from '../pipeline/distill-fusion.ts';
 import type { FinetuneRequest } from '../pipeline/finetune-fusion.ts';
 import type { TrainingSpec } from '../pipeline/training-settings.ts';
 
@@ -78,6 +79,22 @@ export function fusionOptionsFromSpec(spec: FusionSpec, family: Family, modelCou
 export function finetuneRequestFromSpec(spec: FusionSpec, data: LabeledData): FinetuneRequest | undefined {
   const f = spec.finetune;
   if (!f) return undefined;
+  return { ...trainingSpecFrom(f, spec.seed), models: f.models ?? 'fused', data };
+}
+
+/**
+ * The spec's `distill` section → the pipeline's DistillRequest, as
+ * distillRequestFromArgs (cli/distill-flags.ts) builds it from `fuse
+ * --distill EPOCHS --train DATA --alpha A --temperature T …`, with the same
+ * rules as finetuneRequestFromSpec. Undefined without a distill section.
+ */
+export function distillRequestFromSpec(spec: FusionSpec, data: LabeledData): DistillRequest | undefined {
+  const d = spec.distill;
+  if (!d) return undefined;
+  return { ...trainingSpecFrom(d, spec.seed), alpha: d.alpha, temperature: d.temperature, teachers: d.teachers ?? 'inputs', data };
+}
+
+function trainingSpecFrom(f: NonNullable<FusionSpec['finetune'] | FusionSpec['distill']>, seed: number | undefined): TrainingSpec {
   const training: TrainingSpec = {};
   if (f.preset !== undefined) training.preset = f.preset;
   training.epochs = f.epochs;
@@ -86,9 +103,9 @@ export function finetuneRequestFromSpec(spec: FusionSpec, data: LabeledData): Fi
   if (f.weight_decay !== undefined) training.weightDecay = f.weight_decay;
   if (f.batch_size !== undefined) training.batchSize = f.batch_size;
   if (f.augment !== undefined) training.augment = f.augment;
-  if (spec.seed !== undefined) training.seed = spec.seed;
+  if (seed !== undefined) training.seed = seed;
   // The CLI's default fill is a zero pixel after --normalize; uploaded
   // datasets are used as given, like a file without --normalize, so it is [0].
   training.augmentFill = f.augment_fill === undefined ? [0] : typeof f.augment_fill === 'number' ? [f.augment_fill] : [...f.augment_fill];
-  return { ...training, models: f.models ?? 'fused', data };
+  return training;
 }

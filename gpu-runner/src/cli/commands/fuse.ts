@@ -16,6 +16,7 @@ import { createProgress } from '../progress.ts';
 import { SWEEP_FLAG, sweepWeightsFromArgs } from '../sweep-flag.ts';
 import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
 import { FINETUNE_FLAGS, finetuneProgress, finetuneRequestFromArgs } from '../finetune-flags.ts';
+import { DISTILL_FLAGS, distillRequestFromArgs } from '../distill-flags.ts';
 import { initBackend } from '../../runtime/backend.ts';
 import type { CommandIo } from '../io.ts';
 import { formatSummary } from '../summary.ts';
@@ -35,6 +36,7 @@ const FLAGS: FlagSpecs = {
   },
   ...FUSION_FLAGS,
   ...FINETUNE_FLAGS,
+  ...DISTILL_FLAGS,
   ...DATA_FLAGS,
   quiet: { kind: 'switch', description: 'no progress output' },
   help: { kind: 'switch', description: 'show this help' },
@@ -62,6 +64,7 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   if (sweepWeights && !evalSpec) throw new UsageError('--sweep needs --eval to measure accuracy at each weight');
 
   const finetune = await finetuneRequestFromArgs(args);
+  const distill = await distillRequestFromArgs(args);
   const files = await Promise.all(modelPaths.map((p) => readModelFile(p)));
   const family = files[0].model.arch.family;
   const options = fusionOptionsFromArgs(args, family, files.length);
@@ -77,9 +80,9 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
     evaluation: evaluation ? { x: evaluation.x, y: evaluation.y! } : undefined,
     options,
   };
-  // Finetuning joins only this run: the sweep below re-fuses `request` at other weights without it.
+  // Finetuning or distillation joins only this run: the sweep below re-fuses `request` at other weights without it.
   const outcome = await runFusion(
-    { ...request, finetune },
+    { ...request, finetune, distill },
     {
       backend: backend.detail,
       now: () => performance.now(),
