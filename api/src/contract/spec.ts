@@ -155,8 +155,7 @@ export const DistillSpec = z.strictObject({
 });
 export type DistillSpec = z.infer<typeof DistillSpec>;
 
-export const FusionSpec = z
-  .strictObject({
+export const FusionSpec = z.strictObject({
   /** Model file ids (purpose `model`, completed), two or more. */
   models: z.array(FileId).min(2),
   calibration: z.strictObject({
@@ -170,13 +169,9 @@ export const FusionSpec = z
   fusion: FusionOptionsSpec.optional(),
   /** Finetune the fused model after fusion; see FinetuneSpec. */
   finetune: FinetuneSpec.optional(),
-  /** Distil the input models into the fused model after fusion; see DistillSpec. Not with `finetune`. */
+  /** Distil the input models into the fused model after fusion; see DistillSpec. Not with `finetune` (invalid_request). */
   distill: DistillSpec.optional(),
   /** Seed for every random choice (default 0). */
   seed: z.int().min(0).max(2 ** 31 - 1).optional(),
-  })
-  .refine((spec) => spec.finetune === undefined || spec.distill === undefined, {
-    message: 'a spec has either finetune or distill, not both',
-    path: ['distill'],
-  });
+});
 export type FusionSpec = z.infer<typeof FusionSpec>;

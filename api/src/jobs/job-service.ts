@@ -144,6 +144,9 @@ export class JobService {
         limit: LIMITS.maxFinetuneEpochs,
       });
     }
+    if (spec.finetune && spec.distill) {
+      throw new ApiError('invalid_request', 'A job either finetunes or distils the fused model: give finetune or distill, not both', { field: 'distill' });
+    }
     const distillEpochs = spec.distill?.epochs;
     if (distillEpochs !== undefined && distillEpochs > LIMITS.maxDistillEpochs) {
       throw new ApiError('limit_exceeded', `distill.epochs is at most ${LIMITS.maxDistillEpochs}; got ${distillEpochs}`, {

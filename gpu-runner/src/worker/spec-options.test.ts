@@ -2,15 +2,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type FinetuneSpec, type FusionSpec, TRAINING_PRESETS } from '../../../api/src/contract/index.ts';
+import { type DistillSpec, type FinetuneSpec, FusionSpec as FusionSpecSchema, type FusionSpec, TRAINING_PRESETS } from '../../../api/src/contract/index.ts';
 import { Args, parseArgs } from '../cli/args.ts';
 import { DATA_FLAGS } from '../cli/data-arg.ts';
+import { DISTILL_FLAGS, distillRequestFromArgs } from '../cli/distill-flags.ts';
 import { FINETUNE_FLAGS, finetuneRequestFromArgs } from '../cli/finetune-flags.ts';
 import { FUSION_FLAGS, fusionOptionsFromArgs } from '../cli/fusion-flags.ts';
 import { PRESETS } from '../engine/nn/presets.ts';
 import { parseDatasetSafetensors } from '../io/datasets.ts';
 import { serializeSafetensors } from '../io/safetensors.ts';
-import { finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
+import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
 
 const base: FusionSpec = { models: ['file_0000000000000000000000000', 'file_1000000000000000000000000'], calibration: { file: 'file_2000000000000000000000000' } };
 
@@ -102,5 +103,78 @@ describe('finetuneRequestFromSpec', () => {
 
   it("lists the engine's presets in the contract", () => {
     expect([...TRAINING_PRESETS].sort()).toEqual(Object.keys(PRESETS).sort());
+  });
+});
+
+describe('distillRequestFromSpec', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clafusion-spec-distill-'));
+  const trainPath = join(dir, 'train.safetensors');
+  writeFileSync(
+    trainPath,
+    serializeSafetensors([
+      ['x', { shape: [6, 4], data: Array.from({ length: 24 }, (_, i) => i / 10) }],
+      ['y', { dtype: 'I64', shape: [6], data: [0, 1, 2, 0, 1, 2] }],
+    ]),
+  );
+  const uploaded = parseDatasetSafetensors(readFileSync(trainPath), 'train.safetensors');
+  const data = { x: uploaded.x, y: uploaded.y! };
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const FLAGS = { ...FUSION_FLAGS, ...FINETUNE_FLAGS, ...DISTILL_FLAGS, ...DATA_FLAGS };
+  const train = { file: 'file_3000000000000000000000000' };
+  const kd = ['--alpha', '0.7', '--temperature', '4'];
+  /** Each case: `fuse` flags (besides --train) and the distill section and seed that mean the same. */
+  const PAIRS: [string[], DistillSpec, number?][] = [
+    [['--distill', '1', ...kd], { epochs: 1, train, alpha: 0.7, temperature: 4 }],
+    [['--distill', '0', '--alpha', '0', '--temperature', '1'], { epochs: 0, train, alpha: 0, temperature: 1 }],
+    [['--distill', '3', ...kd, '--seed', '7'], { epochs: 3, train, alpha: 0.7, temperature: 4 }, 7],
+    [['--distill', '2', ...kd, '--distill-teachers', 'deeper'], { epochs: 2, train, alpha: 0.7, temperature: 4, teachers: 'deeper' }],
+    [['--distill', '2', ...kd, '--distill-teachers', 'inputs'], { epochs: 2, train, alpha: 0.7, temperature: 4, teachers: 'inputs' }],
+    [
+      ['--distill', '2', ...kd, '--distill-preset', 'distill-vgg-cifar', '--lr', '0.05', '--momentum', '0.8', '--weight-decay', '0.001', '--batch', '3'],
+      { epochs: 2, train, alpha: 0.7, temperature: 4, preset: 'distill-vgg-cifar', lr: 0.05, momentum: 0.8, weight_decay: 0.001, batch_size: 3 },
+    ],
+    [['--distill', '1', ...kd, '--augment', 'on', '--augment-fill', '-1,0,1'], { epochs: 1, train, alpha: 0.7, temperature: 4, augment: true, augment_fill: [-1, 0, 1] }],
+  ];
+
+  for (const [flags, distill, seed] of PAIRS) {
+    it(`${flags.join(' ')} gives the CLI's request`, async () => {
+      const args = new Args(parseArgs([...flags, '--train', trainPath], FLAGS));
+      const cli = await distillRequestFromArgs(args);
+      expect(await finetuneRequestFromArgs(args)).toBeUndefined();
+      const spec = distillRequestFromSpec({ ...base, distill, ...(seed === undefined ? {} : { seed }) }, data);
+      expect(spec).toEqual(cli);
+    });
+  }
+
+  it('is undefined without a distill section, as fuse is without --distill', async () => {
+    expect(distillRequestFromSpec(base, data)).toBeUndefined();
+    expect(await distillRequestFromArgs(new Args(parseArgs([], FLAGS)))).toBeUndefined();
+  });
+
+  it('refuses what the contract refuses, with one-line usage errors', async () => {
+    const usage = (flags: string[]) => {
+      const args = new Args(parseArgs(flags, FLAGS));
+      return (async () => {
+        await finetuneRequestFromArgs(args);
+        return distillRequestFromArgs(args);
+      })();
+    };
+    await expect(usage(['--distill', '1', '--finetune', '1', '--train', trainPath, ...kd])).rejects.toThrow(/^--finetune and --distill exclude each other/);
+    await expect(usage(['--distill', '1', ...kd])).rejects.toThrow(/^--distill needs --train DATA/);
+    await expect(usage(['--distill', '1', '--train', trainPath, '--temperature', '4'])).rejects.toThrow(/^--distill needs --alpha/);
+    await expect(usage(['--distill', '1', '--train', trainPath, '--alpha', '0.5'])).rejects.toThrow(/^--distill needs --temperature/);
+    await expect(usage(['--distill', '1', '--train', trainPath, '--alpha', '1.5', '--temperature', '4'])).rejects.toThrow(/--alpha must be between 0 and 1/);
+    await expect(usage(['--distill', '1', '--train', trainPath, '--alpha', '0.5', '--temperature', '0'])).rejects.toThrow(/--temperature must be a positive number/);
+    await expect(usage(['--distill', '1', '--train', trainPath, ...kd, '--distill-teachers', 'all'])).rejects.toThrow(/--distill-teachers/);
+    await expect(usage(['--distill', '1', '--train', trainPath, ...kd, '--finetune-models', 'all'])).rejects.toThrow(/^--finetune-models only applies with --finetune/);
+    await expect(usage(['--alpha', '0.5'])).rejects.toThrow(/^--alpha only applies with --distill EPOCHS/);
+    await expect(usage(['--finetune', '1', '--train', trainPath, '--distill-teachers', 'deeper'])).rejects.toThrow(/^--distill-teachers only applies with --distill/);
+
+    const spec = { ...base, distill: { epochs: 1, train, alpha: 0.5, temperature: 2 } };
+    expect(FusionSpecSchema.safeParse(spec).success).toBe(true);
+    for (const bad of [{ alpha: 1.5 }, { alpha: -0.1 }, { temperature: 0 }, { teachers: 'all' }, { epochs: -1 }, { preset: 'magic' }]) {
+      expect(FusionSpecSchema.safeParse({ ...spec, distill: { ...spec.distill, ...bad } }).success).toBe(false);
+    }
   });
 });
