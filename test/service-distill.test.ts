@@ -1,0 +1,171 @@
+/**
+ * Distillation through the service (the spec's `distill` section) on the
+ * embedded default: a job that distils the inputs into the fused model emits
+ * one `finetune`-stage event per epoch (kind 'distill'), reports the training
+ * in its metrics and serves the same bytes as `clafusion fuse --distill`; bad
+ * distill sections get their documented codes before anything is queued.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_ERROR_STATUS, type ApiErrorBody, type CreateFileResult, type FileObject, type FusionJob, LIMITS } from '../api/src/contract/index.ts';
+import { createApiKey } from '../api/src/auth/api-keys.ts';
+import type { RunningServer } from '../api/src/server.ts';
+import { serializeSafetensors } from '../gpu-runner/src/io/safetensors.ts';
+import { startEmbedded } from './support/embedded.ts';
+import { type Fixtures, datasetBytes, fuseWithCli, writeFixtures } from './support/fixtures.ts';
+import { Rest } from './support/rest.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'clafusion-distill-'));
+const trainPath = join(dir, 'train.safetensors');
+let fixtures: Fixtures;
+let server: RunningServer;
+let api: Rest;
+let other: Rest;
+let a: FileObject, b: FileObject, cal: FileObject, ev: FileObject, train: FileObject;
+
+/** The hyperparameters given both ways: as `fuse` flags and as the spec's distill section. */
+const FLAGS = ['--distill', '2', '--train', trainPath, '--alpha', '0.7', '--temperature', '4', '--batch', '16', '--lr', '0.05', '--seed', '7'];
+const distill = () => ({ epochs: 2, train: { file: train.id }, alpha: 0.7, temperature: 4, batch_size: 16, lr: 0.05 });
+const spec = () => ({ models: [a.id, b.id], calibration: { file: cal.id }, evaluation: { file: ev.id }, seed: 7, distill: distill() });
+
+beforeAll(async () => {
+  fixtures = writeFixtures(dir);
+  writeFileSync(trainPath, datasetBytes(48, 5, true));
+  server = await startEmbedded(join(dir, 'store'));
+  api = new Rest(server.url, (await createApiKey(server.services.store, 'acme')).token);
+  other = new Rest(server.url, (await createApiKey(server.services.store, 'globex')).token);
+  [a, b, cal, ev, train] = await Promise.all([
+    api.upload(fixtures.a, 'model'),
+    api.upload(fixtures.b, 'model'),
+    api.upload(fixtures.calibration, 'dataset'),
+    api.upload(fixtures.evaluation, 'dataset'),
+    api.upload(trainPath, 'dataset'),
+  ]);
+});
+
+afterAll(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function expectError(res: Response, code: ApiErrorBody['code']): Promise<ApiErrorBody> {
+  const text = await res.text();
+  expect(res.status, text).toBe(API_ERROR_STATUS[code]);
+  return (JSON.parse(text) as { error: ApiErrorBody }).error;
+}
+
+describe('distillation jobs', () => {
+  it("distils after fusion: per-epoch events, training metrics, the CLI's bytes", async () => {
+    const [cliDistilled, cliFused, cliLast, cliDeeperLast, cliFusedNoEval] = await Promise.all([
+      fuseWithCli(fixtures, FLAGS, 'cli-distilled.safetensors'),
+      fuseWithCli(fixtures, ['--seed', '7'], 'cli-fused.safetensors'),
+      // Without --eval the last epoch is kept, so the training shows in the weights.
+      fuseWithCli(fixtures, FLAGS, 'cli-distilled-last.safetensors', false),
+      fuseWithCli(fixtures, [...FLAGS, '--distill-teachers', 'deeper'], 'cli-distilled-deeper.safetensors', false),
+      fuseWithCli(fixtures, ['--seed', '7'], 'cli-fused-noeval.safetensors', false),
+    ]);
+    const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: spec() });
+    expect(job.inputs.train).toEqual({ file: train.id, name: 'train.safetensors', sha256: train.sha256 });
+
+    const events = await api.streamEvents(job.id);
+    expect(events.at(-1)!.type).toBe('succeeded');
+    const epochs = events.filter((e) => e.stage === 'finetune' && e.data.epoch !== undefined);
+    expect(epochs.map((e) => e.data)).toEqual([
+      expect.objectContaining({ kind: 'distill', model: 'fused', epoch: 1, epochs: 2, loss: expect.any(Number), eval_accuracy: expect.any(Number), lr: 0.05 }),
+      expect.objectContaining({ kind: 'distill', model: 'fused', epoch: 2, epochs: 2 }),
+    ]);
+    expect(epochs[0].message).toMatch(/^distill fused: epoch 1\/2/);
+    const progress = events.filter((e) => e.progress !== null).map((e) => e.progress!);
+    expect(progress).toEqual([...progress].sort((x, y) => x - y));
+
+    const done = await api.json<FusionJob>(`/v1/fusions/${job.id}`);
+    const report = JSON.parse(Buffer.from(await api.download(`/v1/fusions/${job.id}/outputs/report.json/content`)).toString());
+    expect(report.training).toMatchObject({ kind: 'distill', reported: expect.any(Number), before: report.accuracy.fused });
+    expect(report.training.history).toHaveLength(2);
+    expect(report.training.settings).toMatchObject({ epochs: 2, batchSize: 16, lr: 0.05, seed: 7, alpha: 0.7, temperature: 4 });
+    // §10.2's reported value: the best of the student before distillation and after every epoch.
+    const candidates = [report.training.before, ...report.training.history.map((h: { evalAccuracy: number }) => h.evalAccuracy)];
+    expect(report.training.reported).toBe(Math.max(...candidates));
+    expect(report.accuracy.finetuned).toEqual({ fused: report.training.reported });
+    expect(report.timings.distill).toEqual(expect.any(Number));
+    expect(done.metrics).toMatchObject({
+      distilled_accuracy: report.training.reported,
+      distill: { epochs: 2, best_epoch: report.training.bestEpoch ?? null },
+    });
+    expect(done.metrics).not.toHaveProperty('finetune');
+    expect(epochs.map((e) => e.data.eval_accuracy)).toEqual(report.training.history.map((h: { evalAccuracy: number }) => h.evalAccuracy));
+
+    const fused = Buffer.from(await api.download(`/v1/fusions/${job.id}/outputs/fused.safetensors/content`));
+    expect(fused.equals(readFileSync(cliDistilled))).toBe(true);
+    // The kept checkpoint is the student as fusion left it exactly when no epoch beat it.
+    expect(fused.equals(readFileSync(cliFused))).toBe(report.training.keptInitial === true);
+
+    // Without an evaluation set, only the deeper input as teacher: the CLI's bytes for --distill-teachers deeper.
+    const { evaluation: _evaluation, ...noEval } = spec();
+    const deeper = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: { ...noEval, distill: { ...distill(), teachers: 'deeper' } } });
+    expect((await api.waitFor(deeper.id, (j) => j.status === 'succeeded' || j.status === 'failed')).status).toBe('succeeded');
+    const deeperFused = Buffer.from(await api.download(`/v1/fusions/${deeper.id}/outputs/fused.safetensors/content`));
+    expect(deeperFused.equals(readFileSync(cliDeeperLast))).toBe(true);
+    // Training changed the weights, and one teacher is not the two inputs' mean logit.
+    expect(deeperFused.equals(readFileSync(cliFusedNoEval))).toBe(false);
+    expect(deeperFused.equals(readFileSync(cliLast))).toBe(false);
+    expect(readFileSync(cliLast).equals(readFileSync(cliFusedNoEval))).toBe(false);
+  });
+
+  it('answers bad distill sections with their documented codes', async () => {
+    const post = (body: unknown, as = api) => as.fetch('/v1/fusions', { method: 'POST', json: body });
+    const withDistill = (d: Record<string, unknown>) => ({ ...spec(), distill: { ...distill(), ...d } });
+
+    const over = await expectError(await post(withDistill({ epochs: LIMITS.maxDistillEpochs + 1 })), 'limit_exceeded');
+    expect(over.details).toMatchObject({ field: 'distill.epochs', limit: LIMITS.maxDistillEpochs });
+    for (const bad of [
+      { epochs: -1 },
+      { epochs: 1.5 },
+      { alpha: 1.5 },
+      { alpha: -0.1 },
+      { temperature: 0 },
+      { teachers: 'all' },
+      { preset: 'magic' },
+      { batch_size: 0 },
+      { lr: -1 },
+      { augment_fill: [] },
+      { models: 'all' },
+    ]) {
+      await expectError(await post(withDistill(bad)), 'invalid_request');
+    }
+    const { alpha: _alpha, ...noAlpha } = distill();
+    await expectError(await post({ ...spec(), distill: noAlpha }), 'invalid_request');
+    const { train: _train, ...noTrain } = distill();
+    await expectError(await post({ ...spec(), distill: noTrain }), 'invalid_request');
+    const both = await expectError(await post({ ...spec(), finetune: { epochs: 1, train: { file: train.id } } }), 'invalid_request');
+    expect(both.details.field).toBe('distill');
+
+    const missing = await expectError(await post(withDistill({ train: { file: 'file_0000000000000000000000000' } })), 'not_found');
+    expect(missing.details.field).toBe('distill.train.file');
+    const foreign = await other.upload(trainPath, 'dataset');
+    await expectError(await post(withDistill({ train: { file: foreign.id } })), 'not_found');
+
+    const unlabelled = await expectError(await post(withDistill({ train: { file: cal.id } })), 'invalid_request');
+    expect(unlabelled.details.field).toBe('distill.train.file');
+    await expectError(await post(withDistill({ train: { file: a.id } })), 'invalid_request');
+    const { file: pending } = await api.json<CreateFileResult>('/v1/files', { method: 'POST', json: { name: 'later.safetensors', purpose: 'dataset', size: 10 } });
+    await expectError(await post(withDistill({ train: { file: pending.id } })), 'file_not_ready');
+  });
+
+  it('fails a job whose training data does not fit the models with invalid_input, naming it', async () => {
+    const narrowPath = join(dir, 'narrow.safetensors');
+    writeFileSync(
+      narrowPath,
+      serializeSafetensors([
+        ['x', { shape: [8, 5], data: new Float32Array(40) }],
+        ['y', { dtype: 'I64', shape: [8], data: new Array(8).fill(1) }],
+      ]),
+    );
+    const narrow = await api.upload(narrowPath, 'dataset');
+    const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: { ...spec(), distill: { ...distill(), epochs: 1, train: { file: narrow.id } } } });
+    const failed = await api.waitFor(job.id, (j) => j.status === 'failed');
+    expect(failed.error).toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/distill x/) });
+  });
+});
