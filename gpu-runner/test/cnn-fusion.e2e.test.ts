@@ -6,7 +6,7 @@
  * (§6.1), fused accuracy reported and far above chance, and for BatchNorm
  * models the accuracy before and after re-estimating the statistics.
  *
- * Sizes are chosen for a 2-core machine: a few thousand images, one or two
+ * Sizes are chosen for a 2-core machine: a few thousand images, one to three
  * epochs, evaluation on 500–1000 test images.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -64,21 +64,29 @@ beforeAll(async () => {
   }
   const vgg = ['--data', 'fashion-mnist:train', '--pad', '2', '--channels', '3', '--limit', '3000', '--epochs', '2', '--lr', '0.02'];
   const resnet = ['--data', 'fashion-mnist:train', '--limit', '2000', '--epochs', '1', '--lr', '0.01'];
-  // Two lanes for two cores. The plain ResNets are only initialised: without
-  // BatchNorm they need far more than a minute to leave chance, and what they
-  // check (mappings, B′ = B, the pipeline) does not need training.
+  // Without BatchNorm or biases, at PyTorch's default init, the residual
+  // branches and logits start tiny and the first ~60 steps stay at chance: the
+  // plain ResNets need three epochs at lr 0.03 (momentum 0.9, batch 32) to
+  // leave it well (measured on eval28: ResNet34 0.57, ResNet18 0.62, fused
+  // 0.47). lr 0.02 leaves chance as late and ends lower; lr 0.05 (batch 64)
+  // too; lr 0.2 diverges by epoch 3.
+  const plain = ['--data', 'fashion-mnist:train', '--limit', '2000', '--epochs', '3', '--lr', '0.03'];
+  // Two lanes for two cores, the two plain ResNets (the slowest) one per lane.
   const lanes = await Promise.all([
-    (async () => [await train({ ...R34, ...BN }, 'r34-bn.safetensors', 1, resnet), await train(VGG_B, 'vgg-b.safetensors', 2, vgg)])(),
+    (async () => [
+      await train({ ...R34, ...BN }, 'r34-bn.safetensors', 1, resnet),
+      await train(VGG_B, 'vgg-b.safetensors', 2, vgg),
+      await train(R18, 'r18.safetensors', 6, plain),
+    ])(),
     (async () => [
       await train({ ...R18, ...BN }, 'r18-bn.safetensors', 3, resnet),
       await train(VGG_A, 'vgg-a.safetensors', 4, vgg),
-      await train(R34, 'r34.safetensors', 5, ['--data', 'fashion-mnist:train', '--limit', '64', '--epochs', '0']),
-      await train(R18, 'r18.safetensors', 6, ['--data', 'fashion-mnist:train', '--limit', '64', '--epochs', '0']),
+      await train(R34, 'r34.safetensors', 5, plain),
     ])(),
   ]);
   for (const r of lanes.flat()) expect(r.code, r.stderr).toBe(0);
   await initBackend();
-}, 300_000);
+}, 480_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -112,7 +120,7 @@ describe('VGG fusion through the CLI (issue: engine part 2)', () => {
     expect(acc.models[0]).toBeGreaterThan(0.6);
     expect(acc.models[1]).toBeGreaterThan(0.6);
     expect(acc.depthAligned).toEqual([acc.models[1]]);
-    expect(acc.fused).toBeGreaterThan(0.4); // chance is 0.1
+    expect(acc.fused).toBeGreaterThan(0.45); // measured 0.58; chance is 0.1
     expect(acc.fusedBeforeBnReestimate).toBeUndefined();
 
     const x = (await loadDataset(path('eval32.safetensors'))).x;
@@ -124,7 +132,7 @@ describe('VGG fusion through the CLI (issue: engine part 2)', () => {
 });
 
 describe('ResNet fusion through the CLI (issue: engine part 2)', () => {
-  it('gives the forced ResNet34 ← ResNet18 mapping per stage, and B′ with zero blocks computes what B does', async () => {
+  it('trains the plain pair, gives the forced ResNet34 ← ResNet18 mapping per stage, B′ with zero blocks computes what B does, fuses well above chance', async () => {
     const { report } = await fuse(['r18.safetensors', 'r34.safetensors'], '28', 'fused-r.safetensors', [
       '--depth-aligned-out', path('r-prime.safetensors'),
     ]);
@@ -141,8 +149,12 @@ describe('ResNet fusion through the CLI (issue: engine part 2)', () => {
     expect(report.options.handleSkips).toBe(true);
     expect(report.fused.arch).toMatchObject({ blocks: [3, 4, 6, 3], widths: [8, 16, 32, 64] });
     expect(report.fusion.layers).toHaveLength(37);
-    expect(report.accuracy!.fused).toBeGreaterThanOrEqual(0);
-    expect(report.accuracy!.depthAligned).toEqual([report.accuracy!.models[0]]);
+    const acc = report.accuracy!;
+    // Measured: inputs 0.62 and 0.57, fused 0.47, ensemble 0.64; chance is 0.1.
+    expect(acc.models[0]).toBeGreaterThan(0.45);
+    expect(acc.models[1]).toBeGreaterThan(0.45);
+    expect(acc.depthAligned).toEqual([acc.models[0]]);
+    expect(acc.fused).toBeGreaterThan(0.3);
 
     const x = (await loadDataset(path('eval28.safetensors'))).x;
     const b = (await readModelFile(path('r18.safetensors'))).model;
@@ -167,12 +179,12 @@ describe('ResNet fusion through the CLI (issue: engine part 2)', () => {
     expect(report.alignment.mappings![0].mapping).toEqual(R34_MAPPING);
     expect(report.fusion.normalization).toEqual(['bn-reestimate', 'repair']);
     const acc = report.accuracy!;
-    expect(acc.models[0]).toBeGreaterThan(0.4);
-    expect(acc.models[1]).toBeGreaterThan(0.4);
+    expect(acc.models[0]).toBeGreaterThan(0.5); // measured 0.63 and 0.68
+    expect(acc.models[1]).toBeGreaterThan(0.5);
     expect(acc.depthAligned).toEqual([acc.models[1]]);
     expect(acc.fusedBeforeBnReestimate).toBeTypeOf('number');
-    expect(acc.fusedBeforeRepair).toBeGreaterThan(0.25); // after re-estimation; chance is 0.1
-    expect(acc.fused).toBeGreaterThan(0.25);
+    expect(acc.fusedBeforeRepair).toBeGreaterThan(0.3); // after re-estimation, measured 0.48; chance is 0.1
+    expect(acc.fused).toBeGreaterThan(0.3); // measured 0.43
     expect(report.timings.normalization).toBeGreaterThan(0);
   }, 240_000);
 });
