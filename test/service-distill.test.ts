@@ -5,22 +5,19 @@
  * in its metrics and serves the same bytes as `clafusion fuse --distill`; bad
  * distill sections get their documented codes before anything is queued.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_ERROR_STATUS, type ApiErrorBody, type CreateFileResult, type FileObject, type FusionJob, LIMITS } from '../api/src/contract/index.ts';
-import { createApiKey } from '../api/src/auth/api-keys.ts';
-import type { RunningServer } from '../api/src/server.ts';
+import { type CreateFileResult, type FileObject, type FusionJob, LIMITS } from '../api/src/contract/index.ts';
 import { serializeSafetensors } from '../gpu-runner/src/io/safetensors.ts';
-import { startEmbedded } from './support/embedded.ts';
-import { type Fixtures, datasetBytes, fuseWithCli, writeFixtures } from './support/fixtures.ts';
-import { Rest } from './support/rest.ts';
+import { type Fixtures, fuseWithCli } from './support/fixtures.ts';
+import { Rest, expectApiError } from './support/rest.ts';
+import { type TrainingJobs, startTrainingJobs, stopTrainingJobs, trainingJobsPaths } from './support/training-jobs.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'clafusion-distill-'));
-const trainPath = join(dir, 'train.safetensors');
+const paths = trainingJobsPaths('clafusion-distill-');
+const { dir, trainPath } = paths;
+let jobs: TrainingJobs | undefined;
 let fixtures: Fixtures;
-let server: RunningServer;
 let api: Rest;
 let other: Rest;
 let a: FileObject, b: FileObject, cal: FileObject, ev: FileObject, train: FileObject;
@@ -31,30 +28,11 @@ const distill = () => ({ epochs: 2, train: { file: train.id }, alpha: 0.7, tempe
 const spec = () => ({ models: [a.id, b.id], calibration: { file: cal.id }, evaluation: { file: ev.id }, seed: 7, distill: distill() });
 
 beforeAll(async () => {
-  fixtures = writeFixtures(dir);
-  writeFileSync(trainPath, datasetBytes(48, 5, true));
-  server = await startEmbedded(join(dir, 'store'));
-  api = new Rest(server.url, (await createApiKey(server.services.store, 'acme')).token);
-  other = new Rest(server.url, (await createApiKey(server.services.store, 'globex')).token);
-  [a, b, cal, ev, train] = await Promise.all([
-    api.upload(fixtures.a, 'model'),
-    api.upload(fixtures.b, 'model'),
-    api.upload(fixtures.calibration, 'dataset'),
-    api.upload(fixtures.evaluation, 'dataset'),
-    api.upload(trainPath, 'dataset'),
-  ]);
+  jobs = await startTrainingJobs(paths);
+  ({ fixtures, api, other, a, b, cal, ev, train } = jobs);
 });
 
-afterAll(async () => {
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function expectError(res: Response, code: ApiErrorBody['code']): Promise<ApiErrorBody> {
-  const text = await res.text();
-  expect(res.status, text).toBe(API_ERROR_STATUS[code]);
-  return (JSON.parse(text) as { error: ApiErrorBody }).error;
-}
+afterAll(() => stopTrainingJobs(jobs, paths));
 
 describe('distillation jobs', () => {
   it("distils after fusion: per-epoch events, training metrics, the CLI's bytes", async () => {
@@ -118,7 +96,7 @@ describe('distillation jobs', () => {
     const post = (body: unknown, as = api) => as.fetch('/v1/fusions', { method: 'POST', json: body });
     const withDistill = (d: Record<string, unknown>) => ({ ...spec(), distill: { ...distill(), ...d } });
 
-    const over = await expectError(await post(withDistill({ epochs: LIMITS.maxDistillEpochs + 1 })), 'limit_exceeded');
+    const over = await expectApiError(await post(withDistill({ epochs: LIMITS.maxDistillEpochs + 1 })), 'limit_exceeded');
     expect(over.details).toMatchObject({ field: 'distill.epochs', limit: LIMITS.maxDistillEpochs });
     for (const bad of [
       { epochs: -1 },
@@ -133,25 +111,25 @@ describe('distillation jobs', () => {
       { augment_fill: [] },
       { models: 'all' },
     ]) {
-      await expectError(await post(withDistill(bad)), 'invalid_request');
+      await expectApiError(await post(withDistill(bad)), 'invalid_request');
     }
     const { alpha: _alpha, ...noAlpha } = distill();
-    await expectError(await post({ ...spec(), distill: noAlpha }), 'invalid_request');
+    await expectApiError(await post({ ...spec(), distill: noAlpha }), 'invalid_request');
     const { train: _train, ...noTrain } = distill();
-    await expectError(await post({ ...spec(), distill: noTrain }), 'invalid_request');
-    const both = await expectError(await post({ ...spec(), finetune: { epochs: 1, train: { file: train.id } } }), 'invalid_request');
+    await expectApiError(await post({ ...spec(), distill: noTrain }), 'invalid_request');
+    const both = await expectApiError(await post({ ...spec(), finetune: { epochs: 1, train: { file: train.id } } }), 'invalid_request');
     expect(both.details.field).toBe('distill');
 
-    const missing = await expectError(await post(withDistill({ train: { file: 'file_0000000000000000000000000' } })), 'not_found');
+    const missing = await expectApiError(await post(withDistill({ train: { file: 'file_0000000000000000000000000' } })), 'not_found');
     expect(missing.details.field).toBe('distill.train.file');
     const foreign = await other.upload(trainPath, 'dataset');
-    await expectError(await post(withDistill({ train: { file: foreign.id } })), 'not_found');
+    await expectApiError(await post(withDistill({ train: { file: foreign.id } })), 'not_found');
 
-    const unlabelled = await expectError(await post(withDistill({ train: { file: cal.id } })), 'invalid_request');
+    const unlabelled = await expectApiError(await post(withDistill({ train: { file: cal.id } })), 'invalid_request');
     expect(unlabelled.details.field).toBe('distill.train.file');
-    await expectError(await post(withDistill({ train: { file: a.id } })), 'invalid_request');
+    await expectApiError(await post(withDistill({ train: { file: a.id } })), 'invalid_request');
     const { file: pending } = await api.json<CreateFileResult>('/v1/files', { method: 'POST', json: { name: 'later.safetensors', purpose: 'dataset', size: 10 } });
-    await expectError(await post(withDistill({ train: { file: pending.id } })), 'file_not_ready');
+    await expectApiError(await post(withDistill({ train: { file: pending.id } })), 'file_not_ready');
   });
 
   it('fails a job whose training data does not fit the models with invalid_input, naming it', async () => {

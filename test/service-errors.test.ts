@@ -8,8 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiErrorBody, FileObject, FusionJob } from '../api/src/contract/index.ts';
-import { API_ERROR_STATUS } from '../api/src/contract/index.ts';
+import type { FileObject, FusionJob } from '../api/src/contract/index.ts';
 import { createApiKey } from '../api/src/auth/api-keys.ts';
 import type { RunningServer } from '../api/src/server.ts';
 import type { FolderStore } from '../api/src/storage/index.ts';
@@ -19,7 +18,7 @@ import { OFFICIAL_MLP_NAMING, fromCanonical } from '../gpu-runner/src/io/naming.
 import { serializeSafetensors } from '../gpu-runner/src/io/safetensors.ts';
 import { ARCH_A, CLASSES, INPUT, type Fixtures, modelBytes, writeFixtures } from './support/fixtures.ts';
 import { TEST_UPLOAD_LIMIT, startEmbedded, storeFingerprint } from './support/embedded.ts';
-import { Rest } from './support/rest.ts';
+import { Rest, expectApiError } from './support/rest.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-errors-'));
 let fixtures: Fixtures;
@@ -44,16 +43,6 @@ async function uploadOnly(path: string, purpose: 'model' | 'dataset'): Promise<F
   return f;
 }
 
-async function expectError(res: Response, code: ApiErrorBody['code']): Promise<ApiErrorBody> {
-  const text = await res.text();
-  expect(res.status, text).toBe(API_ERROR_STATUS[code]);
-  const body = JSON.parse(text) as { error: ApiErrorBody };
-  expect(Object.keys(body)).toEqual(['error']);
-  expect(body.error.code).toBe(code);
-  expect(text).not.toMatch(/\bat .*\.(ts|js):\d+|stack/);
-  return body.error;
-}
-
 beforeAll(async () => {
   fixtures = writeFixtures(dir);
   server = await startEmbedded(join(dir, 'store'));
@@ -73,14 +62,14 @@ afterAll(async () => {
 describe('bad input matrix', () => {
   it('refuses bad model and dataset files at complete, in the engine’s words, leaving them pending', async () => {
     const malformed = await uploadOnly(file('garbage.safetensors', new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])), 'model');
-    const err1 = await expectError(await api.fetch(`/v1/files/${malformed.id}/complete`, { method: 'POST' }), 'invalid_file');
+    const err1 = await expectApiError(await api.fetch(`/v1/files/${malformed.id}/complete`, { method: 'POST' }), 'invalid_file');
     expect(err1.details.engine_code).toBe('MALFORMED_FILE');
 
     // Tensors that disagree with the architecture in __metadata__.arch.
     const tensors = fromCanonical(initModel(ARCH_A, 1), OFFICIAL_MLP_NAMING);
     const wrongShapes = file('wrong-shapes.safetensors', serializeSafetensors(tensors, { arch: JSON.stringify({ ...ARCH_A, hidden: [12, 11, 8] }) }));
     const f2 = await uploadOnly(wrongShapes, 'model');
-    const err2 = await expectError(await api.fetch(`/v1/files/${f2.id}/complete`, { method: 'POST' }), 'invalid_file');
+    const err2 = await expectApiError(await api.fetch(`/v1/files/${f2.id}/complete`, { method: 'POST' }), 'invalid_file');
     expect(err2.details.engine_code).toBe('SHAPE_MISMATCH');
     let engineMessage = '';
     try {
@@ -92,14 +81,14 @@ describe('bad input matrix', () => {
 
     const ints = file('int-weights.safetensors', serializeSafetensors([['fc1.weight', { dtype: 'I32', shape: [2, 2], data: [1, 2, 3, 4] }]]));
     const f3 = await uploadOnly(ints, 'model');
-    expect((await expectError(await api.fetch(`/v1/files/${f3.id}/complete`, { method: 'POST' }), 'invalid_file')).details.engine_code).toBe('UNSUPPORTED');
+    expect((await expectApiError(await api.fetch(`/v1/files/${f3.id}/complete`, { method: 'POST' }), 'invalid_file')).details.engine_code).toBe('UNSUPPORTED');
 
     const noX = file('no-x.safetensors', serializeSafetensors([['y', { dtype: 'I64', shape: [2], data: [0, 1] }]]));
     const f4 = await uploadOnly(noX, 'dataset');
-    expect((await expectError(await api.fetch(`/v1/files/${f4.id}/complete`, { method: 'POST' }), 'invalid_file')).details.engine_code).toBe('MISSING_TENSOR');
+    expect((await expectApiError(await api.fetch(`/v1/files/${f4.id}/complete`, { method: 'POST' }), 'invalid_file')).details.engine_code).toBe('MISSING_TENSOR');
 
     for (const f of [malformed, f2, f3, f4]) expect((await api.json<FileObject>(`/v1/files/${f.id}`)).status).toBe('pending');
-    await expectError(await api.fetch(`/v1/files/${pending.id}/complete`, { method: 'POST' }), 'file_not_ready');
+    await expectApiError(await api.fetch(`/v1/files/${pending.id}/complete`, { method: 'POST' }), 'file_not_ready');
   });
 
   it('answers every bad request with its documented status and code, and changes nothing stored', async () => {
@@ -108,73 +97,73 @@ describe('bad input matrix', () => {
     const post = (path: string, json: unknown, client = api) => client.fetch(path, { method: 'POST', json });
 
     // Missing fields and wrong types.
-    const missing = await expectError(await post('/v1/fusions', { models: [a.id, b.id] }), 'invalid_request');
+    const missing = await expectApiError(await post('/v1/fusions', { models: [a.id, b.id] }), 'invalid_request');
     expect(missing.details.issues).toEqual([expect.objectContaining({ path: 'calibration' })]);
-    await expectError(await post('/v1/fusions', { ...spec, models: 'both' }), 'invalid_request');
-    await expectError(await post('/v1/fusions', { ...spec, seed: 'seven' }), 'invalid_request');
-    await expectError(await post('/v1/fusions', { ...spec, fusion: { method: 'magic' } }), 'invalid_request');
-    await expectError(await post('/v1/fusions', { ...spec, unknown_option: true }), 'invalid_request');
-    await expectError(await post('/v1/fusions', { ...spec, fusion: { weights: [1, 2, 3] } }), 'invalid_request');
-    await expectError(await api.fetch('/v1/fusions', { method: 'POST', body: '{"models":', headers: { 'content-type': 'application/json' } }), 'invalid_request');
-    await expectError(await api.fetch('/v1/fusions', { method: 'POST', body: JSON.stringify(spec), headers: { 'content-type': 'text/plain' } }), 'unsupported_media_type');
-    await expectError(await post('/v1/files', { name: 'x', purpose: 'model', size: -1 }), 'invalid_request');
-    await expectError(await post('/v1/files', { name: '../../etc/passwd', purpose: 'model', size: 10 }), 'invalid_request');
+    await expectApiError(await post('/v1/fusions', { ...spec, models: 'both' }), 'invalid_request');
+    await expectApiError(await post('/v1/fusions', { ...spec, seed: 'seven' }), 'invalid_request');
+    await expectApiError(await post('/v1/fusions', { ...spec, fusion: { method: 'magic' } }), 'invalid_request');
+    await expectApiError(await post('/v1/fusions', { ...spec, unknown_option: true }), 'invalid_request');
+    await expectApiError(await post('/v1/fusions', { ...spec, fusion: { weights: [1, 2, 3] } }), 'invalid_request');
+    await expectApiError(await api.fetch('/v1/fusions', { method: 'POST', body: '{"models":', headers: { 'content-type': 'application/json' } }), 'invalid_request');
+    await expectApiError(await api.fetch('/v1/fusions', { method: 'POST', body: JSON.stringify(spec), headers: { 'content-type': 'text/plain' } }), 'unsupported_media_type');
+    await expectApiError(await post('/v1/files', { name: 'x', purpose: 'model', size: -1 }), 'invalid_request');
+    await expectApiError(await post('/v1/files', { name: '../../etc/passwd', purpose: 'model', size: 10 }), 'invalid_request');
 
     // Limits.
-    await expectError(await post('/v1/fusions', { ...spec, models: Array(9).fill(a.id) }), 'limit_exceeded');
-    await expectError(await post('/v1/fusions', { ...spec, calibration: { file: cal.id, samples: 20_000 } }), 'limit_exceeded');
-    await expectError(await post('/v1/fusions', { ...spec, calibration: { file: cal.id, samples: 41 } }), 'invalid_request');
+    await expectApiError(await post('/v1/fusions', { ...spec, models: Array(9).fill(a.id) }), 'limit_exceeded');
+    await expectApiError(await post('/v1/fusions', { ...spec, calibration: { file: cal.id, samples: 20_000 } }), 'limit_exceeded');
+    await expectApiError(await post('/v1/fusions', { ...spec, calibration: { file: cal.id, samples: 41 } }), 'invalid_request');
 
     // Unknown ids, wrong kinds, files not completed.
     const ghostFile = 'file_0000000000000000000000000';
     const ghostJob = 'fus_0000000000000000000000000';
-    await expectError(await api.fetch(`/v1/files/${ghostFile}`), 'not_found');
-    await expectError(await api.fetch(`/v1/fusions/${ghostJob}`), 'not_found');
-    await expectError(await api.fetch(`/v1/fusions/${ghostJob}/events/stream`), 'not_found');
-    await expectError(await post('/v1/fusions', { ...spec, models: [a.id, ghostFile] }), 'not_found');
-    await expectError(await post('/v1/fusions', { ...spec, models: [a.id, cal.id] }), 'invalid_request');
-    await expectError(await post('/v1/fusions', { ...spec, models: [a.id, pending.id] }), 'file_not_ready');
-    await expectError(await api.fetch('/v1/nothing-here'), 'not_found');
+    await expectApiError(await api.fetch(`/v1/files/${ghostFile}`), 'not_found');
+    await expectApiError(await api.fetch(`/v1/fusions/${ghostJob}`), 'not_found');
+    await expectApiError(await api.fetch(`/v1/fusions/${ghostJob}/events/stream`), 'not_found');
+    await expectApiError(await post('/v1/fusions', { ...spec, models: [a.id, ghostFile] }), 'not_found');
+    await expectApiError(await post('/v1/fusions', { ...spec, models: [a.id, cal.id] }), 'invalid_request');
+    await expectApiError(await post('/v1/fusions', { ...spec, models: [a.id, pending.id] }), 'file_not_ready');
+    await expectApiError(await api.fetch('/v1/nothing-here'), 'not_found');
 
     // Path-like ids never reach the store.
     for (const id of ['..%2F..%2Fsystem', '..', 'file_..%2F..%2F..%2Fx', `${a.id}%2F..`, 'fus_%2E%2E']) {
       const res = await api.fetch(`/v1/files/${id}`);
       expect([400, 404]).toContain(res.status);
-      await expectError(res, res.status === 400 ? 'invalid_request' : 'not_found');
+      await expectApiError(res, res.status === 400 ? 'invalid_request' : 'not_found');
     }
-    await expectError(await api.fetch('/v1/files/..%2Fx/content', { method: 'PUT', body: 'x' }), 'invalid_request');
-    await expectError(await api.fetch('/v1/fusions/..%2Fx/events/stream'), 'invalid_request');
+    await expectApiError(await api.fetch('/v1/files/..%2Fx/content', { method: 'PUT', body: 'x' }), 'invalid_request');
+    await expectApiError(await api.fetch('/v1/fusions/..%2Fx/events/stream'), 'invalid_request');
 
     // Another tenant's ids answer exactly as unknown ones.
-    const foreign = await expectError(await other.fetch(`/v1/files/${a.id}`), 'not_found');
+    const foreign = await expectApiError(await other.fetch(`/v1/files/${a.id}`), 'not_found');
     expect(foreign.message).toBe(`No such file: ${a.id}`);
-    await expectError(await other.fetch(`/v1/fusions/${job.id}`), 'not_found');
-    await expectError(await other.fetch(`/v1/fusions/${job.id}/cancel`, { method: 'POST' }), 'not_found');
-    await expectError(await other.fetch(`/v1/fusions/${job.id}/outputs/fused.safetensors/content`), 'not_found');
-    await expectError(await other.fetch(`/v1/files/${a.id}/content`), 'not_found');
-    await expectError(await other.fetch(`/v1/files/${pending.id}/content`, { method: 'PUT', body: 'x' }), 'not_found');
-    await expectError(await post('/v1/fusions', spec, other), 'not_found');
+    await expectApiError(await other.fetch(`/v1/fusions/${job.id}`), 'not_found');
+    await expectApiError(await other.fetch(`/v1/fusions/${job.id}/cancel`, { method: 'POST' }), 'not_found');
+    await expectApiError(await other.fetch(`/v1/fusions/${job.id}/outputs/fused.safetensors/content`), 'not_found');
+    await expectApiError(await other.fetch(`/v1/files/${a.id}/content`), 'not_found');
+    await expectApiError(await other.fetch(`/v1/files/${pending.id}/content`, { method: 'PUT', body: 'x' }), 'not_found');
+    await expectApiError(await post('/v1/fusions', spec, other), 'not_found');
 
     // Oversize uploads: declared above the limit, or more bytes than declared.
-    await expectError(await post('/v1/files', { name: 'big.safetensors', purpose: 'model', size: TEST_UPLOAD_LIMIT + 1 }), 'payload_too_large');
-    await expectError(await api.fetch(`/v1/files/${pending.id}/content`, { method: 'PUT', body: new Uint8Array(1001) }), 'payload_too_large');
+    await expectApiError(await post('/v1/files', { name: 'big.safetensors', purpose: 'model', size: TEST_UPLOAD_LIMIT + 1 }), 'payload_too_large');
+    await expectApiError(await api.fetch(`/v1/files/${pending.id}/content`, { method: 'PUT', body: new Uint8Array(1001) }), 'payload_too_large');
     const chunked = new ReadableStream({
       start(c) {
         for (let i = 0; i < 4; i++) c.enqueue(new Uint8Array(300));
         c.close();
       },
     });
-    await expectError(await api.fetch(`/v1/files/${pending.id}/content`, { method: 'PUT', body: chunked, duplex: 'half' } as RequestInit), 'payload_too_large');
-    await expectError(await api.fetch(`/v1/files/${a.id}/content`, { method: 'PUT', body: readFileSync(fixtures.a) }), 'file_already_completed');
-    await expectError(await post('/v1/fusions', { ...spec, padding: 'x'.repeat(2 * 1024 * 1024) }), 'payload_too_large');
+    await expectApiError(await api.fetch(`/v1/files/${pending.id}/content`, { method: 'PUT', body: chunked, duplex: 'half' } as RequestInit), 'payload_too_large');
+    await expectApiError(await api.fetch(`/v1/files/${a.id}/content`, { method: 'PUT', body: readFileSync(fixtures.a) }), 'file_already_completed');
+    await expectApiError(await post('/v1/fusions', { ...spec, padding: 'x'.repeat(2 * 1024 * 1024) }), 'payload_too_large');
 
     // Missing or invalid API keys, on REST, byte endpoints and tRPC.
     const anonymous = (path: string, init: RequestInit = {}) => fetch(`${server.url}${path}`, init);
-    await expectError(await anonymous('/v1/fusions'), 'unauthorized');
-    await expectError(await anonymous(`/v1/fusions/${job.id}`, { headers: { authorization: 'Bearer cfk_000000000000_00000000000000000000000000000000' } }), 'unauthorized');
-    await expectError(await anonymous('/v1/fusions', { headers: { authorization: `Basic ${api.key}` } }), 'unauthorized');
-    await expectError(await anonymous(`/v1/fusions/${job.id}/events/stream`), 'unauthorized');
-    await expectError(await anonymous(`/v1/files/${pending.id}/content`, { method: 'PUT', body: 'x' }), 'unauthorized');
+    await expectApiError(await anonymous('/v1/fusions'), 'unauthorized');
+    await expectApiError(await anonymous(`/v1/fusions/${job.id}`, { headers: { authorization: 'Bearer cfk_000000000000_00000000000000000000000000000000' } }), 'unauthorized');
+    await expectApiError(await anonymous('/v1/fusions', { headers: { authorization: `Basic ${api.key}` } }), 'unauthorized');
+    await expectApiError(await anonymous(`/v1/fusions/${job.id}/events/stream`), 'unauthorized');
+    await expectApiError(await anonymous(`/v1/files/${pending.id}/content`, { method: 'PUT', body: 'x' }), 'unauthorized');
     const trpc = await anonymous(`/trpc/fusions.get?input=${encodeURIComponent(JSON.stringify({ id: job.id }))}`);
     expect(trpc.status).toBe(401);
     expect(await trpc.json()).toMatchObject({ error: { data: { error: { code: 'unauthorized' } } } });
@@ -184,7 +173,7 @@ describe('bad input matrix', () => {
 
   it('refuses models that cannot be fused together with the engine’s message', async () => {
     const wide = await api.upload(file('other-classes.safetensors', modelBytes({ family: 'mlp', input: [INPUT], hidden: [12], classes: CLASSES + 1, bias: false }, 5)), 'model');
-    const err = await expectError(await api.fetch('/v1/fusions', { method: 'POST', json: { models: [a.id, wide.id], calibration: { file: cal.id } } }), 'incompatible_models');
+    const err = await expectApiError(await api.fetch('/v1/fusions', { method: 'POST', json: { models: [a.id, wide.id], calibration: { file: cal.id } } }), 'incompatible_models');
     expect(err.message).toBe('model 2 (other-classes.safetensors) has a different input size or class count from model 1');
   });
 });

@@ -5,22 +5,19 @@
  * bytes as `clafusion fuse --finetune`; bad finetune sections get their
  * documented codes before anything is queued.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_ERROR_STATUS, type ApiErrorBody, type CreateFileResult, type FileObject, type FusionJob, LIMITS } from '../api/src/contract/index.ts';
-import { createApiKey } from '../api/src/auth/api-keys.ts';
-import type { RunningServer } from '../api/src/server.ts';
+import { type CreateFileResult, type FileObject, type FusionJob, LIMITS } from '../api/src/contract/index.ts';
 import { serializeSafetensors } from '../gpu-runner/src/io/safetensors.ts';
-import { startEmbedded } from './support/embedded.ts';
-import { type Fixtures, datasetBytes, fuseWithCli, writeFixtures } from './support/fixtures.ts';
-import { Rest } from './support/rest.ts';
+import { type Fixtures, fuseWithCli } from './support/fixtures.ts';
+import { Rest, expectApiError } from './support/rest.ts';
+import { type TrainingJobs, startTrainingJobs, stopTrainingJobs, trainingJobsPaths } from './support/training-jobs.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'clafusion-finetune-'));
-const trainPath = join(dir, 'train.safetensors');
+const paths = trainingJobsPaths('clafusion-finetune-');
+const { dir, trainPath } = paths;
+let jobs: TrainingJobs | undefined;
 let fixtures: Fixtures;
-let server: RunningServer;
 let api: Rest;
 let other: Rest;
 let a: FileObject, b: FileObject, cal: FileObject, ev: FileObject, train: FileObject;
@@ -31,30 +28,11 @@ const finetune = () => ({ epochs: 2, train: { file: train.id }, batch_size: 16, 
 const spec = () => ({ models: [a.id, b.id], calibration: { file: cal.id }, evaluation: { file: ev.id }, seed: 7, finetune: finetune() });
 
 beforeAll(async () => {
-  fixtures = writeFixtures(dir);
-  writeFileSync(trainPath, datasetBytes(48, 5, true));
-  server = await startEmbedded(join(dir, 'store'));
-  api = new Rest(server.url, (await createApiKey(server.services.store, 'acme')).token);
-  other = new Rest(server.url, (await createApiKey(server.services.store, 'globex')).token);
-  [a, b, cal, ev, train] = await Promise.all([
-    api.upload(fixtures.a, 'model'),
-    api.upload(fixtures.b, 'model'),
-    api.upload(fixtures.calibration, 'dataset'),
-    api.upload(fixtures.evaluation, 'dataset'),
-    api.upload(trainPath, 'dataset'),
-  ]);
+  jobs = await startTrainingJobs(paths);
+  ({ fixtures, api, other, a, b, cal, ev, train } = jobs);
 });
 
-afterAll(async () => {
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function expectError(res: Response, code: ApiErrorBody['code']): Promise<ApiErrorBody> {
-  const text = await res.text();
-  expect(res.status, text).toBe(API_ERROR_STATUS[code]);
-  return (JSON.parse(text) as { error: ApiErrorBody }).error;
-}
+afterAll(() => stopTrainingJobs(jobs, paths));
 
 describe('finetuning jobs', () => {
   it("finetunes after fusion: per-epoch finetune events, training metrics, the CLI's bytes", async () => {
@@ -95,25 +73,25 @@ describe('finetuning jobs', () => {
     const post = (body: unknown, as = api) => as.fetch('/v1/fusions', { method: 'POST', json: body });
     const withFinetune = (f: Record<string, unknown>) => ({ ...spec(), finetune: { ...finetune(), ...f } });
 
-    const over = await expectError(await post(withFinetune({ epochs: LIMITS.maxFinetuneEpochs + 1 })), 'limit_exceeded');
+    const over = await expectApiError(await post(withFinetune({ epochs: LIMITS.maxFinetuneEpochs + 1 })), 'limit_exceeded');
     expect(over.details).toMatchObject({ field: 'finetune.epochs', limit: LIMITS.maxFinetuneEpochs });
     for (const bad of [{ epochs: -1 }, { epochs: 1.5 }, { preset: 'magic' }, { batch_size: 0 }, { lr: -1 }, { models: 'some' }, { augment_fill: [] }, { dropout: 0.1 }]) {
-      await expectError(await post(withFinetune(bad)), 'invalid_request');
+      await expectApiError(await post(withFinetune(bad)), 'invalid_request');
     }
     const { train: _train, ...noTrain } = finetune();
-    await expectError(await post({ ...spec(), finetune: noTrain }), 'invalid_request');
+    await expectApiError(await post({ ...spec(), finetune: noTrain }), 'invalid_request');
 
-    const missing = await expectError(await post(withFinetune({ train: { file: 'file_0000000000000000000000000' } })), 'not_found');
+    const missing = await expectApiError(await post(withFinetune({ train: { file: 'file_0000000000000000000000000' } })), 'not_found');
     expect(missing.details.field).toBe('finetune.train.file');
     // Another tenant's dataset is not found either, for that tenant.
     const foreign = await other.upload(trainPath, 'dataset');
-    await expectError(await post(withFinetune({ train: { file: foreign.id } })), 'not_found');
+    await expectApiError(await post(withFinetune({ train: { file: foreign.id } })), 'not_found');
 
-    const unlabelled = await expectError(await post(withFinetune({ train: { file: cal.id } })), 'invalid_request');
+    const unlabelled = await expectApiError(await post(withFinetune({ train: { file: cal.id } })), 'invalid_request');
     expect(unlabelled.details.field).toBe('finetune.train.file');
-    await expectError(await post(withFinetune({ train: { file: a.id } })), 'invalid_request');
+    await expectApiError(await post(withFinetune({ train: { file: a.id } })), 'invalid_request');
     const { file: pending } = await api.json<CreateFileResult>('/v1/files', { method: 'POST', json: { name: 'later.safetensors', purpose: 'dataset', size: 10 } });
-    await expectError(await post(withFinetune({ train: { file: pending.id } })), 'file_not_ready');
+    await expectApiError(await post(withFinetune({ train: { file: pending.id } })), 'file_not_ready');
   });
 
   it('fails a job whose training data does not fit the models with invalid_input, naming it', async () => {

@@ -1,7 +1,8 @@
 /** Raw-HTTP helpers for service tests: what a curl user does, with fetch. */
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { CreateFileResult, FileObject, FusionJob, JobEvent } from '../../api/src/contract/index.ts';
+import { expect } from 'vitest';
+import { API_ERROR_STATUS, type ApiErrorBody, type CreateFileResult, type FileObject, type FusionJob, type JobEvent } from '../../api/src/contract/index.ts';
 import { readSse } from './sse.ts';
 
 export class Rest {
@@ -83,4 +84,19 @@ export class Rest {
     if (!res.ok) throw new Error(`GET ${path} → ${res.status} ${await res.text()}`);
     return new Uint8Array(await res.arrayBuffer());
   }
+}
+
+/**
+ * Asserts the documented error answer: the code's HTTP status and a body that
+ * is exactly the error envelope with that code, with no stack trace in it.
+ * Returns the error.
+ */
+export async function expectApiError(res: Response, code: ApiErrorBody['code']): Promise<ApiErrorBody> {
+  const text = await res.text();
+  expect(res.status, text).toBe(API_ERROR_STATUS[code]);
+  const body = JSON.parse(text) as { error: ApiErrorBody };
+  expect(Object.keys(body)).toEqual(['error']);
+  expect(body.error.code).toBe(code);
+  expect(text).not.toMatch(/\bat .*\.(ts|js):\d+|stack/);
+  return body.error;
 }
