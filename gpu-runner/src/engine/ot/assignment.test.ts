@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FusionError } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import { solveAssignment, uniformPlanViaAssignment } from './assignment.ts';
-import { bruteForceUniformSquare, marginalError, randomMatrix, uniform } from './test-support.ts';
+import { bruteForceUniformSquare, marginalError, randomMatrix, uniform } from '../../../test/support/ot-references.ts';
 
 describe('solveAssignment', () => {
   it('matches brute force over permutations for n ≤ 7', () => {

@@ -8,7 +8,7 @@ import { isFusionError } from '../errors.ts';
 import { emd, emdWrap } from './emd.ts';
 import { ProblemType } from './network-simplex.ts';
 import { numpySum } from './numpy-sum.ts';
-import { f64, fromHex, loadGolden } from './test-support.ts';
+import { f64, fromHex, loadGolden } from '../../../test/support/ot-references.ts';
 
 const golden = loadGolden();
 

@@ -16,7 +16,7 @@ import {
   randomMarginal,
   randomMatrix,
   uniform,
-} from './test-support.ts';
+} from '../../../test/support/ot-references.ts';
 
 function expectCode(fn: () => unknown, code: string, argument?: string): void {
   try {

@@ -3,7 +3,7 @@ import { FusionError } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import { emd } from './emd.ts';
 import { sinkhorn } from './sinkhorn.ts';
-import { marginalError, planCost, randomMarginal, randomMatrix, uniform } from './test-support.ts';
+import { marginalError, planCost, randomMarginal, randomMatrix, uniform } from '../../../test/support/ot-references.ts';
 
 describe('sinkhorn', () => {
   const rng = new Rng(31);

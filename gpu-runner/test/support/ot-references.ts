@@ -1,10 +1,10 @@
 /**
  * Independent references for the OT tests: brute force over permutations, enumeration of the
  * basic feasible solutions of the transportation LP, marginal checks, random problems, and the
- * POT golden fixture reader. Test-only (imported by *.test.ts files).
+ * POT golden fixture reader (the fixture lives beside the solver it checks).
  */
 import { readFileSync } from 'node:fs';
-import { Rng } from '../rng.ts';
+import { Rng } from '../../src/engine/rng.ts';
 
 /** Parses Python's `float.hex()` / C's `%a` output exactly. */
 export function fromHex(s: string): number {
@@ -41,7 +41,7 @@ export interface Golden {
 }
 
 export function loadGolden(): Golden {
-  return JSON.parse(readFileSync(new URL('./fixtures/pot-golden.json', import.meta.url), 'utf8')) as Golden;
+  return JSON.parse(readFileSync(new URL('../../src/engine/ot/fixtures/pot-golden.json', import.meta.url), 'utf8')) as Golden;
 }
 
 export function uniform(n: number): Float64Array {
