@@ -2,10 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { otFusion, type OtFusionOptions } from './otfusion.ts';
 import { MLP_GROUND_METRIC } from './ground-metric.ts';
 import { fusedModel, fusionLayers, neuronRows } from './model-layers.ts';
-import { type Model, type Params, layerCount, makeModel, mlpBiasName, mlpWeightName } from '../arch.ts';
 import { maxAbsDiff, randomInputs, randomMlp, referenceForward } from '../../../test/support/reference-mlp.ts';
+import { permuteHidden } from '../../../test/support/permute-mlp.ts';
 import { tensor32 } from '../tensor.ts';
-import { Rng } from '../rng.ts';
 
 const options: OtFusionOptions = {
   alignment: 'activations',
@@ -18,27 +17,6 @@ const options: OtFusionOptions = {
   handleSkips: false,
   samples: 1,
 };
-
-/** Permutes the hidden neurons of an MLP: the same function, a different basis. */
-function permuteHidden(model: Model, seed: number): Model {
-  const rng = new Rng(seed);
-  const params: Params = new Map();
-  const L = layerCount(model.arch);
-  let prevPerm: Int32Array | null = null;
-  for (let l = 0; l < L; l++) {
-    const W = model.params.get(mlpWeightName(l))!;
-    const b = model.params.get(mlpBiasName(l));
-    const [o, i] = W.shape;
-    const perm = l < L - 1 ? rng.permutation(o) : Int32Array.from({ length: o }, (_, k) => k);
-    const out = new Float32Array(o * i);
-    for (let r = 0; r < o; r++)
-      for (let c = 0; c < i; c++) out[r * i + c] = W.data[perm[r] * i + (prevPerm ? prevPerm[c] : c)];
-    params.set(mlpWeightName(l), { shape: [o, i], data: out });
-    if (b) params.set(mlpBiasName(l), { shape: [o], data: Float32Array.from(perm, (p) => b.data[p]) });
-    prevPerm = perm;
-  }
-  return makeModel(model.arch, params);
-}
 
 describe('OTFusion layer loop (spec §7.2)', () => {
   it('reproduces the worked example of §7.8 to float32 precision', () => {
