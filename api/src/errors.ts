@@ -20,6 +20,8 @@ const TRPC_CODE_BY_STATUS: Record<number, TRPC_ERROR_CODE_KEY> = {
   429: 'TOO_MANY_REQUESTS',
   500: 'INTERNAL_SERVER_ERROR',
   503: 'SERVICE_UNAVAILABLE',
+  // tRPC has no 507; its transport answers 503 (also "retry later"), the envelope keeps insufficient_storage.
+  507: 'SERVICE_UNAVAILABLE',
 };
 
 export class ApiError extends TRPCError {
@@ -46,9 +48,13 @@ function issuesOf(error: ZodError): { path: string; message: string }[] {
   return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
 }
 
-/** Errors from the store/queue become 503 (retryable) or stay internal. */
+/** Errors from the store/queue become 503 (retryable), 507 (out of space) or stay internal. */
 export function fromInfrastructure(err: unknown): unknown {
   if (err instanceof ObjectStoreError && err.code === 'unavailable') {
+    // A full disk is not an outage: "retry later" alone would not tell the operator what to do.
+    if (err.errno === 'ENOSPC' || err.errno === 'EDQUOT') {
+      return new ApiError('insufficient_storage', 'The object store is out of space; nothing was stored. Retry once space has been freed', {});
+    }
     return new ApiError('service_unavailable', 'The object store is unavailable; retry later', {});
   }
   return err;

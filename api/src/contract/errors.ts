@@ -37,6 +37,8 @@ export const API_ERROR_STATUS = {
   internal_error: 500,
   /** The object store or queue cannot be reached; retry later. */
   service_unavailable: 503,
+  /** The object store is out of space (disk full on the local folder): nothing was stored; retry once space is freed. */
+  insufficient_storage: 507,
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERROR_STATUS;

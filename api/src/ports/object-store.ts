@@ -52,6 +52,12 @@ export class ObjectStoreError extends Error {
     readonly code: ObjectStoreErrorCode,
     message: string,
     readonly key?: string,
+    /**
+     * The system error code behind an `unavailable` (ENOSPC, EIO, EACCES…)
+     * when the adapter knows it, so the API can tell "disk full" (507) from
+     * "store unreachable" (503).
+     */
+    readonly errno?: string,
   ) {
     super(message);
     this.name = 'ObjectStoreError';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { link, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -21,7 +22,11 @@ export interface FolderStoreOptions {
    * loss cannot leave a complete-looking but empty file. Default true.
    */
   fsync?: boolean;
-  /** Staging files older than this are removed on the first put (left by a crash). Default 24 h. */
+  /**
+   * Staging files older than this are removed on the first put (left by a
+   * crash). Default 24 h. Staging files of processes on this host that are
+   * gone (a crash, SIGKILL) are removed on the first put whatever their age.
+   */
   staleStagingMs?: number;
 }
 
@@ -73,7 +78,7 @@ export class FolderStore implements ObjectStore {
 
     // The staging folder is inside the root, so the final rename/link never
     // crosses filesystems (which would make it a non-atomic copy).
-    const tmp = join(staging, randomUUID());
+    const tmp = join(staging, stagingName());
     let fh: FileHandle | undefined;
     try {
       fh = await open(tmp, 'wx', 0o644);
@@ -268,9 +273,37 @@ export class FolderStore implements ObjectStore {
     const names = await readdir(staging).catch(() => [] as string[]);
     for (const name of names) {
       const path = join(staging, name);
+      // A process killed mid-put (an upload of hundreds of MB) leaves its
+      // staging file behind; waiting a day to reclaim it can fill the disk.
+      // Its writer's pid is in the name, so the file can go as soon as that
+      // process is gone. Only for this host's processes (pids mean nothing
+      // across hosts or containers that share the folder), and never our own.
+      if (writerIsGone(name)) {
+        await rm(path, { force: true }).catch(() => undefined);
+        continue;
+      }
       const st = await stat(path).catch(() => undefined);
       if (st && st.mtimeMs < cutoff) await rm(path, { force: true }).catch(() => undefined);
     }
+  }
+}
+
+/** `<uuid>.<pid>.<hostname>`: unique, and names the process that writes it (see sweepStaging). */
+function stagingName(): string {
+  return `${randomUUID()}.${process.pid}.${hostname()}`;
+}
+
+function writerIsGone(name: string): boolean {
+  const match = /^[0-9a-f-]{36}\.(\d+)\.(.+)$/.exec(name);
+  if (!match || match[2] !== hostname()) return false;
+  const pid = Number(match[1]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    // EPERM: the process exists (another user's). Only ESRCH means it is gone.
+    return errnoCode(e) === 'ESRCH';
   }
 }
 
@@ -311,7 +344,9 @@ function errnoCode(e: unknown): string | undefined {
 function rethrowFs(e: unknown, key: string): never {
   if (e instanceof ObjectStoreError) throw e;
   if (typeof e === 'object' && e !== null && 'syscall' in e) {
-    throw new ObjectStoreError('unavailable', `Storage failure (${errnoCode(e) ?? 'unknown'}): ${String((e as { message?: unknown }).message)}`, key);
+    // The key is in the message too: a log line alone must say which object failed (and why: ENOSPC, EIO…).
+    const errno = errnoCode(e);
+    throw new ObjectStoreError('unavailable', `Storage failure (${errno ?? 'unknown'}) on ${key}: ${String((e as { message?: unknown }).message)}`, key, errno);
   }
   throw e;
 }
