@@ -36,7 +36,8 @@ import { assertValidContentType, assertValidKey, assertValidPrefix } from './key
  *   processes or machines: run a single API process against such a server.
  * - `auto` (default): probe once, on the first ifAbsent put, with a scratch
  *   object under `<prefix>.probe/`, and use `native` if the server refused
- *   the second conditional write with 412.
+ *   both a conditional PUT and a conditional copy onto it with 412 (Ceph
+ *   radosgw Pacific honours the header on PUT only: in-process there).
  */
 export type ConditionalWrites = 'auto' | 'native' | 'in-process';
 
@@ -353,11 +354,34 @@ export class S3Store implements ObjectStore {
       await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'probe', IfNoneMatch: '*' }));
       return 'in-process';
     } catch (e) {
-      if (httpStatus(e) === 412) return 'native';
+      // Large bodies are placed with CopyObject, so native mode needs the
+      // condition honoured there too: Ceph radosgw (Pacific) refuses the PUT
+      // with 412 but ignores If-None-Match on a copy and overwrites.
+      if (httpStatus(e) === 412) return await this.probeConditionalCopy(key);
       if (httpStatus(e) === 501 || errorName(e) === 'NotImplemented') return 'in-process';
       throw mapError(e, key);
     } finally {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch(() => undefined);
+    }
+  }
+
+  /** Copies the existing probe object onto itself with If-None-Match: '*'; 'native' only if the server refuses (412). */
+  private async probeConditionalCopy(key: string): Promise<'native' | 'in-process'> {
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          CopySource: `${this.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+          MetadataDirective: 'REPLACE',
+          IfNoneMatch: '*',
+        }),
+      );
+      return 'in-process';
+    } catch (e) {
+      if (httpStatus(e) === 412) return 'native';
+      if (httpStatus(e) === 501 || errorName(e) === 'NotImplemented') return 'in-process';
+      throw mapError(e, key);
     }
   }
 }
