@@ -21,7 +21,9 @@
  * fate. Faults:
  *
  * - `latency {ms}`: wait before forwarding.
- * - `status {500|503}`: answer with an S3-style XML error; nothing is forwarded.
+ * - `status {500|503|412|400, code?}`: answer with an S3-style XML error
+ *   (InternalError, SlowDown, PreconditionFailed, BadDigest or `code`);
+ *   nothing is forwarded.
  * - `reset {phase: 'request'}`: reset the client's connection before forwarding.
  * - `reset {phase: 'response'}`: forward, let the server answer in full
  *   (so it DID apply the request), then reset the client's connection
@@ -39,7 +41,8 @@ import type { AddressInfo, Socket } from 'node:net';
 
 export type Fault =
   | { kind: 'latency'; ms: number }
-  | { kind: 'status'; status: 500 | 503 }
+  /** 500/503 by default; 412 (PreconditionFailed) and 400 (BadDigest, or `code`) act out a stricter server's answers. */
+  | { kind: 'status'; status: 500 | 503 | 412 | 400; code?: string }
   | { kind: 'reset'; phase: 'request' | 'response' }
   | { kind: 'truncate'; afterBytes?: number }
   | { kind: 'hold' };
@@ -89,6 +92,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upg
 export class FaultProxy {
   readonly url: string;
   readonly stats: FaultProxyStats = { requests: 0, faults: { latency: 0, status: 0, reset: 0, truncate: 0, hold: 0 } };
+  /** The last 1000 requests, oldest first, with the faults applied to each (for assertions and debugging). */
+  readonly log: { method: string; path: string; faults: FaultKind[] }[] = [];
   private rules: ActiveRule[] = [];
   private readonly held: HeldRequest[] = [];
   private readonly heldWaiters: HeldWaiter[] = [];
@@ -173,11 +178,15 @@ export class FaultProxy {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     let decided: Fault | undefined;
+    const entry = { method, path, faults: [] as FaultKind[] };
+    this.log.push(entry);
+    if (this.log.length > 1000) this.log.shift();
     for (const rule of [...this.rules]) {
       if (rule.remaining <= 0 || !matches(rule.match, method, path)) continue;
       if (rule.probability !== undefined && !(this.random() < rule.probability)) continue;
       rule.remaining--;
       this.stats.faults[rule.fault.kind]++;
+      entry.faults.push(rule.fault.kind);
       if (rule.fault.kind === 'latency') {
         await delay(rule.fault.ms);
         if (req.socket.destroyed) return;
@@ -191,7 +200,7 @@ export class FaultProxy {
       case undefined:
         return this.forward(req, res, undefined);
       case 'status':
-        return answerError(req, res, decided.status);
+        return answerError(req, res, decided.status, decided.code);
       case 'reset':
         if (decided.phase === 'request') return resetSocket(req.socket);
         return this.forward(req, res, decided);
@@ -315,14 +324,17 @@ function resetSocket(socket: Socket): void {
 }
 
 const STATUS_CODES: Record<number, [code: string, message: string]> = {
+  400: ['BadDigest', 'The Content-MD5 you specified did not match what we received.'],
+  412: ['PreconditionFailed', 'At least one of the pre-conditions you specified did not hold'],
   500: ['InternalError', 'We encountered an internal error. Please try again.'],
   502: ['BadGateway', 'The fault proxy could not reach the server.'],
   503: ['SlowDown', 'Please reduce your request rate.'],
 };
 
 /** An S3-style error answer, after draining the request body (so the connection stays usable). */
-function answerError(req: IncomingMessage, res: ServerResponse, status: number): void {
-  const [code, message] = STATUS_CODES[status] ?? ['InternalError', 'Injected fault'];
+function answerError(req: IncomingMessage, res: ServerResponse, status: number, codeOverride?: string): void {
+  const [defaultCode, message] = STATUS_CODES[status] ?? ['InternalError', 'Injected fault'];
+  const code = codeOverride ?? defaultCode;
   const body =
     `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>` +
     `<Resource>${escapeXml(req.url ?? '/')}</Resource><RequestId>fault-proxy</RequestId></Error>`;

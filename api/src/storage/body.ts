@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { ObjectStoreError } from '../ports/object-store.ts';
 
 /**
@@ -56,8 +56,12 @@ export class MeteredBody {
     }
   }
 
+  private digest: string | undefined;
+
+  /** The hex sha256 of everything read so far; call once the body has ended (the value is kept). */
   sha256(): string {
-    return this.hash.digest('hex');
+    this.digest ??= this.hash.digest('hex');
+    return this.digest;
   }
 
   private add(chunk: Uint8Array): void {
@@ -90,5 +94,49 @@ export async function readAll(stream: Readable): Promise<Uint8Array> {
 export function checkRange(start: number, end: number): void {
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
     throw new RangeError(`Invalid byte range [${start}, ${end}): need integers with 0 <= start <= end`);
+  }
+}
+
+/**
+ * What is wrong with a downloaded body, or null when it is intact: its length
+ * must equal the response's Content-Length (when given) and its sha256 the
+ * object's recorded sha256 (when there is one).
+ */
+export function bodyProblem(size: number, sha256: () => string, expectedSize: number | undefined, expectedSha256: string | undefined): string | null {
+  if (expectedSize !== undefined && size !== expectedSize) return `got ${size} of ${expectedSize} bytes`;
+  if (expectedSha256 !== undefined) {
+    const actual = sha256();
+    if (actual !== expectedSha256) return `sha256 ${actual} does not match the stored ${expectedSha256}`;
+  }
+  return null;
+}
+
+/**
+ * Passes a downloaded body through, counting and hashing it, and fails (an
+ * error instead of a clean end) when it ends short of `expectedSize` or its
+ * sha256 differs from `expectedSha256`: a reader streaming an object never
+ * mistakes a cut or damaged download for the whole object.
+ */
+export class VerifyingStream extends Transform {
+  private readonly hash = createHash('sha256');
+  private size = 0;
+
+  constructor(
+    private readonly expectedSize: number | undefined,
+    private readonly expectedSha256: string | undefined,
+    private readonly fail: (problem: string) => Error,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.expectedSha256 !== undefined) this.hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const problem = bodyProblem(this.size, () => this.hash.digest('hex'), this.expectedSize, this.expectedSha256);
+    callback(problem === null ? null : this.fail(problem));
   }
 }

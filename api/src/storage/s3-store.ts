@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   CopyObjectCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -22,7 +23,7 @@ import {
   type PutOptions,
   type PutResult,
 } from '../ports/object-store.ts';
-import { checkRange, MeteredBody, readAll } from './body.ts';
+import { bodyProblem, checkRange, MeteredBody, readAll, VerifyingStream } from './body.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import { assertValidContentType, assertValidKey, assertValidPrefix } from './keys.ts';
 
@@ -65,6 +66,12 @@ const MIN_PART = 5 * 1024 * 1024;
 const MAX_COPY_BYTES = 5 * 1024 ** 3;
 const MAX_LIST_LIMIT = 1000;
 const SHA256_META = 'sha256';
+/**
+ * Whole downloads (getBytes, getRange) made before giving up on a body that
+ * keeps arriving cut short or damaged. The SDK retries a request that fails
+ * before its response headers, but not a body that dies afterwards.
+ */
+const READ_ATTEMPTS = 4;
 
 /**
  * The S3 object store. Keys map to `<prefix><key>` in one bucket; the store
@@ -134,7 +141,15 @@ export class S3Store implements ObjectStore {
     const meter = new MeteredBody(body, key, options.maxBytes);
     try {
       if (!options.ifAbsent) return await this.write(key, meter, options.contentType, false);
-      if ((await this.conditionalMode()) === 'native') return await this.write(key, meter, options.contentType, true);
+      if ((await this.conditionalMode()) === 'native') {
+        try {
+          return await this.write(key, meter, options.contentType, true);
+        } catch (e) {
+          const own = await this.ownRetriedWrite(e, key, meter);
+          if (own) return own;
+          throw e;
+        }
+      }
       return await this.locks.run(key, async () => {
         if ((await this.head(key)) !== null) throw new ObjectStoreError('exists', `Object already exists: ${key}`, key);
         return this.write(key, meter, options.contentType, false);
@@ -146,19 +161,38 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  /**
+   * The object as a stream that errors (never ends cleanly) when the body
+   * arrives short of its Content-Length or with a sha256 other than the one
+   * recorded at put: a reader can only mistake a complete, intact download
+   * for the object. (Node's http client already errors with `aborted` on a
+   * body cut short of its Content-Length; the check here also covers
+   * damaged bytes and servers that close early without one.) Not retried:
+   * part of the body may already have been read by the caller.
+   */
   async get(key: string): Promise<Readable> {
     assertValidKey(key);
-    try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
-      // In Node the SDK's body is an http.IncomingMessage (a Readable).
-      return out.Body as Readable;
-    } catch (e) {
-      throw mapError(e, key);
-    }
+    const out = await this.getObject(key);
+    // In Node the SDK's body is an http.IncomingMessage (a Readable).
+    const body = out.Body as Readable;
+    const verify = new VerifyingStream(out.ContentLength, out.Metadata?.[SHA256_META], (problem) => damaged(key, problem));
+    body.once('error', (e: Error) => verify.destroy(damaged(key, e.message)));
+    verify.once('close', () => {
+      if (!body.readableEnded) body.destroy();
+    });
+    body.pipe(verify);
+    return verify;
   }
 
+  /**
+   * The whole object, checked: its length against Content-Length and its
+   * sha256 against the one recorded at put (when the object has one, as
+   * everything this store wrote does). A body that fails or does not check
+   * out is downloaded again, up to READ_ATTEMPTS times, then `unavailable`.
+   */
   async getBytes(key: string): Promise<Uint8Array> {
-    return readAll(await this.get(key));
+    assertValidKey(key);
+    return this.readChecked(key, undefined);
   }
 
   async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
@@ -168,16 +202,7 @@ export class S3Store implements ObjectStore {
       if ((await this.head(key)) === null) throw new ObjectStoreError('not_found', `No such object: ${key}`, key);
       return new Uint8Array(0);
     }
-    try {
-      const out = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Range: `bytes=${start}-${end - 1}` }),
-      );
-      return await readAll(out.Body as Readable);
-    } catch (e) {
-      // 416: the range starts at or past the end of an object that exists.
-      if (httpStatus(e) === 416 || errorName(e) === 'InvalidRange') return new Uint8Array(0);
-      throw mapError(e, key);
-    }
+    return this.readChecked(key, `bytes=${start}-${end - 1}`);
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
@@ -277,6 +302,79 @@ export class S3Store implements ObjectStore {
     return this.prefix + key;
   }
 
+  private async getObject(key: string, range?: string): Promise<GetObjectCommandOutput> {
+    try {
+      return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Range: range }));
+    } catch (e) {
+      throw mapError(e, key);
+    }
+  }
+
+  /** getBytes (no range) and getRange: download, check, and download again while the body fails or does not check out. */
+  private async readChecked(key: string, range: string | undefined): Promise<Uint8Array> {
+    let problem = '';
+    for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+      if (attempt > 1) await sleep(50 * 2 ** (attempt - 2));
+      let out: GetObjectCommandOutput;
+      try {
+        out = await this.getObject(key, range);
+      } catch (e) {
+        // 416: the range starts at or past the end of an object that exists.
+        if (range !== undefined && e instanceof ObjectStoreError && (httpStatus(e.cause) === 416 || errorName(e.cause) === 'InvalidRange')) {
+          return new Uint8Array(0);
+        }
+        throw e;
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = await readAll(out.Body as Readable);
+      } catch (e) {
+        problem = `the body failed: ${(e as Error).message}`;
+        continue;
+      }
+      // A range has no whole-object hash to check; its length must still match.
+      const expectedSha = range === undefined ? out.Metadata?.[SHA256_META] : undefined;
+      const found = bodyProblem(bytes.byteLength, () => createHash('sha256').update(bytes).digest('hex'), out.ContentLength, expectedSha);
+      if (found === null) return bytes;
+      problem = found;
+    }
+    throw damaged(key, `${problem} (${READ_ATTEMPTS} attempts)`);
+  }
+
+  /**
+   * A create-only write (`If-None-Match: *`) whose first attempt the server
+   * applied but whose answer was lost (a reset, a timeout) is retried by the
+   * SDK, and the retry gets 412 — for our own object. Callers rely on
+   * `exists` meaning "someone else created it first": the job log then
+   * re-reads and, seeing its own event already there, would either append it
+   * twice or decide it no longer applies (a `running` event "lost" that way
+   * leaves the job running on no runner). So when a 412 came on a retry
+   * (attempts > 1) we HEAD the key: if it holds exactly our bytes (the
+   * sha256 and size we computed and sent as metadata), the write was ours
+   * and put succeeds. If someone else wrote byte-identical content in that
+   * window, readers cannot tell the two apart, so claiming it is harmless.
+   * A 412 on the first attempt is always `exists`: nothing of ours can be
+   * there. If the HEAD itself fails, the outcome is unknown: `unavailable`,
+   * never a wrong `exists`.
+   */
+  private async ownRetriedWrite(e: unknown, key: string, meter: MeteredBody): Promise<PutResult | null> {
+    if (httpStatus(e) !== 412) return null;
+    const attempts = (e as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+    if (attempts < 2) return null;
+    const sha256 = meter.sha256();
+    let info: ObjectInfo | null;
+    try {
+      info = await this.head(key);
+    } catch (headError) {
+      throw Object.assign(
+        new ObjectStoreError('unavailable', `Could not tell whether a retried create of ${key} was ours: ${(headError as Error).message}`, key),
+        { cause: headError },
+      );
+    }
+    if (info !== null && info.sha256 === sha256 && info.size === meter.size) return { key, size: meter.size, sha256 };
+    return null;
+  }
+
   private async write(key: string, meter: MeteredBody, contentType: string | undefined, ifNoneMatch: boolean): Promise<PutResult> {
     const chunks = meter.chunks();
     const first: Uint8Array[] = [];
@@ -296,12 +394,17 @@ export class S3Store implements ObjectStore {
     if (ended) {
       const sha256 = meter.sha256();
       const body = Buffer.concat(first);
-      await this.client.send(
+      const md5 = createHash('md5').update(body).digest('base64');
+      await this.sendPut(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: this.fullKey(key),
           Body: body,
           ContentLength: body.length,
+          // The server (AWS, radosgw) refuses with BadDigest a body that reached it
+          // damaged, so a broken upload can never be stored as the object. (s3rver
+          // ignores it; there the sha256 checks on read catch such damage.)
+          ContentMD5: md5,
           ContentType: contentType,
           Metadata: { [SHA256_META]: sha256 },
           ...condition,
@@ -347,6 +450,18 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  /** PutObject, sent again (up to 3 times in all) when the server says the body arrived damaged (BadDigest). */
+  private async sendPut(command: PutObjectCommand): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(command);
+        return;
+      } catch (e) {
+        if (errorName(e) !== 'BadDigest' || attempt >= 3) throw e;
+      }
+    }
+  }
+
   private async probeConditionalWrites(): Promise<'native' | 'in-process'> {
     const key = `${this.prefix}.probe/${randomUUID()}`;
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'probe' }));
@@ -386,6 +501,14 @@ export class S3Store implements ObjectStore {
   }
 }
 
+function damaged(key: string, problem: string): ObjectStoreError {
+  return new ObjectStoreError('unavailable', `Could not read ${key} intact: ${problem}`, key);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 function checkExpiry(seconds: number): void {
   // SigV4 presigned URLs are valid for at most 7 days.
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 604_800) {
@@ -416,5 +539,5 @@ function mapError(e: unknown, key: string, operation?: 'put'): Error {
   // a conditional write racing another write to the same key, which won.
   if (operation === 'put' && (status === 412 || status === 409)) return new ObjectStoreError('exists', `Object already exists: ${key}`, key);
   if (name === 'EntityTooLarge') return new ObjectStoreError('too_large', `S3 refused the object as too large: ${key}`, key);
-  return Object.assign(new ObjectStoreError('unavailable', `S3 request failed (${name ?? status ?? 'error'}): ${message}`, key), { cause: e });
+  return Object.assign(new ObjectStoreError('unavailable', `S3 request for ${key} failed (${name ?? status ?? 'error'}): ${message}`, key), { cause: e });
 }
