@@ -12,6 +12,7 @@ import { newId } from '../ids.ts';
 import { readJson, toJson } from '../jobs/job-log.ts';
 import { type ObjectStore, ObjectStoreError } from '../ports/index.ts';
 import { layout } from '../store-layout.ts';
+import { KeyedLock } from '../storage/keyed-lock.ts';
 import { readStoredHeader } from './read-header.ts';
 import { summarizeDataset, summarizeModel } from './validate-upload.ts';
 
@@ -36,6 +37,18 @@ function invalidFile(err: FusionError, name: string): ApiError {
 }
 
 export class FileService {
+  /**
+   * Uploads streaming through this process, per file, and a lock that
+   * orders "start an upload" against "complete". Without them an upload
+   * still streaming when the file was completed would rename its bytes over
+   * the content of the now-ready file: `ready` with one sha256 and
+   * architecture, serving and fusing another model's bytes. Per process: the
+   * folder store streams uploads through the one API process that owns the
+   * folder. (Presigned S3 uploads never pass through here.)
+   */
+  private readonly receiving = new Map<string, number>();
+  private readonly transitions = new KeyedLock();
+
   constructor(
     private readonly store: ObjectStore,
     private readonly options: FileServiceOptions,
@@ -103,18 +116,33 @@ export class FileService {
    * is refused before anything is read.
    */
   async receive(tenant: string, id: string, body: Readable, contentLength: number | null): Promise<void> {
-    const file = await this.stored(tenant, id);
-    if (file.status !== 'pending') {
-      throw new ApiError('file_already_completed', `File ${id} is already completed; create a new file to upload other bytes`, { id });
-    }
-    const tooLarge = () =>
+    const lockKey = layout.fileRecord(tenant, id);
+    const tooLarge = (file: StoredFile) =>
       new ApiError('payload_too_large', `The upload is larger than the ${file.size} bytes declared for file ${id}`, { id, limit: file.size });
-    if (contentLength !== null && contentLength > file.size) throw tooLarge();
+    // "Still pending" and registering the upload happen in one step: a complete() either ran before (and we refuse) or sees us.
+    const file = await this.transitions.run(lockKey, async () => {
+      const file = await this.stored(tenant, id);
+      if (file.status !== 'pending') {
+        throw new ApiError('file_already_completed', `File ${id} is already completed; create a new file to upload other bytes`, { id });
+      }
+      if (contentLength !== null && contentLength > file.size) throw tooLarge(file);
+      this.receiving.set(lockKey, (this.receiving.get(lockKey) ?? 0) + 1);
+      return file;
+    });
     try {
       await this.store.put(layout.fileContent(tenant, id), body, { maxBytes: file.size, contentType: 'application/octet-stream' });
     } catch (err) {
-      if (err instanceof ObjectStoreError && err.code === 'too_large') throw tooLarge();
+      if (err instanceof ObjectStoreError && err.code === 'too_large') throw tooLarge(file);
+      // The request body itself failed: the client went away (or its connection broke) mid-upload.
+      // Nothing was stored and the file stays pending; that is the client's doing, not an internal error.
+      if (!(err instanceof ObjectStoreError) && body.errored) {
+        throw new ApiError('invalid_request', `The upload of file ${id} was cut off before its end; nothing was stored, upload it again`, { id });
+      }
       throw err;
+    } finally {
+      const left = (this.receiving.get(lockKey) ?? 1) - 1;
+      if (left > 0) this.receiving.set(lockKey, left);
+      else this.receiving.delete(lockKey);
     }
   }
 
@@ -123,8 +151,19 @@ export class FileService {
    * Completing a ready file again returns it unchanged.
    */
   async complete(tenant: string, id: string): Promise<FileObject> {
-    const file = await this.stored(tenant, id);
-    if (file.status === 'ready') return publicFile(file);
+    const lockKey = layout.fileRecord(tenant, id);
+    return this.transitions.run(lockKey, async () => {
+      const file = await this.stored(tenant, id);
+      if (file.status === 'ready') return publicFile(file);
+      // The content may still change under an upload in progress: validating it now could record bytes that are about to be replaced.
+      if ((this.receiving.get(lockKey) ?? 0) > 0) {
+        throw new ApiError('file_not_ready', `An upload of file ${id} is still in progress; complete the file once it has finished`, { id });
+      }
+      return this.completePending(tenant, id, file);
+    });
+  }
+
+  private async completePending(tenant: string, id: string, file: StoredFile): Promise<FileObject> {
     const key = layout.fileContent(tenant, id);
     const info = await this.store.head(key);
     if (!info) throw new ApiError('file_not_ready', `File ${id} has no uploaded bytes yet; PUT them to the upload URL first`, { id });
