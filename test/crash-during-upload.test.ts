@@ -10,9 +10,12 @@
  *     key, nothing partial is served, a job naming it is refused, and the same
  *     upload done again completes and fuses.
  * (b) A runner SIGKILLed while its PUT of fused.safetensors is held by a
- *     fault proxy between it and S3: no output is visible and the job is not
- *     succeeded; another runner then takes the job over (stall recovery) and
- *     it succeeds exactly once, with outputs whose sha256 match the record.
+ *     fault proxy (testsupport/fault-proxy.ts) between it and S3: no output is
+ *     visible and the job is not succeeded; another runner then takes the job
+ *     over (stall recovery) and it succeeds exactly once, with outputs whose
+ *     sha256 match the record. The same with the PUT of report.json held,
+ *     when the fused model is already stored: the API serves no output of the
+ *     unfinished job.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -20,7 +23,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { folderStoreRoot } from '../api/src/adapters.ts';
 import { configFromEnv } from '../api/src/config.ts';
 import type { CreateFileResult, FileObject, FusionJob, JobEvent } from '../api/src/contract/index.ts';
@@ -165,10 +168,16 @@ describe('(a) the API killed while an upload streams through it (folder store)',
 });
 
 describe('(b) a runner killed while it uploads its outputs (S3 behind a fault proxy)', () => {
-  it('no output is visible and the job is not succeeded; another runner then finishes it exactly once', async () => {
+  let env: Record<string, string>;
+  let proxy: FaultProxy;
+  let api: Rest;
+  let store: S3Store;
+  let spec: Record<string, unknown>;
+
+  beforeAll(async () => {
     const port = await freePort();
     const bucket = uniqueName('clafusion-crash-upload');
-    const env: Record<string, string> = {
+    env = {
       PORT: String(port),
       DATA_DIR: join(dir, 's3-data'),
       S3_BUCKET: bucket,
@@ -183,67 +192,99 @@ describe('(b) a runner killed while it uploads its outputs (S3 behind a fault pr
       EVENT_POLL_MS: '100',
       RATE_LIMIT_PER_SECOND: '0',
     };
-    const proxy = await FaultProxy.start(s3Endpoint(), { seed: 9 });
-    try {
-      const apiProcess = await startApi(env);
-      const api = new Rest(`http://127.0.0.1:${port}`, await createKey(env, 'acme'));
-      const store = new S3Store({ bucket, endpoint: s3Endpoint(), region: 'us-east-1', credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
-      const a = await api.upload(fixtures.a, 'model');
-      const b = await api.upload(fixtures.b, 'model');
-      const cal = await api.upload(fixtures.calibration, 'dataset');
-      const ev = await api.upload(fixtures.evaluation, 'dataset');
+    proxy = await FaultProxy.start(s3Endpoint(), { seed: 9 });
+    await startApi(env);
+    api = new Rest(`http://127.0.0.1:${port}`, await createKey(env, 'acme'));
+    store = new S3Store({ bucket, endpoint: s3Endpoint(), region: 'us-east-1', credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
+    const a = await api.upload(fixtures.a, 'model');
+    const b = await api.upload(fixtures.b, 'model');
+    const cal = await api.upload(fixtures.calibration, 'dataset');
+    const ev = await api.upload(fixtures.evaluation, 'dataset');
+    spec = { models: [a.id, b.id], calibration: { file: cal.id }, evaluation: { file: ev.id }, seed: 7 };
+  });
 
-      // The only runner talks to S3 through the proxy, which holds its PUT of the fused model.
-      proxy.addRule({ match: { method: 'PUT', path: /\/outputs\/fused\.safetensors/ }, fault: { kind: 'hold' }, times: 1 });
-      const victim = await startRunnerProcess({ ...env, S3_ENDPOINT: proxy.url });
-      const job = await api.json<FusionJob>('/v1/fusions', {
-        method: 'POST',
-        json: { models: [a.id, b.id], calibration: { file: cal.id }, evaluation: { file: ev.id }, seed: 7 },
-      });
-      const held = await Promise.race([
-        proxy.nextHeld({ method: 'PUT', path: /\/outputs\/fused\.safetensors/ }),
-        api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 120_000).then((j) => {
-          throw new Error(`the job ended (${j.status}) before its upload was held:\n${victim.output()}`);
-        }),
-      ]);
-      expect(held.path).toContain(`${job.id}/outputs/fused.safetensors`);
-      await kill(victim);
-      // The request the dead runner left behind never reaches S3.
-      held.drop();
+  afterAll(async () => {
+    await proxy?.close();
+  });
 
-      const outputsPrefix = `tenants/acme/fusions/${job.id}/outputs/`;
-      expect((await store.list(outputsPrefix)).objects).toEqual([]);
-      for (const name of ['fused.safetensors', 'report.json', 'report.html'] as const) {
-        expect(await store.head(layout.jobOutput('acme', job.id, name))).toBeNull();
-      }
-      const meanwhile = await api.json<FusionJob>(`/v1/fusions/${job.id}`);
-      expect(meanwhile.status).toBe('running');
-      expect(meanwhile.outputs ?? []).toEqual([]);
-      await expectApiError(await api.fetch(`/v1/fusions/${job.id}/outputs/fused.safetensors/content`), 'output_not_ready');
+  /**
+   * Starts the only runner, talking to S3 through the proxy, which holds its
+   * PUT of `output`; submits a job; SIGKILLs the runner while that PUT is
+   * held, and drops the request it left behind (it never reaches S3).
+   */
+  async function killRunnerDuringUpload(output: string): Promise<{ job: FusionJob; victim: ServiceProcess }> {
+    const path = new RegExp(`/outputs/${output.replace('.', '\\.')}`);
+    proxy.addRule({ match: { method: 'PUT', path }, fault: { kind: 'hold' }, times: 1 });
+    const victim = await startRunnerProcess({ ...env, S3_ENDPOINT: proxy.url });
+    const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: spec });
+    const held = await Promise.race([
+      proxy.nextHeld({ method: 'PUT', path }),
+      api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 120_000).then((j) => {
+        throw new Error(`the job ended (${j.status}) before its upload was held:\n${victim.output()}`);
+      }),
+    ]);
+    expect(held.path).toContain(`${job.id}/outputs/${output}`);
+    await kill(victim);
+    held.drop();
+    return { job, victim };
+  }
 
-      // Another runner (straight to S3) takes the stalled job over.
-      const rescuer = await startRunnerProcess(env);
-      const done = await api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 120_000);
-      expect(done.status, `${JSON.stringify(done.error)}\n${rescuer.output()}`).toBe('succeeded');
-      const events = (await api.json<{ data: JobEvent[] }>(`/v1/fusions/${job.id}/events?limit=100`)).data;
-      expect(events.filter((e) => TERMINAL.includes(e.type)).map((e) => e.type)).toEqual(['succeeded']);
-      const runs = events.filter((e) => e.type === 'running').map((e) => e.data.runner as string);
-      expect(runs).toHaveLength(2);
-      expect(runs[0].endsWith(`:${victim.pid}`)).toBe(true);
-      expect(runs[1].endsWith(`:${rescuer.pid}`)).toBe(true);
+  /** Another runner (straight to S3) takes the stalled job over; it succeeds once, with outputs as recorded. */
+  async function rescue(job: FusionJob, victim: ServiceProcess): Promise<FusionJob> {
+    const rescuer = await startRunnerProcess(env);
+    const done = await api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 120_000);
+    expect(done.status, `${JSON.stringify(done.error)}\n${rescuer.output()}`).toBe('succeeded');
+    const events = (await api.json<{ data: JobEvent[] }>(`/v1/fusions/${job.id}/events?limit=100`)).data;
+    expect(events.filter((e) => TERMINAL.includes(e.type)).map((e) => e.type)).toEqual(['succeeded']);
+    const runs = events.filter((e) => e.type === 'running').map((e) => e.data.runner as string);
+    expect(runs).toHaveLength(2);
+    expect(runs[0].endsWith(`:${victim.pid}`)).toBe(true);
+    expect(runs[1].endsWith(`:${rescuer.pid}`)).toBe(true);
 
-      // Every output downloads with the sha256 and size the job record states.
-      expect(done.outputs.map((o) => o.name).sort()).toEqual(['fused.safetensors', 'report.html', 'report.json']);
-      for (const output of done.outputs) {
-        const bytes = await api.download(`/v1/fusions/${job.id}/outputs/${output.name}/content`);
-        expect(sha256(bytes), output.name).toBe(output.sha256);
-        expect(bytes.length, output.name).toBe(output.size);
-        expect((await store.head(layout.jobOutput('acme', job.id, output.name)))!.sha256).toBe(output.sha256);
-      }
-      await kill(rescuer);
-      await kill(apiProcess);
-    } finally {
-      await proxy.close();
+    // Every output downloads with the sha256 and size the job record states, as stored.
+    expect(done.outputs.map((o) => o.name).sort()).toEqual(['fused.safetensors', 'report.html', 'report.json']);
+    for (const output of done.outputs) {
+      const bytes = await api.download(`/v1/fusions/${job.id}/outputs/${output.name}/content`);
+      expect(sha256(bytes), output.name).toBe(output.sha256);
+      expect(bytes.length, output.name).toBe(output.size);
+      expect((await store.head(layout.jobOutput('acme', job.id, output.name)))!.sha256).toBe(output.sha256);
     }
+    await kill(rescuer);
+    return done;
+  }
+
+  it('held PUT of fused.safetensors: no output is visible and the job is not succeeded; another runner then finishes it exactly once', async () => {
+    const { job, victim } = await killRunnerDuringUpload('fused.safetensors');
+
+    expect((await store.list(`tenants/acme/fusions/${job.id}/outputs/`)).objects).toEqual([]);
+    for (const name of ['fused.safetensors', 'report.json', 'report.html'] as const) {
+      expect(await store.head(layout.jobOutput('acme', job.id, name))).toBeNull();
+    }
+    const meanwhile = await api.json<FusionJob>(`/v1/fusions/${job.id}`);
+    expect(meanwhile.status).toBe('running');
+    expect(meanwhile.outputs).toEqual([]);
+    await expectApiError(await api.fetch(`/v1/fusions/${job.id}/outputs/fused.safetensors/content`), 'output_not_ready');
+
+    await rescue(job, victim);
+  });
+
+  it('held PUT of report.json (the fused model already stored): the API serves no output of the unfinished job; the rerun succeeds once', async () => {
+    const { job, victim } = await killRunnerDuringUpload('report.json');
+
+    // The fused model is in the store, complete (an atomic put), but the job has not succeeded: the API hands out nothing.
+    const early = await store.head(layout.jobOutput('acme', job.id, 'fused.safetensors'));
+    expect(early).not.toBeNull();
+    expect(await store.head(layout.jobOutput('acme', job.id, 'report.json'))).toBeNull();
+    const meanwhile = await api.json<FusionJob>(`/v1/fusions/${job.id}`);
+    expect(meanwhile.status).toBe('running');
+    expect(meanwhile.outputs).toEqual([]);
+    for (const name of ['fused.safetensors', 'report.json', 'report.html']) {
+      await expectApiError(await api.fetch(`/v1/fusions/${job.id}/outputs/${name}/content`), 'output_not_ready');
+    }
+    await expectApiError(await api.fetch(`/v1/fusions/${job.id}/report`), 'output_not_ready');
+
+    // The rerun writes the same deterministic bytes over it.
+    const done = await rescue(job, victim);
+    expect(done.outputs.find((o) => o.name === 'fused.safetensors')!.sha256).toBe(early!.sha256);
   });
 });
