@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { readdir, statfs } from 'node:fs/promises';
+import { open, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -51,6 +51,10 @@ export interface DiskFullReport {
     staging: string[];
     /** Once the failed upload's space is back, a small upload still works. */
     smallUpload: { put: number; complete: number; completeBody: string };
+    /** With no space left at all, creating a file (a small JSON record, a tRPC procedure behind REST) fails too. */
+    createWhenFull: { status: number; body: string };
+    /** …and once space is freed, it works again. */
+    createAfterFreeing: number;
   };
 }
 
@@ -104,6 +108,19 @@ function rawPut(url: string, headers: Record<string, string>, body: Readable, le
     body.on('error', () => undefined);
     body.pipe(req);
   });
+}
+
+/** Writes 4 KiB pages to `path` until the filesystem refuses (ENOSPC). */
+async function fillUp(path: string): Promise<void> {
+  const fh = await open(path, 'w');
+  const page = Buffer.alloc(4096, 1);
+  try {
+    for (;;) await fh.write(page);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+  } finally {
+    await fh.close();
+  }
 }
 
 async function stagingNames(root: string): Promise<string[]> {
@@ -186,6 +203,13 @@ export async function runDiskFullScenario(root: string): Promise<DiskFullReport>
     // Random bytes are not safetensors: complete must find the bytes (and refuse them as invalid_file), not miss them.
     const smallComplete = await json(`/v1/files/${smallId}/complete`, { method: 'POST' });
 
+    // No space at all: a filler file takes every page that is left.
+    const filler = join(root, 'filler');
+    await fillUp(filler);
+    const createWhenFull = await json('/v1/files', { method: 'POST', body: { name: 'tiny.bin', purpose: 'model', size: 10 } });
+    await rm(filler);
+    const createAfterFreeing = (await json('/v1/files', { method: 'POST', body: { name: 'tiny.bin', purpose: 'model', size: 10 } })).status;
+
     return {
       fsBytes,
       key,
@@ -204,6 +228,8 @@ export async function runDiskFullScenario(root: string): Promise<DiskFullReport>
         contentHead,
         staging,
         smallUpload: { put: smallPut.status, complete: smallComplete.status, completeBody: smallComplete.body },
+        createWhenFull,
+        createAfterFreeing,
       },
     };
   } finally {

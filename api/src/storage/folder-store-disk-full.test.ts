@@ -145,4 +145,12 @@ describe('FolderStore on a full disk (1 MiB tmpfs)', () => {
     expect(r.http.smallUpload.put).toBe(200);
     expect(r.http.smallUpload.complete, r.http.smallUpload.completeBody).toBe(422);
   });
+
+  itFull('a disk with no space at all: creating a file (a REST call on a tRPC procedure) answers 507 insufficient_storage, and works once space is freed', (r) => {
+    const { createWhenFull } = r.http;
+    expect(createWhenFull.status, createWhenFull.body).toBe(507);
+    expect(JSON.parse(createWhenFull.body)).toEqual({ error: { code: 'insufficient_storage', message: expect.stringMatching(/space/) as unknown, details: {} } });
+    expect(createWhenFull.body).not.toMatch(/\bat .*\.(ts|js):\d+|stack/);
+    expect(r.http.createAfterFreeing).toBe(200);
+  });
 });
