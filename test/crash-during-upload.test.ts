@@ -121,7 +121,7 @@ describe('(a) the API killed while an upload streams through it (folder store)',
     const put = slowPut(upload.url, { ...api.headers(), 'content-type': 'application/octet-stream' }, big, gate);
 
     // Mid-body: the client is paused halfway and the API has written part of it to its staging file.
-    const stagingBytes = () => readdirSync(staging).reduce((n, name) => n + statSync(join(staging, name)).size, 0);
+    const stagingBytes = () => readdirSync(staging).reduce((n, name) => n + (statSync(join(staging, name), { throwIfNoEntry: false })?.size ?? 0), 0);
     await until(
       () => `the API to stage part of the upload (client sent ${put.sent()} of ${big.length}):\n${apiProcess.output()}`,
       () => (put.sent() > 0 && stagingBytes() > 0 ? true : undefined),

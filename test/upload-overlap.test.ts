@@ -93,7 +93,7 @@ describe('an upload still streaming when the file is completed', () => {
     // Wait until the API is receiving it: its first half is in a staging file.
     const staging = join(store.root, '.staging');
     const deadline = Date.now() + 30_000;
-    while (!readdirSync(staging).some((name) => statSync(join(staging, name)).size > 0)) {
+    while (!readdirSync(staging).some((name) => (statSync(join(staging, name), { throwIfNoEntry: false })?.size ?? 0) > 0)) {
       if (Date.now() > deadline) throw new Error('the API never staged the slow upload');
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -135,7 +135,7 @@ describe('an upload still streaming when the file is completed', () => {
       req.write(bytes.subarray(0, bytes.length >> 1));
       const staging = join(store.root, '.staging');
       const deadline = Date.now() + 30_000;
-      while (!readdirSync(staging).some((name) => statSync(join(staging, name)).size > 0)) {
+      while (!readdirSync(staging).some((name) => (statSync(join(staging, name), { throwIfNoEntry: false })?.size ?? 0) > 0)) {
         if (Date.now() > deadline) throw new Error('the API never staged the upload');
         await new Promise((r) => setTimeout(r, 10));
       }
