@@ -37,8 +37,11 @@ import { assertValidContentType, assertValidKey, assertValidPrefix } from './key
  *   processes or machines: run a single API process against such a server.
  * - `auto` (default): probe once, on the first ifAbsent put, with a scratch
  *   object under `<prefix>.probe/`, and use `native` if the server refused
- *   both a conditional PUT and a conditional copy onto it with 412 (Ceph
- *   radosgw Pacific honours the header on PUT only: in-process there).
+ *   the second conditional write with 412. Bodies over one part are placed
+ *   with CopyObject, and some servers honour the header on PUT but not on a
+ *   copy (Ceph radosgw 16 "Pacific" overwrites): the first such put probes
+ *   the copy too, and if the server ignores it there, those large ifAbsent
+ *   puts fall back to the in-process check (small ones stay native).
  */
 export type ConditionalWrites = 'auto' | 'native' | 'in-process';
 
@@ -97,6 +100,7 @@ export class S3Store implements ObjectStore {
   private readonly partSize: number;
   private readonly conditional: ConditionalWrites;
   private probe: Promise<'native' | 'in-process'> | undefined;
+  private copyProbe: Promise<boolean> | undefined;
   private readonly locks = new KeyedLock();
 
   constructor(options: S3StoreOptions) {
@@ -432,18 +436,29 @@ export class S3Store implements ObjectStore {
       if (meter.size > MAX_COPY_BYTES) {
         throw new ObjectStoreError('too_large', `Objects over 5 GiB are not supported by the S3 store (CopyObject limit)`, key);
       }
-      await this.client.send(
-        new CopyObjectCommand({
-          Bucket: this.bucket,
-          Key: this.fullKey(key),
-          // URL-encoded per segment: servers decode it with decodeURI, which keeps %2F as is.
-          CopySource: `${this.bucket}/${staging.split('/').map(encodeURIComponent).join('/')}`,
-          MetadataDirective: 'REPLACE',
-          ContentType: contentType,
-          Metadata: { [SHA256_META]: sha256 },
-          ...condition,
-        }),
-      );
+      const copy = () =>
+        this.client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: this.fullKey(key),
+            // URL-encoded per segment: servers decode it with decodeURI, which keeps %2F as is.
+            CopySource: `${this.bucket}/${staging.split('/').map(encodeURIComponent).join('/')}`,
+            MetadataDirective: 'REPLACE',
+            ContentType: contentType,
+            Metadata: { [SHA256_META]: sha256 },
+            ...condition,
+          }),
+        );
+      if (ifNoneMatch && !(await this.copyHonoursIfNoneMatch())) {
+        // The server would overwrite despite the header: check under the per-key
+        // lock instead (atomic within this process only, like `in-process`).
+        await this.locks.run(key, async () => {
+          if ((await this.head(key)) !== null) throw new ObjectStoreError('exists', `Object already exists: ${key}`, key);
+          await copy();
+        });
+      } else {
+        await copy();
+      }
       return { key, size: meter.size, sha256 };
     } finally {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: staging })).catch(() => undefined);
@@ -469,10 +484,7 @@ export class S3Store implements ObjectStore {
       await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'probe', IfNoneMatch: '*' }));
       return 'in-process';
     } catch (e) {
-      // Large bodies are placed with CopyObject, so native mode needs the
-      // condition honoured there too: Ceph radosgw (Pacific) refuses the PUT
-      // with 412 but ignores If-None-Match on a copy and overwrites.
-      if (httpStatus(e) === 412) return await this.probeConditionalCopy(key);
+      if (httpStatus(e) === 412) return 'native';
       if (httpStatus(e) === 501 || errorName(e) === 'NotImplemented') return 'in-process';
       throw mapError(e, key);
     } finally {
@@ -480,8 +492,23 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  /** Copies the existing probe object onto itself with If-None-Match: '*'; 'native' only if the server refuses (412). */
-  private async probeConditionalCopy(key: string): Promise<'native' | 'in-process'> {
+  /**
+   * Whether the server refuses a CopyObject onto an existing key with
+   * If-None-Match: '*' (AWS does; Ceph radosgw 16 ignores it and overwrites).
+   * Probed once, when native mode first places a multipart-sized body.
+   */
+  private copyHonoursIfNoneMatch(): Promise<boolean> {
+    if (this.conditional !== 'auto') return Promise.resolve(true);
+    this.copyProbe ??= this.probeConditionalCopy().catch((e: unknown) => {
+      this.copyProbe = undefined;
+      throw e;
+    });
+    return this.copyProbe;
+  }
+
+  private async probeConditionalCopy(): Promise<boolean> {
+    const key = `${this.prefix}.probe/${randomUUID()}`;
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'probe' }));
     try {
       await this.client.send(
         new CopyObjectCommand({
@@ -492,11 +519,13 @@ export class S3Store implements ObjectStore {
           IfNoneMatch: '*',
         }),
       );
-      return 'in-process';
+      return false;
     } catch (e) {
-      if (httpStatus(e) === 412) return 'native';
-      if (httpStatus(e) === 501 || errorName(e) === 'NotImplemented') return 'in-process';
+      if (httpStatus(e) === 412) return true;
+      if (httpStatus(e) === 501 || errorName(e) === 'NotImplemented') return false;
       throw mapError(e, key);
+    } finally {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch(() => undefined);
     }
   }
 }
