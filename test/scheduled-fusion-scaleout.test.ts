@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FusionJob, JobEvent, ModelVersion, Schedule, ScheduleRun } from '../api/src/contract/index.ts';
 import { BadRequestError, type Client, createClient } from '../sdk/src/index.ts';
-import { S3RVER_CREDENTIALS, redisUrl, s3Endpoint, uniqueName } from '../testsupport/servers.ts';
+import { redisUrl, s3Credentials, s3Endpoint, uniqueName } from '../testsupport/servers.ts';
 import { type Digits, writeDigitModels } from './support/digits.ts';
 import { createKey, freePort, startApi, startRunnerProcess, stopAll } from './support/processes.ts';
 import { Rest } from './support/rest.ts';
@@ -32,8 +32,8 @@ beforeAll(async () => {
     DATA_DIR: join(dir, 'data'),
     S3_BUCKET: uniqueName('clafusion-scheduled'),
     S3_ENDPOINT: s3Endpoint(),
-    S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-    S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    S3_ACCESS_KEY_ID: s3Credentials().accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3Credentials().secretAccessKey,
     REDIS_URL: redisUrl(),
     QUEUE_NAME: uniqueName('scheduled'),
     EVENT_POLL_MS: '100',

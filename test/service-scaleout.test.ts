@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileObject, FusionJob, JobEvent } from '../api/src/contract/index.ts';
 import { createClient } from '../sdk/src/index.ts';
-import { S3RVER_CREDENTIALS, redisUrl, s3Endpoint, uniqueName } from '../testsupport/servers.ts';
+import { redisUrl, s3Credentials, s3Endpoint, uniqueName } from '../testsupport/servers.ts';
 import { type Fixtures, fuseWithCli, writeFixtures } from './support/fixtures.ts';
 import { type ServiceProcess, createKey, freePort, kill, startApi, startRunnerProcess, stopAll } from './support/processes.ts';
 import { Rest } from './support/rest.ts';
@@ -36,8 +36,8 @@ beforeAll(async () => {
     DATA_DIR: join(dir, 'data'),
     S3_BUCKET: uniqueName('clafusion-scaleout'),
     S3_ENDPOINT: s3Endpoint(),
-    S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-    S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    S3_ACCESS_KEY_ID: s3Credentials().accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3Credentials().secretAccessKey,
     REDIS_URL: redisUrl(),
     QUEUE_NAME: uniqueName('fusions'),
     // A dead runner's job moves to the other one within about 3 s (ecosystem-notes §5).

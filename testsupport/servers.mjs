@@ -6,19 +6,30 @@
 //
 // It starts one redis-server (Debian package) on a free 127.0.0.1 port and
 // one s3rver on 127.0.0.1:0, both with data under a fresh temp folder, and
-// sends {redisUrl, s3Endpoint} to the parent. It stops both and removes the
-// folder on SIGTERM, on a {stop:true} message, or when the IPC channel closes
-// because vitest died: nothing outlives the test run.
+// sends {redisUrl, s3Endpoint, s3Credentials, s3Server} to the parent. It
+// stops both and removes the folder on SIGTERM, on a {stop:true} message, or
+// when the IPC channel closes because vitest died: nothing outlives the test run.
+//
+// CLAFUSION_TEST_S3=radosgw starts a one-node Ceph radosgw instead of s3rver
+// (testsupport/radosgw.mjs; `npm run test:radosgw`): a server that checks
+// signatures, with credentials generated for the run.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { startRadosgw } from './radosgw.mjs';
+
+/** Which S3 server to start: 's3rver' (default) or 'radosgw'. */
+const S3_SERVER = process.env.CLAFUSION_TEST_S3 || 's3rver';
+/** s3rver takes any secret for this key (it does not check signatures). */
+const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-test-servers-'));
 let redis;
 let s3;
+let radosgw;
 let stopping;
 
 function freePort() {
@@ -70,6 +81,7 @@ function startRedis(port) {
 async function stop() {
   stopping ??= (async () => {
     await s3?.close().catch(() => undefined);
+    await radosgw?.stop().catch(() => undefined);
     if (redis && redis.exitCode === null && redis.signalCode === null) {
       const exited = new Promise((resolve) => redis.once('exit', resolve));
       redis.kill('SIGTERM');
@@ -83,6 +95,21 @@ async function stop() {
 }
 
 async function main() {
+  if (S3_SERVER !== 's3rver' && S3_SERVER !== 'radosgw') {
+    throw new Error(`CLAFUSION_TEST_S3 must be s3rver or radosgw, got ${JSON.stringify(S3_SERVER)}`);
+  }
+  // radosgw takes ~15 s to start: start it alongside redis.
+  const rgwStarting = S3_SERVER === 'radosgw' ? startRadosgw({ log: (line) => console.error(line) }) : undefined;
+  rgwStarting?.then((r) => (radosgw = r), () => undefined);
+  try {
+    await startAll(rgwStarting);
+  } catch (e) {
+    await rgwStarting?.catch(() => undefined);
+    throw e;
+  }
+}
+
+async function startAll(rgwStarting) {
   // A free port can be taken by someone else before redis binds it: try a few.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -92,12 +119,18 @@ async function main() {
       if (attempt >= 3 || /not installed/.test(e.message)) throw e;
     }
   }
+  const redisPort = redis.spawnargs[redis.spawnargs.indexOf('--port') + 1];
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  if (rgwStarting) {
+    const rgw = await rgwStarting;
+    process.send({ redisUrl, s3Endpoint: rgw.endpoint, s3Credentials: rgw.credentials, s3Server: 'radosgw' });
+    return;
+  }
   // s3rver answers ListBuckets with a 500 until its folder exists.
   mkdirSync(join(dir, 's3'));
   s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: join(dir, 's3') });
   const { port: s3Port } = await s3.run();
-  const redisPort = redis.spawnargs[redis.spawnargs.indexOf('--port') + 1];
-  process.send({ redisUrl: `redis://127.0.0.1:${redisPort}`, s3Endpoint: `http://127.0.0.1:${s3Port}` });
+  process.send({ redisUrl, s3Endpoint: `http://127.0.0.1:${s3Port}`, s3Credentials: S3RVER_CREDENTIALS, s3Server: 's3rver' });
 }
 
 const exitAfterStop = (code) => stop().finally(() => process.exit(code));

@@ -19,7 +19,7 @@ import { S3Store } from '../../api/src/storage/s3-store.ts';
 import { type BundleResult, bundle } from '../bundle/api-bundle.ts';
 import type * as LambdaModule from '../../api/src/lambda.ts';
 import type * as QueueDepthModule from '../cdk/lambda/queue-depth.ts';
-import { S3RVER_CREDENTIALS, redisUrl, s3Endpoint, uniqueName } from '../../testsupport/servers.ts';
+import { redisUrl, s3Credentials, s3Endpoint, uniqueName } from '../../testsupport/servers.ts';
 import { DOMAIN, functionUrlEvent, lambdaContext } from './support/function-url-event.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'clafusion-bundles-'));
@@ -53,8 +53,8 @@ describe('the Lambda bundle, run as built, on S3 and Redis', () => {
     const env = {
       S3_BUCKET: bucket,
       S3_ENDPOINT: s3Endpoint(),
-      S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-      S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      S3_ACCESS_KEY_ID: s3Credentials().accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3Credentials().secretAccessKey,
       REDIS_URL: redisUrl(),
       QUEUE_NAME: uniqueName('lambda-queue'),
     };
@@ -64,7 +64,7 @@ describe('the Lambda bundle, run as built, on S3 and Redis', () => {
     const health = await handler(functionUrlEvent({ path: '/healthz' }), lambdaContext());
     expect(health.statusCode).toBe(200);
 
-    const store = new S3Store({ bucket, endpoint: s3Endpoint(), region: 'us-east-1', credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
+    const store = new S3Store({ bucket, endpoint: s3Endpoint(), region: 'us-east-1', credentials: s3Credentials(), forcePathStyle: true });
     const { token } = await createApiKey(store, 'acme');
     const event = functionUrlEvent({ method: 'POST', path: '/v1/files', headers: { authorization: `Bearer ${token}` }, json: { name: 'a.safetensors', purpose: 'model', size: 1234 } });
     const res = await handler(event, lambdaContext());
