@@ -19,7 +19,10 @@ export const API_ERROR_STATUS = {
   idempotency_key_reused: 409,
   /** The job already finished (succeeded or failed) and cannot be canceled. */
   job_not_cancelable: 409,
-  /** A file is referenced before its upload was completed, or uploaded again after it. */
+  /**
+   * A file is referenced before its upload was completed (or completed while an upload of it
+   * still streams through the API), or uploaded again after it.
+   */
   file_not_ready: 409,
   file_already_completed: 409,
   /** The job has no such output yet (it has not succeeded). */
