@@ -30,7 +30,7 @@ import type { CreateFileResult, FileObject, FusionJob, JobEvent } from '../api/s
 import { layout } from '../api/src/store-layout.ts';
 import { FolderStore, S3Store } from '../api/src/storage/index.ts';
 import { FaultProxy } from '../testsupport/fault-proxy.ts';
-import { S3RVER_CREDENTIALS, redisUrl, s3Endpoint, uniqueName } from '../testsupport/servers.ts';
+import { redisUrl, s3Credentials, s3Endpoint, uniqueName } from '../testsupport/servers.ts';
 import { type Fixtures, modelBytes, writeFixtures } from './support/fixtures.ts';
 import { type ServiceProcess, createKey, freePort, kill, startApi, startRunnerProcess, stopAll } from './support/processes.ts';
 import { Rest, expectApiError } from './support/rest.ts';
@@ -182,8 +182,8 @@ describe('(b) a runner killed while it uploads its outputs (S3 behind a fault pr
       DATA_DIR: join(dir, 's3-data'),
       S3_BUCKET: bucket,
       S3_ENDPOINT: s3Endpoint(),
-      S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-      S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      S3_ACCESS_KEY_ID: s3Credentials().accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3Credentials().secretAccessKey,
       REDIS_URL: redisUrl(),
       QUEUE_NAME: uniqueName('crash-upload'),
       // A dead runner's job moves to another one within a few seconds.
@@ -195,7 +195,7 @@ describe('(b) a runner killed while it uploads its outputs (S3 behind a fault pr
     proxy = await FaultProxy.start(s3Endpoint(), { seed: 9 });
     await startApi(env);
     api = new Rest(`http://127.0.0.1:${port}`, await createKey(env, 'acme'));
-    store = new S3Store({ bucket, endpoint: s3Endpoint(), region: 'us-east-1', credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
+    store = new S3Store({ bucket, endpoint: s3Endpoint(), region: 'us-east-1', credentials: s3Credentials(), forcePathStyle: true });
     const a = await api.upload(fixtures.a, 'model');
     const b = await api.upload(fixtures.b, 'model');
     const cal = await api.upload(fixtures.calibration, 'dataset');
