@@ -12,7 +12,7 @@
 // printed and the script fails. Extra arguments go to vitest
 // (e.g. `npm run test:radosgw -- -t presigned`).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RADOSGW_APT_COMMAND, missingRadosgwBinaries } from '../testsupport/radosgw.mjs';
@@ -43,23 +43,27 @@ if (missing.length > 0) {
   run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing]);
 }
 
-/** Test files that talk to S3; any S3 test added later under these names is picked up too. */
-const FIXED = [
-  'testsupport/servers.test.ts',
-  // Scale-out e2e: presigned uploads, redirects to presigned downloads, runners reading S3.
-  'test/service-scaleout.test.ts',
-  'test/scheduled-fusion-scaleout.test.ts',
-  // The Lambda bundle presigning an upload on the S3 store.
-  'infra/test/api-bundle.test.ts',
-];
-const matching = (dir, re) => (existsSync(dir) ? readdirSync(dir).filter((f) => re.test(f)).map((f) => join(dir, f)) : []);
-const files = [
-  // s3-store.test.ts (conformance + specifics), s3-store-signatures.test.ts, s3-store-faults.test.ts, …
-  ...matching('api/src/storage', /^s3-.*\.test\.ts$/),
-  // service-s3-faults.test.ts and other S3 service tests.
-  ...matching('test', /s3.*\.test\.ts$/),
-  ...FIXED.filter((f) => existsSync(f)),
-].filter((f, i, all) => all.indexOf(f) === i);
+/**
+ * The test files that talk to the run's S3 server: every *.test.ts that calls
+ * s3Endpoint()/s3Client() from testsupport/servers.ts. Today: the S3 store's
+ * conformance, specifics, signature and fault tests, the service S3 fault
+ * and crash-during-upload tests, the scale-out e2e tests (presigned uploads,
+ * redirects to presigned downloads, runners on S3), the API bundle test, and
+ * the test-server and fault-proxy checks. New S3 tests are picked up the same way.
+ */
+const ROOTS = ['api', 'sdk', 'gpu-runner', 'test', 'infra/test', 'testsupport'];
+const USES_S3 = /\b(s3Endpoint|s3Client|s3ClientConfig|s3rverClient|s3rverClientConfig)\(/;
+function testFiles(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'node_modules' ? [] : testFiles(path);
+    return e.name.endsWith('.test.ts') ? [path] : [];
+  });
+}
+const files = ROOTS.flatMap(testFiles)
+  .filter((f) => USES_S3.test(readFileSync(f, 'utf8')))
+  .sort();
 
 console.error(`S3 fidelity run on radosgw: ${files.length} test files\n  ${files.join('\n  ')}`);
 const started = Date.now();
