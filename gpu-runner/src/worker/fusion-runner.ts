@@ -12,14 +12,16 @@
  * status change is appended only if the log still allows it, so the job
  * finishes exactly once.
  */
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Readable } from 'node:stream';
 import { renderReportHtml } from '../report/html-report.ts';
 import type { FusionJob, JobMetrics, JobOutput, JobStage } from '../../../api/src/contract/index.ts';
 import type { StoredFile } from '../../../api/src/files/file-service.ts';
 import { JobLog, readJson, toJson } from '../../../api/src/jobs/job-log.ts';
 import { isTerminal } from '../../../api/src/jobs/job-state.ts';
 import type { FusionQueueData } from '../../../api/src/jobs/queue-data.ts';
-import { type ObjectStore, type QueuedJob, UnrecoverableJobError } from '../../../api/src/ports/index.ts';
+import { type ObjectStore, type PutResult, type QueuedJob, UnrecoverableJobError } from '../../../api/src/ports/index.ts';
 import { layout } from '../../../api/src/store-layout.ts';
 import type { Arch } from '../engine/arch.ts';
 import { isFusionError } from '../engine/errors.ts';
@@ -38,6 +40,19 @@ export interface FusionRunnerOptions {
 }
 
 const canContinue = (job: FusionJob) => !isTerminal(job) && !job.cancel_requested;
+
+/**
+ * Put + read-back rounds per output before the upload gives up. Each request
+ * inside is already retried by the store (the S3 SDK: 5 attempts), so this
+ * covers what those retries cannot see: an object that was stored but does
+ * not read back as the bytes this runner produced.
+ */
+const OUTPUT_ATTEMPTS = 2;
+
+/** An output could not be stored intact; the job attempt fails in its `upload` stage (retried, then failed). */
+export class OutputUploadError extends Error {
+  override readonly name = 'OutputUploadError';
+}
 
 export class FusionRunner {
   private readonly cancelPollMs: number;
@@ -140,20 +155,48 @@ export class FusionRunner {
   }
 
   private async upload(tenant: string, jobId: string, result: ThreadResult): Promise<JobOutput[]> {
-    const fused = await this.store.put(layout.jobOutput(tenant, jobId, 'fused.safetensors'), result.fused, { contentType: 'application/octet-stream' });
-    const report = await this.store.put(layout.jobOutput(tenant, jobId, 'report.json'), toJson(result.report), { contentType: 'application/json' });
+    const fused = await this.putVerified(layout.jobOutput(tenant, jobId, 'fused.safetensors'), result.fused, 'application/octet-stream');
+    const report = await this.putVerified(layout.jobOutput(tenant, jobId, 'report.json'), toJson(result.report), 'application/json');
     // The HTML page is rendered here, once, next to the JSON it shows; the API
     // serves it as stored and never needs the engine's code.
-    const html = await this.store.put(
+    const html = await this.putVerified(
       layout.jobOutput(tenant, jobId, 'report.html'),
       new TextEncoder().encode(renderReportHtml(result.report)),
-      { contentType: 'text/html; charset=utf-8' },
+      'text/html; charset=utf-8',
     );
     return [
       { name: 'fused.safetensors', size: fused.size, sha256: fused.sha256, content_type: 'application/octet-stream' },
       { name: 'report.json', size: report.size, sha256: report.sha256, content_type: 'application/json' },
       { name: 'report.html', size: html.size, sha256: html.sha256, content_type: 'text/html; charset=utf-8' },
     ];
+  }
+
+  /**
+   * Puts one output and proves it landed: the sha256 is computed here over
+   * the bytes this runner produced (never taken from the store's echo), the
+   * store's PutResult must agree, and the object, read back in full, must
+   * hash to it too (a streamed read, so a large model is never held twice).
+   * Only then does the output go into the `succeeded` event; otherwise the
+   * upload throws and the job never claims an output it does not have.
+   */
+  private async putVerified(key: string, bytes: Uint8Array, contentType: string): Promise<PutResult> {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    let problem = '';
+    for (let attempt = 1; attempt <= OUTPUT_ATTEMPTS; attempt++) {
+      try {
+        const put = await this.store.put(key, bytes, { contentType });
+        if (put.size !== bytes.byteLength || put.sha256 !== sha256) {
+          problem = `the store recorded ${put.size} bytes with sha256 ${put.sha256}, expected ${bytes.byteLength} bytes with sha256 ${sha256}`;
+          continue;
+        }
+        const stored = await hashStream(await this.store.get(key));
+        if (stored.size === bytes.byteLength && stored.sha256 === sha256) return { key, size: bytes.byteLength, sha256 };
+        problem = `it reads back as ${stored.size} bytes with sha256 ${stored.sha256}, expected ${bytes.byteLength} bytes with sha256 ${sha256}`;
+      } catch (err) {
+        problem = (err as Error).message;
+      }
+    }
+    throw new OutputUploadError(`upload of output ${key} failed after ${OUTPUT_ATTEMPTS} attempts: ${problem}`);
   }
 
   /** The job could not start: cancel it if that was asked, else it is already finished. */
@@ -255,3 +298,13 @@ function metricsOf(report: FusionReport): JobMetrics {
   };
 }
 
+
+async function hashStream(stream: Readable): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    hash.update(chunk);
+  }
+  return { size, sha256: hash.digest('hex') };
+}
