@@ -92,11 +92,13 @@ export class JobService {
     const record: JobRecord = { id: jobId, tenant, created_at: now.toISOString(), spec, inputs };
     await this.putIfAbsent(layout.jobRecord(tenant, jobId), record);
     const log = this.log(tenant, jobId);
-    await log.append({ type: 'queued', message: 'queued' }, (_job, seq) => seq === 0);
+    // On a retry the queued event may exist already (the append then does
+    // nothing); either way the append hands back the job's state as it read it.
+    const { state } = await log.append({ type: 'queued', message: 'queued' }, (_job, seq) => seq === 0);
     await this.putIfAbsent(layout.jobIndexEntry(tenant, jobId), {});
     await this.putIfAbsent(layout.activeJob(jobId), { tenant });
     await this.queue.enqueue(jobId, { tenant, job_id: jobId }, { attempts: JOB_ATTEMPTS });
-    return (await log.state())!.job;
+    return state.job;
   }
 
   private async replayedJobId(key: string, bodyHash: string): Promise<string | null> {
@@ -158,9 +160,20 @@ export class JobService {
     if (anchor !== undefined && anchor > spec.models.length) {
       throw new ApiError('invalid_request', `fusion.anchor ${anchor} is beyond the ${spec.models.length} models given`, { field: 'fusion.anchor' });
     }
-    const models = await Promise.all(spec.models.map((id, i) => this.readyFile(tenant, id, 'model', `models.${i}`)));
+    // Every file record is read at once; they are checked in the order below,
+    // so a request with several problems always reports the same one first.
+    const training = spec.finetune ? { section: 'finetune', file: spec.finetune.train.file } : spec.distill ? { section: 'distill', file: spec.distill.train.file } : null;
+    const reads = {
+      models: Promise.all(spec.models.map((id, i) => this.readyFile(tenant, id, 'model', `models.${i}`))),
+      calibration: this.readyFile(tenant, spec.calibration.file, 'dataset', 'calibration.file'),
+      evaluation: spec.evaluation ? this.readyFile(tenant, spec.evaluation.file, 'dataset', 'evaluation.file') : null,
+      train: training ? this.readyFile(tenant, training.file, 'dataset', `${training.section}.train.file`) : null,
+    };
+    // A read not awaited because an earlier check threw must not become an unhandled rejection.
+    for (const read of Object.values(reads)) read?.catch(() => {});
+    const models = await reads.models;
     checkCompatible(models.map((m) => ({ arch: m.model!.arch, label: m.name })));
-    const calibration = await this.readyFile(tenant, spec.calibration.file, 'dataset', 'calibration.file');
+    const calibration = await reads.calibration;
     if (samples !== undefined && samples > calibration.dataset!.samples) {
       throw new ApiError(
         'invalid_request',
@@ -168,13 +181,12 @@ export class JobService {
         { field: 'calibration.samples' },
       );
     }
-    const evaluation = spec.evaluation ? await this.readyFile(tenant, spec.evaluation.file, 'dataset', 'evaluation.file') : null;
+    const evaluation = await reads.evaluation;
     if (evaluation && !evaluation.dataset!.labels) {
       throw new ApiError('invalid_request', `evaluation file ${evaluation.name} has no labels (tensor y)`, { field: 'evaluation.file' });
     }
     // Training needs labels; whether x fits the models is the engine's check, as for the other datasets.
-    const training = spec.finetune ? { section: 'finetune', file: spec.finetune.train.file } : spec.distill ? { section: 'distill', file: spec.distill.train.file } : null;
-    const train = training ? await this.readyFile(tenant, training.file, 'dataset', `${training.section}.train.file`) : null;
+    const train = await reads.train;
     if (training && train && !train.dataset!.labels) {
       throw new ApiError('invalid_request', `${training.section}.train file ${train.name} has no labels (tensor y)`, { field: `${training.section}.train.file` });
     }

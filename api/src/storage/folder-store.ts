@@ -186,7 +186,10 @@ export class FolderStore implements ObjectStore {
     }
     const keys: string[] = [];
     let more = false;
-    for await (const key of this.walk('', prefix, options.after)) {
+    // Every key under the prefix lies in the folder its last `/` names: start
+    // there, not at the root, so listing one job's events does not read the
+    // folder of every job (a cost that grew with the number of jobs).
+    for await (const key of this.walk(prefix.slice(0, prefix.lastIndexOf('/') + 1), prefix, options.after)) {
       if (keys.length === limit) {
         more = true;
         break;
