@@ -18,7 +18,7 @@ import { initModel } from '../gpu-runner/src/engine/nn/init.ts';
 import { OFFICIAL_MLP_NAMING, fromCanonical } from '../gpu-runner/src/io/naming.ts';
 import { serializeSafetensors } from '../gpu-runner/src/io/safetensors.ts';
 import { startEmbedded } from './support/embedded.ts';
-import { ARCH_B, type Fixtures, fuseWithCli, writeFixtures } from './support/fixtures.ts';
+import { ARCH_B, type Fixtures, datasetBytes, fuseWithCli, writeFixtures } from './support/fixtures.ts';
 import { Rest } from './support/rest.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-embedded-'));
@@ -105,7 +105,13 @@ describe('embedded service: folder store + in-process queue and runner', () => {
   });
 
   it('cancels a running job at its next step and a finished one is a 409', async () => {
-    const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: { ...spec(), seed: 11 } });
+    // Runners keep their fusion thread warm, so a plain job on these fixtures
+    // ends in milliseconds; finetuning on a larger labelled set keeps this one
+    // running long after the cancel arrives (which stops it at once).
+    writeFileSync(join(dir, 'long-train.safetensors'), datasetBytes(5000, 21, true));
+    const train = await api.upload(join(dir, 'long-train.safetensors'), 'dataset');
+    const long = { ...spec(), seed: 11, finetune: { epochs: 200, train: { file: train.id }, batch_size: 8 } };
+    const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: long });
     await api.waitFor(job.id, (j) => j.status !== 'queued', 30_000);
     const canceled = await api.json<FusionJob>(`/v1/fusions/${job.id}/cancel`, { method: 'POST' });
     expect(['running', 'canceled']).toContain(canceled.status);

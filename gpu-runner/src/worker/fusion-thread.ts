@@ -1,12 +1,15 @@
 /**
- * Runs one fusion in a worker thread: parse the inputs, run the pipeline,
- * serialize the fused model exactly as `clafusion fuse` does. Running it off
- * the runner's main thread keeps that thread free to renew the queue lock
- * (a long synchronous fusion would otherwise look like a crashed runner) and
- * lets a cancel stop the work at once by terminating the thread.
+ * Runs fusions in a worker thread, one at a time, each as a `run` request
+ * arrives: parse the inputs, run the pipeline, serialize the fused model
+ * exactly as `clafusion fuse` does. Running it off the runner's main thread
+ * keeps that thread free to renew the queue lock (a long synchronous fusion
+ * would otherwise look like a crashed runner) and lets a cancel stop the work
+ * at once by terminating the thread. The runner keeps a thread that finished
+ * a run cleanly for its next job (run-in-thread.ts), so the imports and the
+ * backend below are loaded once per thread, not once per job.
  */
 import { createHash } from 'node:crypto';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { FusionError, isFusionError } from '../engine/errors.ts';
 import type { LabeledData } from '../engine/nn/data.ts';
 import { parseDatasetSafetensors } from '../io/datasets.ts';
@@ -16,16 +19,29 @@ import { ENGINE_VERSION } from '../pipeline/version.ts';
 import { initBackend } from '../runtime/backend.ts';
 import { serializeFusionError } from './job-errors.ts';
 import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
-import type { ThreadInput, ThreadMessage, ThreadResult } from './thread-protocol.ts';
+import type { ThreadInput, ThreadMessage, ThreadRequest, ThreadResult } from './thread-protocol.ts';
 
-async function fuse(input: ThreadInput, post: (m: ThreadMessage) => void): Promise<ThreadResult> {
+type Post = (m: DistributiveOmit<ThreadMessage, 'run'>) => void;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The backend is chosen once per thread, while the thread waits for its first job; a failed choice is tried again by the next job. */
+let backend: ReturnType<typeof initBackend> | null = null;
+function backendOnce(): ReturnType<typeof initBackend> {
+  backend ??= initBackend().catch((err: unknown) => {
+    backend = null;
+    throw err;
+  });
+  return backend;
+}
+
+async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
   const files = input.models.map((m) => parseModelFile(m.bytes, m.arch ? { arch: m.arch } : {}));
   const options = fusionOptionsFromSpec(input.spec, files[0].model.arch.family, files.length);
   const calibration = parseDatasetSafetensors(input.calibration.bytes, input.calibration.label);
   const evaluation = input.evaluation ? parseDatasetSafetensors(input.evaluation.bytes, input.evaluation.label) : undefined;
   const finetune = input.spec.finetune ? finetuneRequestFromSpec(input.spec, trainingData(input.train, 'finetune')) : undefined;
   const distill = input.spec.distill ? distillRequestFromSpec(input.spec, trainingData(input.train, 'distill')) : undefined;
-  const backend = await initBackend();
+  const { detail } = await backendOnce();
   const outcome = await runFusion(
     {
       models: files.map((f, i) => ({ model: f.model, label: input.models[i].label, sha256: f.sha256 })),
@@ -37,7 +53,7 @@ async function fuse(input: ThreadInput, post: (m: ThreadMessage) => void): Promi
       distill,
     },
     {
-      backend: backend.detail,
+      backend: detail,
       now: () => performance.now(),
       onProgress: (event) => post({ type: 'progress', event }),
       // Every batch's event crosses to the runner, whose throttle thins them into job events.
@@ -60,14 +76,19 @@ function trainingData(train: ThreadInput['train'], section: 'finetune' | 'distil
 }
 
 const port = parentPort!;
-const post = (m: ThreadMessage) => port.postMessage(m);
-try {
-  const result = await fuse(workerData as ThreadInput, post);
-  port.postMessage({ type: 'done', result } satisfies ThreadMessage, [result.fused.buffer as ArrayBuffer]);
-} catch (err) {
-  post({
-    type: 'error',
-    fusionError: isFusionError(err) ? serializeFusionError(err) : null,
-    message: err instanceof Error ? (err.stack ?? err.message) : String(err),
-  });
-}
+port.on('message', (request: ThreadRequest) => {
+  if (request.type !== 'run') return;
+  const { run } = request;
+  const post: Post = (m) => port.postMessage({ ...m, run } as ThreadMessage);
+  fuse(request.input, post).then(
+    (result) => port.postMessage({ type: 'done', run, result } satisfies ThreadMessage, [result.fused.buffer as ArrayBuffer]),
+    (err: unknown) =>
+      post({
+        type: 'error',
+        fusionError: isFusionError(err) ? serializeFusionError(err) : null,
+        message: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      }),
+  );
+});
+// Warm up while no job is waiting: the backend's first use is not free either.
+backendOnce().catch(() => {});

@@ -2,16 +2,29 @@
 import type { FusionQueueData } from '../../../api/src/jobs/queue-data.ts';
 import type { JobQueue, ObjectStore, WorkerHandle } from '../../../api/src/ports/index.ts';
 import { FusionRunner, type FusionRunnerOptions } from './fusion-runner.ts';
+import { reserveFusionThreads } from './run-in-thread.ts';
 
 export { FusionRunner, type FusionRunnerOptions } from './fusion-runner.ts';
 export { fusionOptionsFromSpec } from './spec-options.ts';
 
 export interface RunnerOptions extends FusionRunnerOptions {
-  /** Jobs this process runs at once (each in its own thread). */
+  /** Jobs this process runs at once (each in its own thread, kept warm between jobs). */
   concurrency?: number;
 }
 
 export function startRunner(store: ObjectStore, queue: JobQueue<FusionQueueData>, options: RunnerOptions = {}): WorkerHandle {
   const runner = new FusionRunner(store, options);
-  return queue.process(runner.handle, { concurrency: options.concurrency ?? 1 });
+  const concurrency = options.concurrency ?? 1;
+  // One warm fusion thread per slot, started now and kept across jobs (run-in-thread.ts).
+  const releaseThreads = reserveFusionThreads(concurrency);
+  const worker = queue.process(runner.handle, { concurrency });
+  const close = worker.close.bind(worker);
+  worker.close = async () => {
+    try {
+      await close();
+    } finally {
+      releaseThreads();
+    }
+  };
+  return worker;
 }

@@ -22,8 +22,20 @@ export interface ThreadResult {
   report: FusionReport;
 }
 
-export type ThreadMessage =
+/**
+ * Runner → thread: run one fusion. A thread runs one at a time and is kept
+ * for the next only after a clean `done`; `run` numbers them within a thread.
+ */
+export interface ThreadRequest {
+  type: 'run';
+  run: number;
+  input: ThreadInput;
+}
+
+/** Thread → runner, each tagged with the `run` it belongs to; `done` or `error` is the last of a run. */
+export type ThreadMessage = { run: number } & (
   | { type: 'progress'; event: ProgressEvent }
   | { type: 'training'; event: FusionTrainingEvent }
   | { type: 'done'; result: ThreadResult }
-  | { type: 'error'; fusionError: SerializedFusionError | null; message: string };
+  | { type: 'error'; fusionError: SerializedFusionError | null; message: string }
+);
