@@ -242,6 +242,10 @@ describe('S3Store through a faulty network', () => {
         proxy.addRule({ match: { method: 'PUT', path: objectPath(store, 'n/taken') }, fault: { kind: 'status', status: 412 }, times: 1 });
         await expect(store.put('n/taken', ours, { ifAbsent: true })).rejects.toMatchObject({ code: 'exists', key: 'n/taken' });
         expect(Buffer.from(await store.getBytes('n/taken')).equals(theirs)).toBe(true);
+        // Even for the very same bytes: an earlier put's object is not this put's own write.
+        proxy.addRule({ match: { method: 'PUT', path: objectPath(store, 'n/taken') }, fault: { kind: 'reset', phase: 'request' }, times: 1 });
+        proxy.addRule({ match: { method: 'PUT', path: objectPath(store, 'n/taken') }, fault: { kind: 'status', status: 412 }, times: 1 });
+        await expect(store.put('n/taken', theirs, { ifAbsent: true })).rejects.toMatchObject({ code: 'exists', key: 'n/taken' });
       });
     });
   });

@@ -69,6 +69,8 @@ const MIN_PART = 5 * 1024 * 1024;
 const MAX_COPY_BYTES = 5 * 1024 ** 3;
 const MAX_LIST_LIMIT = 1000;
 const SHA256_META = 'sha256';
+/** A random id per put(), stored with the object: how a retried create-only put recognises its own write (ownRetriedWrite). */
+const WRITE_ID_META = 'write-id';
 /**
  * Whole downloads (getBytes, getRange) made before giving up on a body that
  * keeps arriving cut short or damaged. The SDK retries a request that fails
@@ -143,20 +145,21 @@ export class S3Store implements ObjectStore {
     assertValidKey(key);
     assertValidContentType(options.contentType);
     const meter = new MeteredBody(body, key, options.maxBytes);
+    const writeId = randomUUID();
     try {
-      if (!options.ifAbsent) return await this.write(key, meter, options.contentType, false);
+      if (!options.ifAbsent) return await this.write(key, meter, options.contentType, false, writeId);
       if ((await this.conditionalMode()) === 'native') {
         try {
-          return await this.write(key, meter, options.contentType, true);
+          return await this.write(key, meter, options.contentType, true, writeId);
         } catch (e) {
-          const own = await this.ownRetriedWrite(e, key, meter);
+          const own = await this.ownRetriedWrite(e, key, meter, writeId);
           if (own) return own;
           throw e;
         }
       }
       return await this.locks.run(key, async () => {
         if ((await this.head(key)) !== null) throw new ObjectStoreError('exists', `Object already exists: ${key}`, key);
-        return this.write(key, meter, options.contentType, false);
+        return this.write(key, meter, options.contentType, false, writeId);
       });
     } catch (e) {
       if (meter.bodyError !== undefined) throw meter.bodyError;
@@ -353,33 +356,34 @@ export class S3Store implements ObjectStore {
    * re-reads and, seeing its own event already there, would either append it
    * twice or decide it no longer applies (a `running` event "lost" that way
    * leaves the job running on no runner). So when a 412 came on a retry
-   * (attempts > 1) we HEAD the key: if it holds exactly our bytes (the
-   * sha256 and size we computed and sent as metadata), the write was ours
-   * and put succeeds. If someone else wrote byte-identical content in that
-   * window, readers cannot tell the two apart, so claiming it is harmless.
-   * A 412 on the first attempt is always `exists`: nothing of ours can be
-   * there. If the HEAD itself fails, the outcome is unknown: `unavailable`,
-   * never a wrong `exists`.
+   * (attempts > 1) we HEAD the key: the object is ours only if it carries
+   * this put's random write id (x-amz-meta-write-id, sent with every put),
+   * and then put succeeds. Identical bytes are not enough: a second create
+   * of the same bytes over an existing object (a caller's own retry, a
+   * test) whose first 412 was lost must still be `exists`. A 412 on the
+   * first attempt is always `exists`: nothing of ours can be there. If the
+   * HEAD itself fails, the outcome is unknown: `unavailable`, never a wrong
+   * `exists`.
    */
-  private async ownRetriedWrite(e: unknown, key: string, meter: MeteredBody): Promise<PutResult | null> {
+  private async ownRetriedWrite(e: unknown, key: string, meter: MeteredBody, writeId: string): Promise<PutResult | null> {
     if (httpStatus(e) !== 412) return null;
     const attempts = (e as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
     if (attempts < 2) return null;
-    const sha256 = meter.sha256();
-    let info: ObjectInfo | null;
+    let metadata: Record<string, string> | undefined;
     try {
-      info = await this.head(key);
+      metadata = (await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }))).Metadata;
     } catch (headError) {
+      if (httpStatus(headError) === 404) return null;
       throw Object.assign(
         new ObjectStoreError('unavailable', `Could not tell whether a retried create of ${key} was ours: ${(headError as Error).message}`, key),
         { cause: headError },
       );
     }
-    if (info !== null && info.sha256 === sha256 && info.size === meter.size) return { key, size: meter.size, sha256 };
-    return null;
+    if (metadata?.[WRITE_ID_META] !== writeId) return null;
+    return { key, size: meter.size, sha256: meter.sha256() };
   }
 
-  private async write(key: string, meter: MeteredBody, contentType: string | undefined, ifNoneMatch: boolean): Promise<PutResult> {
+  private async write(key: string, meter: MeteredBody, contentType: string | undefined, ifNoneMatch: boolean, writeId: string): Promise<PutResult> {
     const chunks = meter.chunks();
     const first: Uint8Array[] = [];
     let buffered = 0;
@@ -410,7 +414,7 @@ export class S3Store implements ObjectStore {
           // ignores it; there the sha256 checks on read catch such damage.)
           ContentMD5: md5,
           ContentType: contentType,
-          Metadata: { [SHA256_META]: sha256 },
+          Metadata: { [SHA256_META]: sha256, [WRITE_ID_META]: writeId },
           ...condition,
         }),
       );
@@ -445,7 +449,7 @@ export class S3Store implements ObjectStore {
             CopySource: `${this.bucket}/${staging.split('/').map(encodeURIComponent).join('/')}`,
             MetadataDirective: 'REPLACE',
             ContentType: contentType,
-            Metadata: { [SHA256_META]: sha256 },
+            Metadata: { [SHA256_META]: sha256, [WRITE_ID_META]: writeId },
             ...condition,
           }),
         );
