@@ -67,6 +67,13 @@ describe('runInThread', () => {
     expect(fusionThreadStats()).toMatchObject({ started: before + 1, idle: 1, busy: 0 });
   });
 
+  it('refuses an input that cannot be sent to a thread without keeping the thread busy', async () => {
+    const bad = { ...input(), spec: { ...spec, hook: () => 1 } as unknown as FusionSpec };
+    await expect(run(bad)).rejects.toThrow();
+    expect(fusionThreadStats()).toMatchObject({ idle: 1, busy: 0 });
+    expect((await run(input())).fused.length).toBeGreaterThan(0);
+  });
+
   it('runs beyond its reservation in a thread of its own, ended after the job', async () => {
     const [a, b] = await Promise.all([run(input()), run(input())]);
     expect(Buffer.from(a.fused).equals(Buffer.from(b.fused))).toBe(true);

@@ -178,7 +178,12 @@ export function runInThread(
       onFailure: (err) => settle(false, () => reject(err)),
     };
     thread.jobs++;
-    // Inputs are copied, not transferred: store reads may hand out views of shared (pooled) buffers.
-    thread.worker.postMessage({ type: 'run', run: id, input } satisfies ThreadRequest);
+    try {
+      // Inputs are copied, not transferred: store reads may hand out views of shared (pooled) buffers.
+      thread.worker.postMessage({ type: 'run', run: id, input } satisfies ThreadRequest);
+    } catch (err) {
+      // An input that cannot be copied never reached the thread; still, it is not reused.
+      settle(false, () => reject(err));
+    }
   });
 }
