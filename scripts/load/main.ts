@@ -1,189 +1,311 @@
 /**
- * `npm run load`: load and soak numbers for the embedded service, on loopback.
+ * `npm run load`: load and soak numbers for the service on this machine, on
+ * the deployed topology: a private redis-server, the API process (`npm
+ * start`'s entry, folder store with its default fsync, BullMQ queue) and
+ * separate runner processes (`npm run runner`'s entry), all on loopback.
  *
- *   1. create-job latency percentiles at increasing offered rates (a server
- *      with no runners, so only the API's create path is measured);
- *   2. N small queued jobs drained by 2 runners: drain time, and a check that
- *      every job ran exactly once (one `running` event, one terminal event);
- *   3. memory of the process over phases 1–2 (API and runners share it in
- *      the embedded setup);
- *   4. one large upload streamed through `PUT /v1/files/{id}/content` with
- *      memory sampled throughout (default 256 MiB; `--upload-mb 1024` for the
- *      1 GiB requirement).
+ *   1. create-job latency percentiles at increasing offered rates (open loop),
+ *      against an API with no runners, so only the create path is timed;
+ *   2. `--jobs` (1000) small queued jobs drained by `--runners` (2) runner
+ *      processes: drain time and rate, and a check that every job ran exactly
+ *      once (one `running` event and one terminal event each, succeeded;
+ *      nothing crashes here, so a second `running` would be a duplicate);
+ *   3. memory (RSS and V8 heap) of the API and of each runner over the drain,
+ *      and its growth: the mean of the last third of the samples against the
+ *      first third;
+ *   4. one `--upload-mb` (1024) MiB upload streamed through the API, generated
+ *      as it is sent (a valid safetensors dataset, completed and validated),
+ *      with the API's memory sampled throughout.
  *
- * Flags: --rates 20,50,100,200  --seconds 3  --jobs 40  --upload-mb 256  --out PATH
- * Prints a table and writes JSON (default scripts/load/results/load.json).
+ * Flags: --rates 25,50,100,150,200,300  --seconds 5  --jobs 1000  --runners 2
+ *        --upload-mb 1024  --out scripts/load/results/load.json
+ * Prints tables and writes JSON. The API runs with RATE_LIMIT_PER_SECOND=0:
+ * the per-key rate limit would otherwise answer 429 above 20 requests/s.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createApiKey } from '../../api/src/auth/api-keys.ts';
 import type { CreateFileResult, FileObject, FusionJob, JobEvent } from '../../api/src/contract/index.ts';
-import type { FusionQueueData } from '../../api/src/jobs/queue-data.ts';
-import { InProcessQueue } from '../../api/src/queue/index.ts';
-import { type RunningServer, startServer } from '../../api/src/server.ts';
 import { FolderStore } from '../../api/src/storage/index.ts';
-import { startRunner } from '../../gpu-runner/src/worker/index.ts';
+import { layout } from '../../api/src/store-layout.ts';
 import { writeFixtures } from '../../test/support/fixtures.ts';
-import { Rest } from '../../test/support/rest.ts';
-import { type MemorySample, type RateResult, driveAtRate, sampleMemory } from './measure.ts';
+import { type Growth, type RateResult, driveAtRate, growth, mapConcurrent, sampleMemory } from './measure.ts';
+import { type MemoryReport, type NodeProcess, freePort, startNode, startRedis, stop, stopAll } from './processes.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    rates: { type: 'string', default: '20,50,100,200' },
-    seconds: { type: 'string', default: '3' },
-    jobs: { type: 'string', default: '40' },
-    'upload-mb': { type: 'string', default: '256' },
+    rates: { type: 'string', default: '25,50,100,150,200,300' },
+    seconds: { type: 'string', default: '5' },
+    jobs: { type: 'string', default: '1000' },
+    runners: { type: 'string', default: '2' },
+    'upload-mb': { type: 'string', default: '1024' },
     out: { type: 'string', default: 'scripts/load/results/load.json' },
   },
 });
 const rates = flags.rates.split(',').map(Number);
 const seconds = Number(flags.seconds);
 const jobCount = Number(flags.jobs);
+const runnerCount = Number(flags.runners);
 const uploadMb = Number(flags['upload-mb']);
 
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-load-'));
 const fixtures = writeFixtures(dir);
+const round = (v: number) => Math.round(v * 100) / 100;
+const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
-async function embedded(root: string, queue: InProcessQueue<FusionQueueData>): Promise<{ server: RunningServer; store: FolderStore }> {
-  const store = new FolderStore({ root, fsync: false });
-  const server = await startServer({
-    store,
-    queue,
-    host: '127.0.0.1',
-    port: 0,
-    inProcessRunners: 0,
-    requeueOnStart: false,
-    maxUploadBytes: Math.max(2 ** 30, uploadMb * 2 ** 20) + 1,
-    presignSeconds: 600,
-    eventPollMs: 200,
-    publicUrl: null,
-    rateLimit: null,
-  });
-  return { server, store };
+class Api {
+  constructor(
+    readonly base: string,
+    readonly key: string,
+  ) {}
+
+  fetch(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+    const { json, ...rest } = init;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.key}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) };
+    return fetch(`${this.base}${path}`, { ...rest, headers: { ...headers, ...(rest.headers as Record<string, string>) }, body: json === undefined ? rest.body : JSON.stringify(json) });
+  }
+
+  async json<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
+    const res = await this.fetch(path, init);
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path} → ${res.status} ${text}`);
+    return JSON.parse(text) as T;
+  }
+
+  /** create → PUT (through the API: the folder store has no presigned URLs) → complete. */
+  async upload(name: string, purpose: 'model' | 'dataset', size: number, body: RequestInit['body']): Promise<FileObject> {
+    const { file, upload } = await this.json<CreateFileResult>('/v1/files', { method: 'POST', json: { name, purpose, size } });
+    const put = await fetch(upload.url, {
+      method: 'PUT',
+      headers: { ...upload.headers, ...(upload.via_api ? { authorization: `Bearer ${this.key}` } : {}) },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    if (!put.ok) throw new Error(`PUT ${upload.url} → ${put.status} ${await put.text()}`);
+    return this.json<FileObject>(`/v1/files/${file.id}/complete`, { method: 'POST' });
+  }
+
+  async uploadFile(path: string, purpose: 'model' | 'dataset'): Promise<FileObject> {
+    const bytes = readFileSync(path);
+    return this.upload(basename(path), purpose, bytes.length, bytes);
+  }
 }
 
-async function inputs(api: Rest): Promise<{ spec: object }> {
-  const [a, b, cal] = await Promise.all([api.upload(fixtures.a, 'model'), api.upload(fixtures.b, 'model'), api.upload(fixtures.calibration, 'dataset')]);
-  return { spec: { models: [a.id, b.id], calibration: { file: cal.id } } };
+let redisUrl = '';
+
+/** An API process on its own data folder and queue, with the printed development key. */
+async function startApi(name: string, queueName: string): Promise<{ proc: NodeProcess; api: Api; dataDir: string }> {
+  const dataDir = join(dir, `data-${name}`);
+  const port = await freePort();
+  const proc = await startNode(
+    name,
+    'api/src/main.ts',
+    {
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      REDIS_URL: redisUrl,
+      QUEUE_NAME: queueName,
+      RUNNERS: '0',
+      RATE_LIMIT_PER_SECOND: '0',
+      MAX_UPLOAD_BYTES: String(Math.max(2 ** 30, uploadMb * 2 ** 20 + 2 ** 20)),
+    },
+    /development API key.*: (cfk_\S+)/,
+  );
+  const key = /development API key.*: (cfk_\S+)/.exec(proc.output())![1];
+  return { proc, api: new Api(`http://127.0.0.1:${port}`, key), dataDir };
+}
+
+async function inputs(api: Api): Promise<{ models: string[]; calibration: { file: string } }> {
+  const [a, b, cal] = await Promise.all([api.uploadFile(fixtures.a, 'model'), api.uploadFile(fixtures.b, 'model'), api.uploadFile(fixtures.calibration, 'dataset')]);
+  return { models: [a.id, b.id], calibration: { file: cal.id } };
 }
 
 /** Phase 1: create-job latency; nothing consumes the queue, so only the create path is timed. */
-async function createLatency(): Promise<RateResult[]> {
-  const queue = new InProcessQueue<FusionQueueData>();
-  const { server, store } = await embedded(join(dir, 'store-create'), queue);
-  const api = new Rest(server.url, (await createApiKey(store, 'load')).token);
-  const { spec } = await inputs(api);
+async function createLatency(): Promise<{ results: RateResult[]; api_memory: Growth }> {
+  const { proc, api } = await startApi('api-create', 'load-create');
+  const spec = await inputs(api);
+  const create = async () => {
+    const res = await api.fetch('/v1/fusions', { method: 'POST', json: spec });
+    await res.body?.cancel();
+    return res.status === 201 || res.status === 200;
+  };
+  // Warm-up (JIT, connections), not measured.
+  await mapConcurrent(Array.from({ length: 50 }), 4, create);
+  const from = Date.now();
   const results: RateResult[] = [];
-  for (const rate of rates) {
-    results.push(
-      await driveAtRate(rate, seconds, 256, async () => {
-        const res = await api.fetch('/v1/fusions', { method: 'POST', json: spec });
-        await res.body?.cancel();
-        return res.status === 201 || res.status === 200;
-      }),
-    );
-  }
-  await server.close();
-  await queue.close();
-  return results;
+  for (const rate of rates) results.push(await driveAtRate(rate, seconds, 256, create));
+  const memory = growth(proc.memory.filter((m) => m.t >= from));
+  await stop(proc.child);
+  return { results, api_memory: memory };
 }
 
 interface DrainResult {
   jobs: number;
   runners: number;
+  /** Creating the jobs (16 requests in flight) before any runner started. */
+  create_s: number;
+  /** From spawning the runner processes until no job was left unfinished. */
   drain_s: number;
+  /** From both runners being ready (process started, thread warm) until drained. */
+  drain_after_ready_s: number;
   jobs_per_s: number;
+  jobs_per_s_after_ready: number;
   succeeded: number;
   ran_exactly_once: number;
+  jobs_per_runner: Record<string, number>;
   violations: string[];
 }
 
-/** Phase 2: queue N jobs, then start 2 runners and wait for all to finish. */
-async function drain(): Promise<DrainResult> {
-  const queue = new InProcessQueue<FusionQueueData>({ backoff: { type: 'fixed', delayMs: 50 } });
-  const { server, store } = await embedded(join(dir, 'store-drain'), queue);
-  const api = new Rest(server.url, (await createApiKey(store, 'load')).token);
-  const { spec } = await inputs(api);
-  const ids: string[] = [];
-  for (let i = 0; i < jobCount; i++) ids.push((await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: { ...spec, seed: i } })).id);
+/** Phase 2: queue N jobs, then start the runner processes and wait until every job is finished. */
+async function drain(api: Api, dataDir: string, processes: NodeProcess[]): Promise<{ result: DrainResult; from: number; to: number }> {
+  const spec = await inputs(api);
+  const createStart = performance.now();
+  const ids = await mapConcurrent(
+    Array.from({ length: jobCount }, (_, i) => i),
+    16,
+    async (i) => (await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: { ...spec, seed: i } })).id,
+  );
+  const createS = (performance.now() - createStart) / 1000;
+  console.log(`  ${jobCount} jobs queued in ${round(createS)} s; starting ${runnerCount} runner processes`);
+  // Unfinished jobs keep an entry under system/active-jobs/ until a runner records their outcome.
+  const store = new FolderStore({ root: join(dataDir, 'store') }); // as api/src/adapters.ts folderStoreRoot
   const started = performance.now();
-  const runners = [startRunner(store, queue), startRunner(store, queue)];
-  const pending = new Set(ids);
-  while (pending.size > 0) {
-    for (const id of [...pending]) {
-      const job = await api.json<FusionJob>(`/v1/fusions/${id}`);
-      if (['succeeded', 'failed', 'canceled'].includes(job.status)) pending.delete(id);
+  const runners = await Promise.all(
+    Array.from({ length: runnerCount }, (_, i) =>
+      startNode(`runner-${i + 1}`, 'gpu-runner/src/worker/main.ts', { DATA_DIR: dataDir, REDIS_URL: redisUrl, QUEUE_NAME: 'load-drain', RUNNER_CONCURRENCY: '1' }, /taking jobs/),
+    ),
+  );
+  processes.push(...runners);
+  const ready = performance.now();
+  const readyAt = Date.now();
+  const deadline = Date.now() + 30 * 60_000;
+  let lastReport = Date.now();
+  for (;;) {
+    const left = await store.list(layout.activeJobs(), { limit: 1 });
+    if (left.objects.length === 0) break;
+    if (Date.now() > deadline) throw new Error('the drain did not finish within 30 minutes');
+    if (Date.now() - lastReport > 10_000) {
+      lastReport = Date.now();
+      console.log(`  … ${round((performance.now() - started) / 1000)} s`);
     }
-    if (pending.size > 0) await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 100));
   }
-  const drainS = (performance.now() - started) / 1000;
+  const ended = performance.now();
+  const endedAt = Date.now();
+  const drainS = (ended - started) / 1000;
+  const afterReadyS = (ended - ready) / 1000;
+
   let succeeded = 0;
   let once = 0;
+  const perRunner: Record<string, number> = {};
   const violations: string[] = [];
-  for (const id of ids) {
+  await mapConcurrent(ids, 16, async (id) => {
     const job = await api.json<FusionJob>(`/v1/fusions/${id}`);
     if (job.status === 'succeeded') succeeded++;
-    const { data } = await api.json<{ data: JobEvent[] }>(`/v1/fusions/${id}/events?limit=100`);
-    const running = data.filter((e) => e.type === 'running').length;
+    const { data, has_more } = await api.json<{ data: JobEvent[]; has_more: boolean }>(`/v1/fusions/${id}/events?limit=100`);
+    const running = data.filter((e) => e.type === 'running');
     const terminal = data.filter((e) => ['succeeded', 'failed', 'canceled'].includes(e.type)).length;
-    if (running === 1 && terminal === 1) once++;
-    else violations.push(`${id}: ${running} running, ${terminal} terminal events`);
-  }
-  await Promise.all(runners.map((r) => r.close()));
-  await server.close();
-  await queue.close();
-  return { jobs: jobCount, runners: 2, drain_s: round(drainS), jobs_per_s: round(jobCount / drainS), succeeded, ran_exactly_once: once, violations };
+    for (const e of running) {
+      const runner = String((e.data as { runner?: unknown }).runner);
+      perRunner[runner] = (perRunner[runner] ?? 0) + 1;
+    }
+    if (running.length === 1 && terminal === 1 && job.status === 'succeeded' && !has_more) once++;
+    else violations.push(`${id}: status ${job.status}, ${running.length} running and ${terminal} terminal events${has_more ? ' (more than 100 events)' : ''}`);
+  });
+  await Promise.all(runners.map((r) => stop(r.child)));
+  return {
+    result: {
+      jobs: jobCount,
+      runners: runnerCount,
+      create_s: round(createS),
+      drain_s: round(drainS),
+      drain_after_ready_s: round(afterReadyS),
+      jobs_per_s: round(jobCount / drainS),
+      jobs_per_s_after_ready: round(jobCount / afterReadyS),
+      succeeded,
+      ran_exactly_once: once,
+      jobs_per_runner: perRunner,
+      violations,
+    },
+    from: readyAt,
+    to: endedAt,
+  };
 }
 
 interface UploadResult {
   megabytes: number;
+  bytes: number;
   seconds: number;
   mb_per_s: number;
-  rss_before_mb: number;
-  rss_peak_mb: number;
-  rss_growth_mb: number;
-  samples: MemorySample[];
+  completed: boolean;
+  api_rss_before_mb: number;
+  api_rss_peak_mb: number;
+  api_rss_growth_mb: number;
+  api_heap_peak_mb: number;
+  client_rss_before_mb: number;
+  client_rss_peak_mb: number;
+  api_samples: { t_s: number; rss_mb: number; heap_mb: number }[];
 }
 
-/** Phase 4: one upload of `uploadMb` MiB, generated as it is sent (never held in memory). */
-async function largeUpload(): Promise<UploadResult> {
-  const queue = new InProcessQueue<FusionQueueData>();
-  const { server, store } = await embedded(join(dir, 'store-upload'), queue);
-  const api = new Rest(server.url, (await createApiKey(store, 'load')).token);
-  const size = uploadMb * 2 ** 20;
-  const { file } = await api.json<CreateFileResult & { file: FileObject }>('/v1/files', { method: 'POST', json: { name: 'big.safetensors', purpose: 'model', size } });
-  const chunk = new Uint8Array(2 ** 20).fill(7);
-  let sent = 0;
+/**
+ * Phase 4: one upload of a `uploadMb` MiB safetensors dataset (x: F32
+ * [uploadMb·256, 1024]), generated as it is sent, 1 MiB at a time, never held
+ * in memory; then completed, so the API validates what it stored.
+ */
+async function largeUpload(api: Api, proc: NodeProcess): Promise<UploadResult> {
+  const dataBytes = uploadMb * 2 ** 20;
+  let header = JSON.stringify({ x: { dtype: 'F32', shape: [uploadMb * 256, 1024], data_offsets: [0, dataBytes] } });
+  header += ' '.repeat((8 - (header.length % 8)) % 8);
+  const head = new Uint8Array(8 + header.length);
+  new DataView(head.buffer).setBigUint64(0, BigInt(header.length), true);
+  head.set(new TextEncoder().encode(header), 8);
+  const size = head.length + dataBytes;
+  const chunk = new Uint8Array(new Float32Array(2 ** 18).map((_, i) => Math.sin(i)).buffer);
+  let sent = -1;
   const body = new ReadableStream<Uint8Array>(
     {
       pull(controller) {
-        if (sent >= size) return controller.close();
-        controller.enqueue(chunk);
-        sent += chunk.length;
+        if (sent === -1) {
+          controller.enqueue(head);
+          sent = 0;
+        } else if (sent >= dataBytes) {
+          controller.close();
+        } else {
+          controller.enqueue(chunk);
+          sent += chunk.length;
+        }
       },
     },
     { highWaterMark: 4 },
   );
   global.gc?.();
-  const before = process.memoryUsage().rss;
-  const memory = sampleMemory(100);
+  const client = sampleMemory(100);
+  await new Promise((r) => setTimeout(r, 600));
+  const from = Date.now();
+  const before = proc.memory.at(-1)!;
   const started = performance.now();
-  const res = await api.fetch(`/v1/files/${file.id}/content`, { method: 'PUT', body, duplex: 'half' } as RequestInit);
-  const text = await res.text();
+  const file = await api.upload('big.safetensors', 'dataset', size, body);
   const elapsed = (performance.now() - started) / 1000;
-  const samples = memory.stop();
-  if (!res.ok) throw new Error(`upload failed: ${res.status} ${text}`);
-  await server.close();
-  await queue.close();
-  const peak = Math.max(...samples.map((s) => s.rss_mb));
-  const beforeMb = round(before / 2 ** 20);
-  return { megabytes: uploadMb, seconds: round(elapsed), mb_per_s: round(uploadMb / elapsed), rss_before_mb: beforeMb, rss_peak_mb: peak, rss_growth_mb: round(peak - beforeMb), samples };
-}
-
-function round(v: number): number {
-  return Math.round(v * 100) / 100;
+  await new Promise((r) => setTimeout(r, 600));
+  const clientSamples = client.stop();
+  const during = proc.memory.filter((m) => m.t >= from);
+  const peak = Math.max(...during.map((m) => m.rss));
+  return {
+    megabytes: uploadMb,
+    bytes: size,
+    seconds: round(elapsed),
+    mb_per_s: round(uploadMb / elapsed),
+    completed: file.status === 'ready' && file.size === size,
+    api_rss_before_mb: mb(before.rss),
+    api_rss_peak_mb: mb(peak),
+    api_rss_growth_mb: round(mb(peak) - mb(before.rss)),
+    api_heap_peak_mb: mb(Math.max(...during.map((m) => m.heap))),
+    client_rss_before_mb: clientSamples[0].rss_mb,
+    client_rss_peak_mb: Math.max(...clientSamples.map((s) => s.rss_mb)),
+    api_samples: during.map((m) => ({ t_s: round((m.t - from) / 1000), rss_mb: mb(m.rss), heap_mb: mb(m.heap) })),
+  };
 }
 
 function table(rows: Record<string, unknown>[]): string {
@@ -193,29 +315,71 @@ function table(rows: Record<string, unknown>[]): string {
   return [line(keys), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(keys.map((k) => String(r[k]))))].join('\n');
 }
 
-const soak = sampleMemory(500);
-const create = await createLatency();
-console.log(`\ncreate-job latency (open loop, ${seconds} s per rate, no runners):\n${table(create as unknown as Record<string, unknown>[])}`);
-const drained = await drain();
-const soakSamples = soak.stop();
-console.log(`\n${jobCount} queued jobs drained by 2 runners:\n${table([{ ...drained, violations: drained.violations.length }])}`);
-for (const v of drained.violations) console.log(`  violation: ${v}`);
-const rss = soakSamples.map((s) => s.rss_mb);
-console.log(`\nmemory over phases 1–2 (API + runners, one process): rss ${Math.min(...rss)}–${Math.max(...rss)} MB, heap at end ${soakSamples.at(-1)?.heap_mb} MB, ${soakSamples.length} samples`);
-const upload = await largeUpload();
-console.log(`\nstreamed upload:\n${table([{ ...upload, samples: upload.samples.length }])}`);
+function series(p: NodeProcess, from: number, to: number): { t_s: number; rss_mb: number; heap_mb: number }[] {
+  return p.memory.filter((m) => m.t >= from && m.t <= to).map((m: MemoryReport) => ({ t_s: round((m.t - from) / 1000), rss_mb: mb(m.rss), heap_mb: mb(m.heap) }));
+}
 
-const result = {
-  machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform },
-  date: new Date().toISOString(),
-  flags: { rates, seconds, jobs: jobCount, upload_mb: uploadMb },
-  create_latency: create,
-  drain: drained,
-  memory: soakSamples,
-  upload,
+const exit = async (code: number) => {
+  await stopAll();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(code);
 };
-mkdirSync(dirname(flags.out), { recursive: true });
-writeFileSync(flags.out, `${JSON.stringify(result, null, 2)}\n`);
-console.log(`\nwrote ${flags.out}`);
-rmSync(dir, { recursive: true, force: true });
-process.exit(drained.violations.length === 0 && drained.succeeded === jobCount ? 0 : 1);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void exit(130));
+
+try {
+  const load = loadavg().map(round);
+  console.log(`load average at start: ${load.join(', ')} (${cpus().length} cores)`);
+  const redisDir = join(dir, 'redis');
+  mkdirSync(redisDir);
+  redisUrl = (await startRedis(redisDir)).url;
+
+  const create = await createLatency();
+  console.log(`\ncreate-job latency (open loop, ${seconds} s per rate, API process with no runners):\n${table(create.results as unknown as Record<string, unknown>[])}`);
+
+  const processes: NodeProcess[] = [];
+  const { proc: apiProc, api, dataDir } = await startApi('api', 'load-drain');
+  processes.push(apiProc);
+  console.log(`\ndraining ${jobCount} jobs with ${runnerCount} runner processes:`);
+  const drained = await drain(api, dataDir, processes);
+  const d = drained.result;
+  console.log(table([{ ...d, jobs_per_runner: Object.values(d.jobs_per_runner).join('/'), violations: d.violations.length }]));
+  for (const v of d.violations.slice(0, 20)) console.log(`  violation: ${v}`);
+  const memory = processes.map((p) => ({ process: p.name, ...growth(p.memory.filter((m) => m.t >= drained.from && m.t <= drained.to)) }));
+  console.log(`\nmemory during the drain (MB; first third of the samples → last third, mean):\n${table(memory as unknown as Record<string, unknown>[])}`);
+
+  console.log(`\nstreaming a ${uploadMb} MiB upload through the API…`);
+  const upload = await largeUpload(api, apiProc);
+  console.log(table([{ ...upload, api_samples: upload.api_samples.length }]));
+  await stop(apiProc.child);
+
+  const result = {
+    machine: {
+      cpus: cpus().length,
+      cpu_model: cpus()[0]?.model,
+      memory_gb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      platform: process.platform,
+      load_average_at_start: load,
+      load_average_at_end: loadavg().map(round),
+    },
+    date: new Date().toISOString(),
+    topology: `redis-server, API process (folder store, fsync on, BullMQ), ${runnerCount} runner processes (concurrency 1 each), loopback`,
+    flags: { rates, seconds, jobs: jobCount, runners: runnerCount, upload_mb: uploadMb },
+    create_latency: create.results,
+    create_phase_api_memory: create.api_memory,
+    drain: d,
+    drain_memory: memory,
+    drain_memory_series: Object.fromEntries(processes.map((p) => [p.name, series(p, drained.from, drained.to)])),
+    upload,
+  };
+  console.log(`load average at end: ${result.machine.load_average_at_end.join(', ')}`);
+  mkdirSync(dirname(flags.out), { recursive: true });
+  writeFileSync(flags.out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`\nwrote ${flags.out}`);
+  const ok = d.violations.length === 0 && d.succeeded === jobCount && upload.completed;
+  await exit(ok ? 0 : 1);
+} catch (err) {
+  console.error(err);
+  await exit(1);
+}
+

@@ -3,7 +3,8 @@
  * request is started on schedule whether or not earlier ones finished, so a
  * slow server shows up as latency, not as a lower offered rate), with a cap
  * on requests in flight so a stalled server cannot make the driver itself
- * run out of memory; percentiles; and a memory sampler.
+ * run out of memory; percentiles; a memory sampler for this process; memory
+ * growth over a series of samples; a bounded-concurrency map.
  */
 
 export interface RateResult {
@@ -98,4 +99,53 @@ export function sampleMemory(everyMs: number): { stop(): MemorySample[] } {
       return samples;
     },
   };
+}
+
+export interface Growth {
+  samples: number;
+  rss_first_mb: number;
+  rss_last_mb: number;
+  rss_growth_mb: number;
+  rss_peak_mb: number;
+  heap_first_mb: number;
+  heap_last_mb: number;
+  heap_growth_mb: number;
+}
+
+/** Mean RSS and heap over the first and the last third of the samples (bytes in, MB out). */
+export function growth(samples: { rss: number; heap: number }[]): Growth {
+  const third = Math.max(1, Math.floor(samples.length / 3));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const mb = (b: number) => round(b / 2 ** 20);
+  const first = samples.slice(0, third);
+  const last = samples.slice(-third);
+  const rssFirst = mb(mean(first.map((s) => s.rss)));
+  const rssLast = mb(mean(last.map((s) => s.rss)));
+  const heapFirst = mb(mean(first.map((s) => s.heap)));
+  const heapLast = mb(mean(last.map((s) => s.heap)));
+  return {
+    samples: samples.length,
+    rss_first_mb: rssFirst,
+    rss_last_mb: rssLast,
+    rss_growth_mb: round(rssLast - rssFirst),
+    rss_peak_mb: mb(Math.max(0, ...samples.map((s) => s.rss))),
+    heap_first_mb: heapFirst,
+    heap_last_mb: heapLast,
+    heap_growth_mb: round(heapLast - heapFirst),
+  };
+}
+
+/** `fn` over `items` with at most `limit` calls in flight; results in input order. */
+export async function mapConcurrent<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]);
+      }
+    }),
+  );
+  return out;
 }

@@ -1,0 +1,17 @@
+// Preloaded (`node --import`) into the API and runner processes that
+// `npm run load` starts: when the process has an IPC channel to the load
+// script, it sends its memory use every LOAD_STATS_INTERVAL_MS (default 250) ms.
+// The channel and the timer are unref'd, so the hook never keeps a process
+// alive nor changes how it exits. Processes started without IPC are untouched.
+if (typeof process.send === 'function') {
+  const every = Number(process.env.LOAD_STATS_INTERVAL_MS) || 250;
+  const send = () => {
+    const m = process.memoryUsage();
+    if (!process.connected) return;
+    // The callback takes a failed send (the load script went away) instead of an 'error' event.
+    process.send({ type: 'load-stats', t: Date.now(), rss: m.rss, heap: m.heapUsed, external: m.external, array_buffers: m.arrayBuffers }, () => {});
+  };
+  send();
+  setInterval(send, every).unref();
+  process.channel?.unref();
+}
