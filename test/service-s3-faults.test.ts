@@ -17,16 +17,34 @@ import type { CreateFileResult, FileObject, FusionJob, JobEvent } from '../api/s
 import { FaultProxy } from '../testsupport/fault-proxy.ts';
 import { redisUrl, s3Endpoint, s3rverClient, s3rverClientConfig, uniqueName } from '../testsupport/servers.ts';
 import { type Fixtures, writeFixtures } from './support/fixtures.ts';
-import { createKey, freePort, startApi, startRunnerProcess, stopAll } from './support/processes.ts';
+import { type ServiceProcess, createKey, freePort, startApi, startRunnerProcess, stopAll } from './support/processes.ts';
 import { Rest } from './support/rest.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-s3-faults-'));
 const bucket = uniqueName('clafusion-faults');
 const TERMINAL = ['succeeded', 'failed', 'canceled'];
 const OUTPUTS_PUT = /\/fusions\/[^/?]+\/outputs\//;
+/** A client attempt that hangs this long is abandoned and tried again (a hung request is a failure too, and shows in the retry error). */
+const ATTEMPT_MS = 20_000;
 let fixtures: Fixtures;
 let proxy: FaultProxy;
 let api: Rest;
+let processes: ServiceProcess[] = [];
+
+/** The tail of each service process's output, and how it exited: the message of a failed wait. */
+function diagnostics(): string {
+  return processes
+    .map((p, i) => `--- ${i === 0 ? 'api' : `runner ${i}`} (pid ${p.pid}, exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'}):\n${p.output().slice(-1500)}`)
+    .join('\n');
+}
+
+async function waitDone(jobId: string): Promise<FusionJob> {
+  try {
+    return await api.waitFor(jobId, (x) => TERMINAL.includes(x.status), 40_000);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${diagnostics()}\nlast S3 requests: ${JSON.stringify(proxy.log.slice(-10))}`);
+  }
+}
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -49,9 +67,8 @@ beforeAll(async () => {
     QUEUE_STALLED_INTERVAL_MS: '1000',
     EVENT_POLL_MS: '100',
   };
-  const [apiProcess] = await Promise.all([startApi(env), startRunnerProcess(env), startRunnerProcess(env)]);
+  processes = await Promise.all([startApi(env), startRunnerProcess(env), startRunnerProcess(env)]);
   api = new Rest(`http://127.0.0.1:${port}`, await createKey(env, 'acme'));
-  void apiProcess;
 });
 
 afterAll(async () => {
@@ -95,7 +112,12 @@ async function upload(path: string, purpose: 'model' | 'dataset'): Promise<FileO
     ),
   );
   await retrying(`PUT ${basename(path)}`, async () => {
-    const put = await fetch(target.url, { method: 'PUT', headers: { ...target.headers, ...(target.via_api ? api.headers() : {}) }, body });
+    const put = await fetch(target.url, {
+      method: 'PUT',
+      headers: { ...target.headers, ...(target.via_api ? api.headers() : {}) },
+      body,
+      signal: AbortSignal.timeout(ATTEMPT_MS),
+    });
     const text = await put.text();
     if (!put.ok) throw new Error(`PUT ${target.url} → ${put.status} ${text}`);
   });
@@ -108,7 +130,7 @@ async function upload(path: string, purpose: 'model' | 'dataset'): Promise<FileO
 /** The output's bytes, downloaded (through the API's redirect to a presigned GET) until one download arrives whole. */
 async function downloadOutput(jobId: string, name: string): Promise<Uint8Array> {
   return retrying(`download ${name}`, async () => {
-    const res = await api.fetch(`/v1/fusions/${jobId}/outputs/${name}/content`);
+    const res = await api.fetch(`/v1/fusions/${jobId}/outputs/${name}/content`, { signal: AbortSignal.timeout(ATTEMPT_MS) });
     if (!res.ok) throw new Error(`download ${name} → ${res.status} ${await res.text()}`);
     const length = Number(res.headers.get('content-length'));
     const bytes = new Uint8Array(await res.arrayBuffer());
@@ -143,7 +165,7 @@ describe('scale-out on S3 through a faulty network', () => {
   let inputs: { a: FileObject; b: FileObject; cal: FileObject; ev: FileObject };
   const spec = (seed: number) => ({ models: [inputs.a.id, inputs.b.id], calibration: { file: inputs.cal.id }, evaluation: { file: inputs.ev.id }, seed });
 
-  it('random latency, 5xx, resets and truncations: every job succeeds with intact outputs or fails clearly', async () => {
+  it('random latency, 5xx, resets and truncations: every job succeeds with intact outputs or fails clearly', { timeout: 90_000 }, async () => {
     for (const rule of [
       { fault: { kind: 'latency', ms: 20 }, probability: 0.1 },
       { fault: { kind: 'status', status: 500 }, probability: 0.05 },
@@ -172,7 +194,7 @@ describe('scale-out on S3 through a faulty network', () => {
         ),
       ),
     );
-    const done = await Promise.all(jobs.map((j) => api.waitFor(j.id, (x) => TERMINAL.includes(x.status), 50_000)));
+    const done = await Promise.all(jobs.map((j) => waitDone(j.id)));
 
     let succeeded = 0;
     for (const job of done) {
@@ -182,7 +204,7 @@ describe('scale-out on S3 through a faulty network', () => {
         expect(job.outputs).toEqual([]);
         continue;
       }
-      expect(job.status).toBe('succeeded');
+      expect(job.status, diagnostics()).toBe('succeeded');
       succeeded++;
       expect(job.outputs.map((o) => o.name).sort()).toEqual(['fused.safetensors', 'report.html', 'report.json']);
       for (const output of job.outputs) {
@@ -207,14 +229,14 @@ describe('scale-out on S3 through a faulty network', () => {
     }
   });
 
-  it('output PUTs that always fail: the job fails in its upload stage, after its retries, and shows no outputs', async () => {
+  it('output PUTs that always fail: the job fails in its upload stage, after its retries, and shows no outputs', { timeout: 90_000 }, async () => {
     proxy.clear();
     // Every output PUT (the other jobs are finished): this job's outputs can never be stored.
     proxy.addRule({ match: { method: 'PUT', path: OUTPUTS_PUT }, fault: { kind: 'status', status: 500 } });
     const job = await retrying('create job', async () =>
       okJson<FusionJob>(await api.fetch('/v1/fusions', { method: 'POST', json: spec(21), headers: { 'idempotency-key': 'faults-upload' } }), 'create job'),
     );
-    const failed = await api.waitFor(job.id, (x) => TERMINAL.includes(x.status), 50_000);
+    const failed = await waitDone(job.id);
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatchObject({ code: 'internal_error', stage: 'upload' });
     expect(failed.attempts).toBe(3);

@@ -143,6 +143,22 @@ describe('S3Store through a faulty network', () => {
       expect(Buffer.from(await store.getRange('d/damaged', 0, 10)).equals(bad.subarray(0, 10))).toBe(true);
     });
 
+    it('a server that never answers: each request times out and the read ends unavailable, not hung', async () => {
+      const store = makeStore({ maxAttempts: 2, socketTimeoutMs: 300 });
+      await store.put('d/stuck', bytes(10, 13));
+      proxy.addRule({ match: { method: 'GET', path: objectPath(store, 'd/stuck') }, fault: { kind: 'hold' } });
+      const read = store.getBytes('d/stuck');
+      const first = await proxy.nextHeld({ path: objectPath(store, 'd/stuck') });
+      expect(first).toMatchObject({ method: 'GET' });
+      await expectUnavailable(read, 'd/stuck');
+      // Both attempts (maxAttempts 2) were held and timed out; let them go.
+      const second = await proxy.nextHeld({ path: objectPath(store, 'd/stuck') });
+      first.drop();
+      second.drop();
+      proxy.clear();
+      expect((await store.getBytes('d/stuck')).byteLength).toBe(10);
+    });
+
     it('a GET that always fails: unavailable naming the key; a missing key is still not_found', async () => {
       const store = makeStore({ maxAttempts: 2 });
       await store.put('d/down', bytes(10, 4));
@@ -164,8 +180,9 @@ describe('S3Store through a faulty network', () => {
         expect(await store.put('u/obj', data)).toEqual({ key: 'u/obj', size: data.length, sha256: sha256(data) });
         expect(Buffer.from(await store.getBytes('u/obj')).equals(data)).toBe(true);
 
-        // s3rver ignores If-None-Match, so the store runs ifAbsent as HEAD + PUT under a lock;
-        // a retried PUT of our own bytes simply overwrites them.
+        // On s3rver (which ignores If-None-Match) ifAbsent is HEAD + PUT under a lock, and a retried
+        // PUT of our own bytes simply overwrites them; on a native server (radosgw) the retry's 412
+        // is recognised as our own write by the object's write id.
         await store.conditionalMode();
         proxy.addRule({ match: { method: 'PUT', path: objectPath(store, 'u/once') }, fault, times: 2 });
         await store.put('u/once', data, { ifAbsent: true });

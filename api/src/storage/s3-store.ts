@@ -60,6 +60,15 @@ export interface S3StoreOptions {
   /** Bodies up to this size are sent with one PutObject; larger ones as a multipart upload. Default 8 MiB, at least 5 MiB. */
   partSizeBytes?: number;
   conditionalWrites?: ConditionalWrites;
+  /**
+   * A request whose connection carries no bytes either way for this long
+   * fails (and is retried like a reset): a hung server or a black-holed
+   * connection must not hang a runner or an API request forever, which the
+   * SDK's default (no timeout) allows. An idle timeout, not a total one, so
+   * big transfers that keep moving are fine. Default 120 s; ignored when
+   * clientConfig brings its own requestHandler.
+   */
+  socketTimeoutMs?: number;
   /** Extra client settings (timeouts, a custom request handler); the checksum settings below always win. */
   clientConfig?: S3ClientConfig;
 }
@@ -121,6 +130,7 @@ export class S3Store implements ObjectStore {
       forcePathStyle: options.forcePathStyle,
       maxAttempts: options.maxAttempts ?? 5,
       retryMode: 'standard',
+      requestHandler: options.clientConfig?.requestHandler ?? { connectionTimeout: 10_000, socketTimeout: options.socketTimeoutMs ?? 120_000 },
       // Required (ecosystem-notes §4): with the SDK defaults a streamed PutObject
       // is stored with its aws-chunked framing on some servers (silently corrupt),
       // and presigned PUT URLs carry the CRC of an empty body.
@@ -135,8 +145,18 @@ export class S3Store implements ObjectStore {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (e) {
       if (httpStatus(e) !== 404) throw mapError(e, this.bucket);
-      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket })).catch((e2: unknown) => {
-        if (errorName(e2) !== 'BucketAlreadyOwnedByYou') throw mapError(e2, this.bucket);
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket })).catch(async (e2: unknown) => {
+        if (errorName(e2) === 'BucketAlreadyOwnedByYou') return;
+        // Processes starting together (an API and its runners) race to create it;
+        // servers that do not track owners (s3rver) tell the losers "already
+        // exists". Ours if we can use it; on AWS someone else's stays a 403 here.
+        if (errorName(e2) === 'BucketAlreadyExists') {
+          await this.client.send(new HeadBucketCommand({ Bucket: this.bucket })).catch(() => {
+            throw mapError(e2, this.bucket);
+          });
+          return;
+        }
+        throw mapError(e2, this.bucket);
       });
     }
   }
@@ -184,6 +204,10 @@ export class S3Store implements ObjectStore {
     const body = out.Body as Readable;
     const verify = new VerifyingStream(out.ContentLength, out.Metadata?.[SHA256_META], (problem) => damaged(key, problem));
     body.once('error', (e: Error) => verify.destroy(damaged(key, e.message)));
+    // A body that fails before the caller starts reading must not crash the
+    // process as an unhandled 'error': the caller still gets the error, from
+    // the stream's errored state, when it reads.
+    verify.on('error', () => {});
     verify.once('close', () => {
       if (!body.readableEnded) body.destroy();
     });
