@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import { renderReportHtml } from '../report/html-report.ts';
-import type { FusionJob, JobMetrics, JobOutput, JobStage } from '../../../api/src/contract/index.ts';
+import type { FusionJob, JobError, JobMetrics, JobOutput, JobStage } from '../../../api/src/contract/index.ts';
 import type { StoredFile } from '../../../api/src/files/file-service.ts';
 import { JobLog, readJson, toJson } from '../../../api/src/jobs/job-log.ts';
 import { isTerminal } from '../../../api/src/jobs/job-state.ts';
@@ -107,8 +107,8 @@ export class FusionRunner {
         await log.append({ type: 'canceled', message: 'canceled while running', stage: run.stage }, (j) => !isTerminal(j));
         return this.clearActive(jobId);
       }
-      if (isFusionError(err)) {
-        const error = jobErrorFromFusionError(err, run.stage);
+      if (isFusionError(err) || err instanceof InputChanged) {
+        const error = err instanceof InputChanged ? err.jobError(run.stage) : jobErrorFromFusionError(err, run.stage);
         await log.append({ type: 'failed', message: error.message, stage: run.stage, data: { error } }, (j) => !isTerminal(j));
         await this.clearActive(jobId);
         throw new UnrecoverableJobError(error.message);
@@ -129,13 +129,12 @@ export class FusionRunner {
     run.stage = 'download';
     run.report('download', 0, 'downloading inputs');
     const models = await Promise.all(
-      job.inputs.models.map(async (m) => ({
-        bytes: await this.store.getBytes(layout.fileContent(tenant, m.file)),
-        label: m.name,
-        arch: (await this.fileArch(tenant, m.file)) as Arch | null,
-      })),
+      job.inputs.models.map(async (m) => {
+        const { bytes, record } = await this.readInput(tenant, m);
+        return { bytes, label: m.name, arch: record.arch_override as Arch | null };
+      }),
     );
-    const dataset = async (ref: { file: string; name: string }) => ({ bytes: await this.store.getBytes(layout.fileContent(tenant, ref.file)), label: ref.name });
+    const dataset = async (ref: { file: string; name: string }) => ({ bytes: (await this.readInput(tenant, ref)).bytes, label: ref.name });
     const calibration = await dataset(job.inputs.calibration);
     const evaluation = job.inputs.evaluation ? await dataset(job.inputs.evaluation) : null;
     const train = (job.spec.finetune || job.spec.distill) && job.inputs.train ? await dataset(job.inputs.train) : null;
@@ -149,9 +148,27 @@ export class FusionRunner {
     );
   }
 
-  private async fileArch(tenant: string, fileId: string): Promise<unknown> {
-    const file = await readJson<StoredFile>(this.store, layout.fileRecord(tenant, fileId));
-    return file?.arch_override ?? null;
+  /**
+   * An input's bytes, checked against the sha256 its file record was
+   * completed with. The check is what makes a `ready` file immutable on S3:
+   * a presigned upload URL stays valid for its whole lifetime, so a client
+   * can still PUT new bytes after `complete`; without the check the job would
+   * fuse bytes that nobody validated, and the report would name the old hash.
+   */
+  private async readInput(tenant: string, ref: { file: string; name: string }): Promise<{ bytes: Uint8Array; record: StoredFile }> {
+    const record = await readJson<StoredFile>(this.store, layout.fileRecord(tenant, ref.file));
+    if (!record || record.status !== 'ready' || record.sha256 === null) {
+      throw new InputChanged(`${ref.name} (${ref.file}) is no longer a completed file`, { file: ref.file });
+    }
+    const bytes = await this.store.getBytes(layout.fileContent(tenant, ref.file));
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== record.sha256) {
+      throw new InputChanged(
+        `${ref.name} (${ref.file}) changed after it was completed: its content's sha256 is ${actual}, the file was completed with ${record.sha256}; upload it again as a new file`,
+        { file: ref.file, expected_sha256: record.sha256, actual_sha256: actual },
+      );
+    }
+    return { bytes, record };
   }
 
   private async upload(tenant: string, jobId: string, result: ThreadResult): Promise<JobOutput[]> {
@@ -209,6 +226,21 @@ export class FusionRunner {
 
   private async clearActive(jobId: string): Promise<void> {
     await this.store.delete(layout.activeJob(jobId));
+  }
+}
+
+/** An input file no longer holds the bytes it was completed with: the job fails at once (a retry reads the same bytes). */
+class InputChanged extends Error {
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'InputChanged';
+  }
+
+  jobError(stage: JobStage | null): JobError {
+    return { code: 'invalid_input', message: this.message, stage, details: this.details };
   }
 }
 
