@@ -12,7 +12,9 @@
  *      nothing crashes here, so a second `running` would be a duplicate);
  *   3. memory (RSS and V8 heap) of the API and of each runner over the drain,
  *      and its growth: the mean of the last third of the samples against the
- *      first third;
+ *      first third; also the live heap (sampled right after a full GC every
+ *      5 s; the processes run with --expose-gc), which tells a leak from
+ *      garbage not yet collected;
  *   4. one `--upload-mb` (1024) MiB upload streamed through the API, generated
  *      as it is sent (a valid safetensors dataset, completed and validated),
  *      with the API's memory sampled throughout.
@@ -315,8 +317,8 @@ function table(rows: Record<string, unknown>[]): string {
   return [line(keys), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(keys.map((k) => String(r[k]))))].join('\n');
 }
 
-function series(p: NodeProcess, from: number, to: number): { t_s: number; rss_mb: number; heap_mb: number }[] {
-  return p.memory.filter((m) => m.t >= from && m.t <= to).map((m: MemoryReport) => ({ t_s: round((m.t - from) / 1000), rss_mb: mb(m.rss), heap_mb: mb(m.heap) }));
+function series(samples: MemoryReport[], from: number, to: number): { t_s: number; rss_mb: number; heap_mb: number }[] {
+  return samples.filter((m) => m.t >= from && m.t <= to).map((m: MemoryReport) => ({ t_s: round((m.t - from) / 1000), rss_mb: mb(m.rss), heap_mb: mb(m.heap) }));
 }
 
 const exit = async (code: number) => {
@@ -344,8 +346,21 @@ try {
   const d = drained.result;
   console.log(table([{ ...d, jobs_per_runner: Object.values(d.jobs_per_runner).join('/'), violations: d.violations.length }]));
   for (const v of d.violations.slice(0, 20)) console.log(`  violation: ${v}`);
-  const memory = processes.map((p) => ({ process: p.name, ...growth(p.memory.filter((m) => m.t >= drained.from && m.t <= drained.to)) }));
-  console.log(`\nmemory during the drain (MB; first third of the samples → last third, mean):\n${table(memory as unknown as Record<string, unknown>[])}`);
+  const inDrain = (m: MemoryReport) => m.t >= drained.from && m.t <= drained.to;
+  const memory = processes.map((p) => {
+    const live = growth(p.afterGc.filter(inDrain));
+    return {
+      process: p.name,
+      ...growth(p.memory.filter(inDrain)),
+      gc_samples: live.samples,
+      live_heap_first_mb: live.heap_first_mb,
+      live_heap_last_mb: live.heap_last_mb,
+      live_heap_growth_mb: live.heap_growth_mb,
+    };
+  });
+  console.log(
+    `\nmemory during the drain (MB; mean of the first third of the samples → the last third; live heap: right after a full GC, every 5 s):\n${table(memory as unknown as Record<string, unknown>[])}`,
+  );
 
   console.log(`\nstreaming a ${uploadMb} MiB upload through the API…`);
   const upload = await largeUpload(api, apiProc);
@@ -369,7 +384,8 @@ try {
     create_phase_api_memory: create.api_memory,
     drain: d,
     drain_memory: memory,
-    drain_memory_series: Object.fromEntries(processes.map((p) => [p.name, series(p, drained.from, drained.to)])),
+    drain_memory_series: Object.fromEntries(processes.map((p) => [p.name, series(p.memory, drained.from, drained.to)])),
+    drain_live_heap_series: Object.fromEntries(processes.map((p) => [p.name, series(p.afterGc, drained.from, drained.to)])),
     upload,
   };
   console.log(`load average at end: ${result.machine.load_average_at_end.join(', ')}`);

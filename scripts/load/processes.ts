@@ -30,6 +30,8 @@ export interface NodeProcess {
   output(): string;
   /** Memory reports received so far (every 250 ms). */
   memory: MemoryReport[];
+  /** Reports taken right after a full GC (every 5 s): the live heap. */
+  afterGc: MemoryReport[];
 }
 
 export async function freePort(): Promise<number> {
@@ -87,7 +89,7 @@ export async function startRedis(dir: string): Promise<{ url: string; child: Chi
 export async function startNode(name: string, entry: string, env: Record<string, string>, ready: RegExp): Promise<NodeProcess> {
   // LOAD_CPU_PROF=<folder>: each service process writes a V8 CPU profile there when it exits.
   const profile = process.env.LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', '--import', hook, entry], {
+  const child = spawn(process.execPath, [...profile, '--expose-gc', '--import', 'tsx', '--import', hook, entry], {
     cwd: repo,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -99,9 +101,10 @@ export async function startNode(name: string, entry: string, env: Record<string,
   const keep = (d: Buffer) => (out = (out + d.toString()).slice(-65_536));
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const proc: NodeProcess = { name, child, output: () => out, memory: [] };
-  child.on('message', (m: MemoryReport & { type?: string }) => {
-    if (m?.type === 'load-stats') proc.memory.push({ t: m.t, rss: m.rss, heap: m.heap, external: m.external, array_buffers: m.array_buffers });
+  const proc: NodeProcess = { name, child, output: () => out, memory: [], afterGc: [] };
+  child.on('message', (m: MemoryReport & { type?: string; gc?: boolean }) => {
+    if (m?.type !== 'load-stats') return;
+    (m.gc ? proc.afterGc : proc.memory).push({ t: m.t, rss: m.rss, heap: m.heap, external: m.external, array_buffers: m.array_buffers });
   });
   await waitFor(child, name, () => out, ready, 60_000);
   return proc;

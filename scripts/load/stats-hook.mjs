@@ -13,5 +13,16 @@ if (typeof process.send === 'function') {
   };
   send();
   setInterval(send, every).unref();
+  // With --expose-gc (the load script passes it), also a sample right after a
+  // full collection every LOAD_GC_EVERY_MS (default 5000): the live heap, the
+  // figure that tells a leak from garbage not yet collected.
+  if (typeof globalThis.gc === 'function') {
+    const gcEvery = Number(process.env.LOAD_GC_EVERY_MS) || 5000;
+    setInterval(() => {
+      globalThis.gc();
+      const m = process.memoryUsage();
+      if (process.connected) process.send({ type: 'load-stats', gc: true, t: Date.now(), rss: m.rss, heap: m.heapUsed, external: m.external, array_buffers: m.arrayBuffers }, () => {});
+    }, gcEvery).unref();
+  }
   process.channel?.unref();
 }
