@@ -41,6 +41,7 @@ export async function createQueue(config: Config): Promise<JobQueue<FusionQueueD
       redisUrl: config.redis.url,
       lockDurationMs: config.redis.lockMs,
       stalledIntervalMs: config.redis.stalledIntervalMs,
+      unavailableAfterMs: config.redis.unavailableAfterMs,
     });
   }
   return new InProcessQueue<FusionQueueData>();
@@ -60,12 +61,8 @@ export async function createTickQueue(config: Config): Promise<TickQueue> {
       defaultAttempts: TICK_ATTEMPTS,
       lockDurationMs: config.redis.lockMs,
       stalledIntervalMs: config.redis.stalledIntervalMs,
+      unavailableAfterMs: config.redis.unavailableAfterMs,
     });
   }
   return new InProcessQueue<TickData>({ defaultAttempts: TICK_ATTEMPTS });
-}
-
-/** The in-process queue forgets its jobs on exit; the store remembers which are unfinished. */
-export function queueForgetsOnRestart(config: Config): boolean {
-  return config.redis === null;
 }

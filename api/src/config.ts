@@ -24,6 +24,8 @@ export interface RedisSettings {
   /** BullMQ lock: a runner silent for longer is presumed dead and its job handed to another. */
   lockMs: number;
   stalledIntervalMs: number;
+  /** How long a queue operation waits for an unreachable Redis before it gives up (job creation still succeeds). */
+  unavailableAfterMs: number;
 }
 
 export interface Config {
@@ -40,6 +42,13 @@ export interface Config {
   maxUploadBytes: number;
   presignSeconds: number;
   eventPollMs: number;
+  /**
+   * Milliseconds between the API's reconciliation passes, which put
+   * unfinished jobs and active schedules back on a queue that lost them (a
+   * Redis restarted empty); 0 turns the periodic pass off (it still runs on
+   * start and on every Redis reconnect).
+   */
+  reconcileIntervalMs: number;
   /** Per-API-key token bucket; null when RATE_LIMIT_PER_SECOND is 0. */
   rateLimit: { perSecond: number; burst: number } | null;
 }
@@ -94,6 +103,7 @@ export function configFromEnv(env: Env = process.env): Config {
           queueName: text(env, 'QUEUE_NAME') ?? 'clafusion-fusions',
           lockMs: integer(env, 'QUEUE_LOCK_MS', 30_000, 100),
           stalledIntervalMs: integer(env, 'QUEUE_STALLED_INTERVAL_MS', 15_000, 100),
+          unavailableAfterMs: integer(env, 'QUEUE_UNAVAILABLE_AFTER_MS', 5_000, 1),
         }
       : null,
     inProcessRunners: integer(env, 'RUNNERS', redisUrl ? 0 : 1),
@@ -101,6 +111,7 @@ export function configFromEnv(env: Env = process.env): Config {
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', LIMITS.maxUploadBytes, 1),
     presignSeconds: integer(env, 'PRESIGN_SECONDS', 900, 1),
     eventPollMs: integer(env, 'EVENT_POLL_MS', 500, 10),
+    reconcileIntervalMs: integer(env, 'RECONCILE_INTERVAL_MS', 60_000),
     rateLimit: rateLimitFromEnv(env),
   };
 }

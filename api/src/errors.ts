@@ -7,7 +7,7 @@ import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
 import { API_ERROR_STATUS, type ApiErrorBody, type ApiErrorCode } from './contract/index.ts';
-import { ObjectStoreError } from './ports/index.ts';
+import { ObjectStoreError, QueueUnavailableError } from './ports/index.ts';
 
 const TRPC_CODE_BY_STATUS: Record<number, TRPC_ERROR_CODE_KEY> = {
   400: 'BAD_REQUEST',
@@ -56,6 +56,9 @@ export function fromInfrastructure(err: unknown): unknown {
       return new ApiError('insufficient_storage', 'The object store is out of space; nothing was stored. Retry once space has been freed', {});
     }
     return new ApiError('service_unavailable', 'The object store is unavailable; retry later', {});
+  }
+  if (err instanceof QueueUnavailableError) {
+    return new ApiError('service_unavailable', 'The job queue is unavailable; retry later', {});
   }
   return err;
 }

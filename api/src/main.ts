@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createQueue, createStore, createTickQueue, queueForgetsOnRestart } from './adapters.ts';
+import { createQueue, createStore, createTickQueue } from './adapters.ts';
 import { authenticate, createApiKey } from './auth/api-keys.ts';
 import { configFromEnv } from './config.ts';
 import type { ObjectStore } from './ports/index.ts';
@@ -27,7 +27,9 @@ const config = configFromEnv();
 const store = await createStore(config);
 const queue = await createQueue(config);
 const ticks = await createTickQueue(config);
-const server = await startServer({ ...config, store, queue, ticks, requeueOnStart: queueForgetsOnRestart(config) });
+// Reconcile on start with either queue: the embedded one forgot everything, and
+// a Redis may have come back empty while no API ran (see jobs/recover.ts).
+const server = await startServer({ ...config, store, queue, ticks, requeueOnStart: true });
 console.log(`clafusion API listening on ${server.url}`);
 console.log(`  store: ${config.s3 ? `s3://${config.s3.bucket}` : config.dataDir}  queue: ${config.redis ? 'redis' : 'in-process'}  in-process runners: ${config.inProcessRunners}`);
 if (!config.s3) console.log(`  development API key (tenant "dev"): ${await developmentKey(store, config.dataDir)}`);

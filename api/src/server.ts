@@ -8,11 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { createApp } from './http/app.ts';
 import type { RateLimitSettings } from './http/rate-limit.ts';
-import { requeueUnfinishedJobs } from './jobs/recover.ts';
+import { Reconciler, reconcileSchedules } from './jobs/recover.ts';
 import type { FusionQueueData } from './jobs/queue-data.ts';
-import type { JobQueue, ObjectStore, WorkerHandle } from './ports/index.ts';
+import { type JobQueue, type ObjectStore, QueueUnavailableError, type WorkerHandle } from './ports/index.ts';
 import { InProcessQueue } from './queue/in-process-queue.ts';
-import { TICK_ATTEMPTS, type TickData, type TickQueue, armStoredSchedules } from './schedules/tick-queue.ts';
+import { TICK_ATTEMPTS, type TickData, type TickQueue } from './schedules/tick-queue.ts';
 import { ScheduleTicker } from './schedules/ticker.ts';
 import { type ServiceSettings, createServices } from './services.ts';
 import type { Services } from './trpc/context.ts';
@@ -25,10 +25,19 @@ export interface ServerOptions extends ServiceSettings {
   /** Jobs run at once in this process; 0 when separate runner processes do the work. */
   inProcessRunners: number;
   /**
-   * Re-enqueue jobs the store lists as unfinished, and re-arm the stored
-   * schedules (only for queues that forget on restart).
+   * Reconcile on start: re-enqueue the jobs the store lists as unfinished
+   * that the queue lacks, and re-arm the stored schedules it lacks
+   * (jobs/recover.ts). `npm start` always does; with either queue it is
+   * harmless, since what the queue still holds is left alone.
    */
   requeueOnStart: boolean;
+  /**
+   * Milliseconds between periodic reconciliation passes (RECONCILE_INTERVAL_MS),
+   * which heal a Redis that lost its jobs while this process kept running;
+   * 0 or unset for none. A pass also runs whenever the queue's connection
+   * comes back after being lost.
+   */
+  reconcileIntervalMs?: number;
   /** Where schedule ticks travel; this process consumes them. Default: an in-process scheduler of its own. */
   ticks?: TickQueue;
   /** Ticks handled at once (each follows its job to the end). Default 8. */
@@ -52,7 +61,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { startRunner } = await import('../../gpu-runner/src/worker/index.ts');
     runner = startRunner(options.store, options.queue, { concurrency: options.inProcessRunners });
   }
-  if (options.requeueOnStart) await requeueUnfinishedJobs(options.store, options.queue);
   // Every API instance consumes ticks: the scheduler enqueues one job per tick cluster-wide, and one instance takes it.
   const ticker = new ScheduleTicker(
     options.store,
@@ -62,7 +70,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     { pollMs: options.eventPollMs, onError: (e) => console.warn('[schedules]', (e as Error).message) },
   );
   const tickWorker = ticks.process(ticker.handle, { concurrency: options.tickConcurrency ?? 8 });
-  if (options.requeueOnStart || ownTicks) await armStoredSchedules(options.store, ticks);
+  const reconciler = new Reconciler(options.store, options.queue, ticks, { intervalMs: options.reconcileIntervalMs ?? 0 });
+  try {
+    if (options.requeueOnStart) await reconciler.run();
+    else if (ownTicks) await reconcileSchedules(options.store, ticks);
+  } catch (err) {
+    // Redis is away: serve anyway; the pass after it reconnects puts the jobs back.
+    if (!(err instanceof QueueUnavailableError)) throw err;
+    console.warn('[reconcile]', err.message);
+  }
+  reconciler.start();
   const app = createApp(services, { rateLimit: options.rateLimit });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s));
@@ -77,6 +94,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Open SSE streams would hold the server open until their jobs finish.
       if ('closeAllConnections' in server) server.closeAllConnections();
       await closed;
+      await reconciler.close();
       ticker.close();
       await tickWorker.close();
       if (ownTicks) await ticks.close();

@@ -20,7 +20,7 @@ import type { FileService } from '../files/file-service.ts';
 import { newId } from '../ids.ts';
 import type { LineageService } from '../lineages/lineage-service.ts';
 import { resolveRequest } from '../lineages/resolve-request.ts';
-import { type JobQueue, type ObjectStore, ObjectStoreError } from '../ports/index.ts';
+import { type JobQueue, type ObjectStore, ObjectStoreError, QueueUnavailableError } from '../ports/index.ts';
 import { layout } from '../store-layout.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { checkCompatible } from './compatibility.ts';
@@ -97,8 +97,23 @@ export class JobService {
     const { state } = await log.append({ type: 'queued', message: 'queued' }, (_job, seq) => seq === 0);
     await this.putIfAbsent(layout.jobIndexEntry(tenant, jobId), {});
     await this.putIfAbsent(layout.activeJob(jobId), { tenant });
-    await this.queue.enqueue(jobId, { tenant, job_id: jobId }, { attempts: JOB_ATTEMPTS });
+    await this.tolerateQueueOutage(`enqueue ${jobId}`, () => this.queue.enqueue(jobId, { tenant, job_id: jobId }, { attempts: JOB_ATTEMPTS }));
     return state.job;
+  }
+
+  /**
+   * The store, not the queue, decides what happens to a job: once its record
+   * and active-jobs entry are written, reconciliation enqueues it when Redis
+   * is back (jobs/recover.ts), and a runner learns of a cancel from the log.
+   * So an unreachable queue delays the job instead of failing the request.
+   */
+  private async tolerateQueueOutage(what: string, operation: () => Promise<void>): Promise<void> {
+    try {
+      await operation();
+    } catch (err) {
+      if (!(err instanceof QueueUnavailableError)) throw err;
+      console.warn(`[jobs] could not ${what} now, reconciliation will: ${err.message}`);
+    }
   }
 
   private async replayedJobId(key: string, bodyHash: string): Promise<string | null> {
@@ -249,12 +264,12 @@ export class JobService {
     }
     const direct = await log.append({ type: 'canceled', message: 'canceled before it started' }, (job) => job.status === 'queued');
     if (direct.event) {
-      await this.queue.cancel(id);
+      await this.tolerateQueueOutage(`cancel ${id} on the queue`, () => this.queue.cancel(id));
       await this.store.delete(layout.activeJob(id));
       return direct.state.job;
     }
     const requested = await log.append({ type: 'cancel_requested', message: 'cancel requested' }, (job) => !isTerminal(job) && !job.cancel_requested);
-    await this.queue.cancel(id);
+    await this.tolerateQueueOutage(`cancel ${id} on the queue`, () => this.queue.cancel(id));
     const job = requested.state.job;
     if (isTerminal(job) && job.status !== 'canceled') {
       throw new ApiError('job_not_cancelable', `Fusion ${id} already ${job.status}`, { id, status: job.status });

@@ -32,6 +32,19 @@ export class UnrecoverableJobError extends Error {
   }
 }
 
+/**
+ * The queue's backend (Redis) cannot be reached right now. Callers whose
+ * work is also recorded in the store (a job's record, its entry in the
+ * active-jobs index) may go on without the queue: reconciliation puts the
+ * job on the queue once it is back (jobs/recover.ts).
+ */
+export class QueueUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'QueueUnavailableError';
+  }
+}
+
 export interface WorkerHandle {
   /** Stops taking new jobs and waits for the running ones (graceful shutdown). */
   close(): Promise<void>;
@@ -55,6 +68,15 @@ export interface JobQueue<T = unknown> {
   cancel(id: string): Promise<void>;
   /** Number of jobs waiting (not yet taken). */
   waiting(): Promise<number>;
+  /** Whether the queue holds the job now: waiting, delayed for a retry, or running. */
+  has(id: string): Promise<boolean>;
+  /**
+   * Calls `listener` whenever the queue's backend is reachable again after
+   * its connection was lost (it may have come back empty: a Redis restarted
+   * without persistence, a failover, a flush). Queues that cannot lose their
+   * jobs while the process lives leave it out.
+   */
+  onReconnect?(listener: () => void): void;
   close(): Promise<void>;
 }
 

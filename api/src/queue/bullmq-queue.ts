@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Job, Queue, UnrecoverableError, Worker, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
+  QueueUnavailableError,
   UnrecoverableJobError,
   type JobQueue,
   type JobScheduler,
@@ -36,12 +38,21 @@ export interface BullMqQueueOptions {
   stalledIntervalMs?: number;
   /** How often a job may stall before it fails. Default 1. */
   maxStalledCount?: number;
+  /**
+   * How long a queue operation (enqueue, cancel, a progress heartbeat, a
+   * schedule change) waits for an unreachable Redis before it fails with
+   * QueueUnavailableError. While the connection is known to be down it fails
+   * at once. Default 5 s.
+   */
+  unavailableAfterMs?: number;
   /** Where worker and connection errors go (they do not fail jobs). Default console.warn. */
   onError?: (error: Error) => void;
 }
 
 /** Every state in which a job has not been taken by a runner yet. */
 const NOT_TAKEN = ['wait', 'delayed', 'prioritized', 'waiting-children'] as const;
+/** How long a closing worker may take once its jobs are done (see closeWorker). */
+const CLOSE_GRACE_MS = 5_000;
 /** A cancel mark outlives any plausible stall recovery, then expires. */
 const CANCEL_TTL_S = 24 * 3600;
 
@@ -59,6 +70,16 @@ const CANCEL_TTL_S = 24 * 3600;
  *
  * Connections: one for the Queue (also used to publish), and per worker one
  * that BullMQ duplicates for its blocking fetch plus one subscriber.
+ *
+ * Redis going away: every connection is an ioredis client with
+ * `maxRetriesPerRequest: null`, so it reconnects forever and BullMQ's worker
+ * loop keeps retrying; worker errors (a lock that cannot be renewed, a job
+ * that cannot be moved to completed because Redis lost it) go to `onError`
+ * and never crash the process. Redis may come back empty, so `onReconnect`
+ * tells the owner when the Queue's connection is ready again after it was
+ * lost: the API then puts the unfinished jobs from the store back
+ * (jobs/recover.ts). Operations fail with QueueUnavailableError instead of
+ * waiting for Redis forever.
  */
 export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
   readonly name: string;
@@ -68,6 +89,10 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
   private readonly prefix: string;
   private readonly workers = new Set<{ close(): Promise<void> }>();
   private closing: Promise<void> | undefined;
+  private readonly reconnectListeners = new Set<() => void>();
+  /** The Queue's connection was ready once, and lost since (a 'ready' now is a reconnect). */
+  private everReady = false;
+  private lost = false;
 
   constructor(options: BullMqQueueOptions) {
     this.options = options;
@@ -76,6 +101,17 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
     // BullMQ needs maxRetriesPerRequest: null (its blocking commands must not time out).
     this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
     this.connection.on('error', this.onError);
+    this.connection.on('close', () => {
+      if (!this.everReady || this.lost || this.closing) return;
+      this.lost = true;
+      this.onError(new Error('lost the connection to Redis; reconnecting'));
+    });
+    this.connection.on('ready', () => {
+      const reconnected = this.lost;
+      this.everReady = true;
+      this.lost = false;
+      if (reconnected && !this.closing) for (const listener of this.reconnectListeners) listener();
+    });
     this.queue = new Queue(this.name, { connection: this.connection, prefix: this.prefix });
     this.queue.on('error', this.onError);
   }
@@ -83,8 +119,20 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
   async enqueue(id: string, data: T, options: { attempts?: number } = {}): Promise<void> {
     this.assertOpen();
     checkJobId(id);
+    const opts = { ...this.jobOptions(options.attempts), jobId: id };
     // Queue.add with an existing jobId returns the existing job and adds nothing.
-    await this.queue.add('job', data, { ...this.jobOptions(options.attempts), jobId: id });
+    await this.available(`enqueue ${id}`, () => this.queue.add('job', data, opts));
+  }
+
+  async has(id: string): Promise<boolean> {
+    checkJobId(id);
+    // Finished jobs are removed at once, so any state but these is a live job.
+    const state = await this.available(`look up ${id}`, () => this.queue.getJobState(id));
+    return state !== 'unknown' && state !== 'completed' && state !== 'failed';
+  }
+
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.add(listener);
   }
 
   process(handler: (job: QueuedJob<T>) => Promise<void>, options: WorkerOptions = {}): WorkerHandle {
@@ -113,8 +161,9 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
               attempt: job.attemptsStarted,
               maxAttempts: job.opts.attempts ?? 1,
               signal: controller.signal,
+              // A heartbeat must not hang the run while Redis is away.
               progress: async (value) => {
-                await job.updateProgress(value);
+                await this.available(`progress of ${id}`, () => job.updateProgress(value));
               },
             });
           }
@@ -155,7 +204,7 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
       close: () =>
         (closing ??= (async () => {
           await started;
-          await worker.close(); // waits for the running jobs
+          await this.closeWorker(worker, running);
           await Promise.all([subscriber.quit(), workerConnection.quit()].map((p) => p.catch(() => undefined)));
           this.workers.delete(handle);
         })()),
@@ -164,8 +213,38 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
     return handle;
   }
 
+  /**
+   * `worker.close()` waits for the running jobs, then for BullMQ's blocking
+   * connection to end. After a Redis restart that connection can be left
+   * 'reconnecting' with no reconnect pending, and BullMQ then waits for ever
+   * (seen with BullMQ 6.7 on ioredis 6). So once no job of ours runs, it gets
+   * CLOSE_GRACE_MS more; after that the close goes on without it.
+   */
+  private async closeWorker(worker: Worker<T>, running: ReadonlyMap<string, unknown>): Promise<void> {
+    const closed = worker.close().then(
+      () => true,
+      (e: Error) => {
+        this.onError(e);
+        return true;
+      },
+    );
+    const stop = new AbortController();
+    const grace = (async () => {
+      while (running.size > 0) await sleep(50, undefined, { signal: stop.signal });
+      await sleep(CLOSE_GRACE_MS, undefined, { signal: stop.signal });
+      return false;
+    })().catch(() => true);
+    const done = await Promise.race([closed, grace]);
+    stop.abort();
+    if (!done) this.onError(new Error(`a worker of ${this.name} did not close within ${CLOSE_GRACE_MS} ms of its last job; closing its connections`));
+  }
+
   async cancel(id: string): Promise<void> {
     checkJobId(id);
+    await this.available(`cancel ${id}`, () => this.cancelNow(id));
+  }
+
+  private async cancelNow(id: string): Promise<void> {
     const key = this.cancelKey(id);
     // Mark first: a worker that takes the job from now on sees the mark.
     await this.connection.set(key, '1', 'EX', CANCEL_TTL_S);
@@ -192,28 +271,31 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
   }
 
   async waiting(): Promise<number> {
-    return this.queue.getJobCountByTypes(...NOT_TAKEN);
+    return this.available('count waiting jobs', () => this.queue.getJobCountByTypes(...NOT_TAKEN));
   }
 
   async upsertSchedule(id: string, repeat: ScheduleRepeat, data: T): Promise<void> {
     this.assertOpen();
     checkJobId(id);
     validateRepeat(repeat);
-    await this.queue.upsertJobScheduler(
-      id,
-      // UTC unless told otherwise, as in the in-process scheduler (BullMQ
-      // would use the time zone of whichever process computes the next tick).
-      'every' in repeat ? { every: repeat.every } : { pattern: repeat.pattern, tz: repeat.tz ?? 'UTC' },
-      { name: 'scheduled', data, opts: this.jobOptions(undefined) },
+    const opts = this.jobOptions(undefined);
+    await this.available(`arm schedule ${id}`, () =>
+      this.queue.upsertJobScheduler(
+        id,
+        // UTC unless told otherwise, as in the in-process scheduler (BullMQ
+        // would use the time zone of whichever process computes the next tick).
+        'every' in repeat ? { every: repeat.every } : { pattern: repeat.pattern, tz: repeat.tz ?? 'UTC' },
+        { name: 'scheduled', data, opts },
+      ),
     );
   }
 
   async removeSchedule(id: string): Promise<boolean> {
-    return this.queue.removeJobScheduler(id);
+    return this.available(`remove schedule ${id}`, () => this.queue.removeJobScheduler(id));
   }
 
   async listSchedules(): Promise<ScheduleInfo<T>[]> {
-    const schedulers = await this.queue.getJobSchedulers(0, -1, true);
+    const schedulers = await this.available('list schedules', () => this.queue.getJobSchedulers(0, -1, true));
     return schedulers.map((s) => ({
       id: s.key,
       repeat: s.every !== undefined && s.every !== null ? { every: Number(s.every) } : { pattern: s.pattern!, tz: s.tz },
@@ -245,6 +327,34 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
     };
   }
 
+  /**
+   * Runs a Redis operation unless Redis is known to be unreachable, and gives
+   * up waiting for it after `unavailableAfterMs` (ioredis would hold the
+   * command until a reconnect, however long that takes). An operation given
+   * up on may still run once Redis is back; every one used here may.
+   */
+  private async available<R>(what: string, operation: () => Promise<R>): Promise<R> {
+    if (this.lost) throw new QueueUnavailableError(`Redis is unreachable (queue ${this.name}): could not ${what}`);
+    const limit = this.options.unavailableAfterMs ?? 5_000;
+    let timer: NodeJS.Timeout | undefined;
+    const pending = operation();
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new QueueUnavailableError(`Redis did not answer within ${limit} ms (queue ${this.name}): could not ${what}`)), limit);
+    });
+    try {
+      return await Promise.race([pending, timeout]);
+    } catch (err) {
+      // ioredis' own verdict on a dead connection, in our terms.
+      if (!(err instanceof QueueUnavailableError) && this.lost) {
+        throw new QueueUnavailableError(`Redis is unreachable (queue ${this.name}): could not ${what}`, { cause: err });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      pending.catch(() => undefined);
+    }
+  }
+
   private cancelKey(id: string): string {
     return `${this.prefix}:${this.name}:cancel:${id}`;
   }
@@ -257,7 +367,18 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
     if (this.closing) throw new Error('The queue is closed');
   }
 
+  /** When each message was last logged (by the default onError). */
+  private readonly logged = new Map<string, number>();
+
   private readonly onError = (error: Error): void => {
-    (this.options.onError ?? ((e: Error) => console.warn(`[queue ${this.name}]`, e.message)))(error);
+    if (this.options.onError) return this.options.onError(error);
+    // While Redis is away every connection fails each reconnect and every
+    // running job its lock renewal: log each message once per 30 s.
+    const now = Date.now();
+    const last = this.logged.get(error.message);
+    if (last !== undefined && now - last < 30_000) return;
+    if (this.logged.size > 100) for (const [message, at] of this.logged) if (now - at >= 30_000) this.logged.delete(message);
+    this.logged.set(error.message, now);
+    console.warn(`[queue ${this.name}]`, error.message);
   };
 }

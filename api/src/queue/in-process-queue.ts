@@ -118,6 +118,10 @@ export class InProcessQueue<T = unknown> implements JobQueue<T>, JobScheduler<T>
     return n;
   }
 
+  async has(id: string): Promise<boolean> {
+    return this.entries.has(id);
+  }
+
   /** Stops the schedules and every worker (waiting for running jobs); waiting jobs are dropped. */
   async close(): Promise<void> {
     this.closed = true;

@@ -64,6 +64,29 @@ export function runJobQueueConformance(name: string, makeQueue: MakeQueue): void
     );
 
     it(
+      'has(id) is true while a job is waiting or running and false once it finished or was never there',
+      withQueue<null>(async (queue) => {
+        expect(await queue.has('nobody')).toBe(false);
+        await queue.enqueue('held', null);
+        expect(await queue.has('held')).toBe(true);
+        const hold = gate();
+        let started = false;
+        const handle = queue.process(async () => {
+          started = true;
+          await hold.promise;
+        });
+        await waitFor(() => started, 5_000, 'the job to start');
+        expect(await queue.has('held')).toBe(true);
+        // Enqueueing a running job again adds nothing.
+        await queue.enqueue('held', null);
+        expect(await queue.waiting()).toBe(0);
+        hold.open();
+        await waitFor(async () => !(await queue.has('held')), 5_000, 'the job to be forgotten');
+        await handle.close();
+      }),
+    );
+
+    it(
       'runs at most `concurrency` jobs at a time, and uses all of it',
       withQueue<null>(async (queue) => {
         let running = 0;

@@ -20,7 +20,7 @@ import { newId } from '../ids.ts';
 import { readJson, toJson } from '../jobs/job-log.ts';
 import { type LineageService, putIfAbsent } from '../lineages/lineage-service.ts';
 import { resolveRequest } from '../lineages/resolve-request.ts';
-import type { ObjectStore } from '../ports/index.ts';
+import { type ObjectStore, QueueUnavailableError } from '../ports/index.ts';
 import { layout } from '../store-layout.ts';
 import { type RunStore, toListPage } from './runs.ts';
 import type { TickQueue } from './tick-queue.ts';
@@ -145,7 +145,7 @@ export class ScheduleService {
     // Pausing: the record first, so a tick already on its way sees `paused`.
     if (status === 'paused') {
       await this.save(tenant, next);
-      await this.ticks.removeSchedule(id);
+      await this.whileQueueAway(() => this.ticks.removeSchedule(id));
     } else {
       await this.save(tenant, next);
       await this.arm(tenant, next);
@@ -155,7 +155,22 @@ export class ScheduleService {
 
   private async arm(tenant: string, schedule: Schedule): Promise<void> {
     if (schedule.status !== 'active') return;
-    await this.ticks.upsertSchedule(schedule.id, repeatOf(schedule), { tenant, schedule_id: schedule.id });
+    await this.whileQueueAway(() => this.ticks.upsertSchedule(schedule.id, repeatOf(schedule), { tenant, schedule_id: schedule.id }));
+  }
+
+  /**
+   * The stored record decides whether a schedule is armed: with Redis away,
+   * the API's reconciliation arms or disarms it once Redis is back
+   * (jobs/recover.ts), so the change stands. (Delete still needs Redis: it
+   * disarms before it forgets the record; without Redis it answers 503.)
+   */
+  private async whileQueueAway(operation: () => Promise<unknown>): Promise<void> {
+    try {
+      await operation();
+    } catch (err) {
+      if (!(err instanceof QueueUnavailableError)) throw err;
+      console.warn(`[schedules] Redis is away; reconciliation will apply this change: ${err.message}`);
+    }
   }
 
   private async save(tenant: string, schedule: Schedule): Promise<void> {

@@ -7,7 +7,7 @@
  * the fusion jobs that come out of it, so a GPU busy with a long fusion never
  * delays a tick, and the runner stays unaware of schedules.
  */
-import type { JobQueue, JobScheduler, ObjectStore } from '../ports/index.ts';
+import type { JobQueue, JobScheduler, ObjectStore, ScheduleRepeat } from '../ports/index.ts';
 import { readJson } from '../jobs/job-log.ts';
 import type { Schedule } from '../contract/index.ts';
 import { layout } from '../store-layout.ts';
@@ -34,11 +34,15 @@ export function tickOf(jobId: string): number {
 /**
  * Arms every active schedule in the store on `ticks` (and disarms paused
  * ones): the in-process scheduler forgets its schedules on restart, the
- * store does not. BullMQ keeps its job schedulers in Redis and needs none
- * of this (re-upserting there would fire an extra immediate tick).
+ * store does not. With `armed` (what `ticks` holds now, by id) only what
+ * differs changes: a schedule that is missing or has another trigger is
+ * armed, an inactive one that is armed is removed. BullMQ keeps its job
+ * schedulers in Redis, but loses them with a Redis that comes back empty;
+ * re-upserting one it still has would fire an extra immediate tick, hence
+ * `armed` (jobs/recover.ts). Returns how many it armed.
  */
-export async function armStoredSchedules(store: ObjectStore, ticks: TickQueue): Promise<number> {
-  let armed = 0;
+export async function armStoredSchedules(store: ObjectStore, ticks: TickQueue, armed?: ReadonlyMap<string, ScheduleRepeat>): Promise<number> {
+  let count = 0;
   let after: string | undefined;
   do {
     const page = await store.list(layout.schedulesIndex(), { after, limit: 1000 });
@@ -47,13 +51,21 @@ export async function armStoredSchedules(store: ObjectStore, ticks: TickQueue): 
       const entry = await readJson<{ tenant: string }>(store, o.key);
       const schedule = entry ? await readJson<Schedule>(store, layout.scheduleRecord(entry.tenant, id)) : null;
       if (!entry || !schedule || schedule.status !== 'active') {
-        await ticks.removeSchedule(id);
+        if (!armed || armed.has(id)) await ticks.removeSchedule(id);
         continue;
       }
-      await ticks.upsertSchedule(id, repeatOf(schedule), { tenant: entry.tenant, schedule_id: id });
-      armed++;
+      const repeat = repeatOf(schedule);
+      if (armed && sameRepeat(armed.get(id), repeat)) continue;
+      await ticks.upsertSchedule(id, repeat, { tenant: entry.tenant, schedule_id: id });
+      count++;
     }
     after = page.next;
   } while (after);
-  return armed;
+  return count;
+}
+
+function sameRepeat(a: ScheduleRepeat | undefined, b: ScheduleRepeat): boolean {
+  if (!a) return false;
+  if ('every' in a || 'every' in b) return 'every' in a && 'every' in b && a.every === b.every;
+  return a.pattern === b.pattern && (a.tz ?? 'UTC') === (b.tz ?? 'UTC');
 }

@@ -16,6 +16,11 @@ if (!config.redis) {
 const store = await createStore(config);
 const queue = await createQueue(config);
 const worker = startRunner(store, queue, { concurrency: config.runnerConcurrency });
+// Redis going away does not stop a runner: its connections reconnect and
+// BullMQ's errors are logged (queue/bullmq-queue.ts). A job it runs meanwhile
+// runs to the end and records its outcome in the store; the API puts jobs
+// Redis lost back on the queue (api/src/jobs/recover.ts).
+queue.onReconnect?.(() => console.log(`clafusion runner ${process.pid}: Redis is reachable again`));
 console.log(`clafusion runner ${process.pid} taking jobs from ${config.redis.queueName} (concurrency ${config.runnerConcurrency})`);
 
 let stopping = false;
