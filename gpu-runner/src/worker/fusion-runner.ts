@@ -85,7 +85,9 @@ export class FusionRunner {
     job.signal.addEventListener('abort', stopOnCancel, { once: true });
     const watcher = setInterval(() => {
       log.state().then(
-        (s) => s?.job.cancel_requested && abort.abort(),
+        // A cancel request, or another runner already finished the job (a
+        // second delivery, e.g. re-enqueued after Redis lost it): stop.
+        (s) => s && (s.job.cancel_requested || isTerminal(s.job)) && abort.abort(),
         () => {},
       );
     }, this.cancelPollMs);
