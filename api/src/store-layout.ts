@@ -21,7 +21,17 @@ export const layout = {
   jobSnapshot: (tenant: string, jobId: string) => `${tenantRoot(tenant)}/fusions/${jobId}/snapshot.json`,
   jobEvents: (tenant: string, jobId: string) => `${tenantRoot(tenant)}/fusions/${jobId}/events/`,
   jobEvent: (tenant: string, jobId: string, seq: number) => `${tenantRoot(tenant)}/fusions/${jobId}/events/${String(seq).padStart(10, '0')}`,
-  jobOutput: (tenant: string, jobId: string, name: OutputName) => `${tenantRoot(tenant)}/fusions/${jobId}/outputs/${name}`,
+  jobOutputs: (tenant: string, jobId: string) => `${tenantRoot(tenant)}/fusions/${jobId}/outputs/`,
+  /**
+   * Outputs are addressed by their content. A job can run twice at once (a
+   * runner presumed dead, a job re-enqueued after Redis lost it), and a
+   * report carries timings, so two runs write different bytes. The first
+   * `succeeded` event records its outputs' sha256, and the key it names holds
+   * exactly those bytes: a losing run writes other keys, never the winner's.
+   */
+  jobOutput: (tenant: string, jobId: string, name: OutputName, sha256: string) => `${tenantRoot(tenant)}/fusions/${jobId}/outputs/${name}/${sha256}`,
+  /** Where outputs were written before they were addressed by content; still read for old jobs. */
+  legacyJobOutput: (tenant: string, jobId: string, name: OutputName) => `${tenantRoot(tenant)}/fusions/${jobId}/outputs/${name}`,
   /** One empty object per job, so listing a tenant's jobs does not walk their events. */
   jobIndex: (tenant: string) => `${tenantRoot(tenant)}/fusion-index/`,
   jobIndexEntry: (tenant: string, jobId: string) => `${tenantRoot(tenant)}/fusion-index/${jobId}`,

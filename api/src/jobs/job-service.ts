@@ -287,16 +287,23 @@ export class JobService {
   }
 
   async outputLink(tenant: string, id: string, name: OutputName, apiBaseUrl: string): Promise<DownloadLink> {
-    await this.succeededWith(tenant, id, name);
-    return this.files.linkFor(layout.jobOutput(tenant, id, name), `${apiBaseUrl}/v1/fusions/${id}/outputs/${name}/content`);
+    const key = await this.succeededWith(tenant, id, name);
+    return this.files.linkFor(key, `${apiBaseUrl}/v1/fusions/${id}/outputs/${name}/content`);
   }
 
-  /** Checks that the job succeeded and has the output; returns its store key. */
+  /** Checks that the job succeeded and has the output; returns the store key of the bytes its record names. */
   async succeededWith(tenant: string, id: string, name: OutputName): Promise<string> {
     const job = await this.get(tenant, id);
-    if (job.status !== 'succeeded' || !job.outputs.some((o) => o.name === name)) {
+    const output = job.status === 'succeeded' ? job.outputs.find((o) => o.name === name) : undefined;
+    if (!output) {
       throw new ApiError('output_not_ready', `Fusion ${id} has no ${name} yet (status ${job.status})`, { id, status: job.status });
     }
-    return layout.jobOutput(tenant, id, name);
+    const key = layout.jobOutput(tenant, id, name, output.sha256);
+    // Jobs that finished before outputs were addressed by content have them under the bare name.
+    if ((await this.store.head(key)) === null) {
+      const legacy = layout.legacyJobOutput(tenant, id, name);
+      if ((await this.store.head(legacy))?.sha256 === output.sha256) return legacy;
+    }
+    return key;
   }
 }

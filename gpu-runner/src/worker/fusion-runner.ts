@@ -93,20 +93,23 @@ export class FusionRunner {
     }, this.cancelPollMs);
     const spec = started.state.job.spec;
     const run = new RunProgress(log, job, spec.finetune !== undefined || spec.distill !== undefined);
+    const written: WrittenOutput[] = [];
     try {
       const result = await this.execute(tenant, started.state.job, run, abort.signal);
       run.stage = 'upload';
-      const outputs = await this.upload(tenant, jobId, result);
+      const outputs = await this.upload(tenant, jobId, result, written);
       await run.flush();
-      await log.append(
+      const succeeded = await log.append(
         { type: 'succeeded', message: 'succeeded', progress: 1, data: { outputs, metrics: metricsOf(result.report) } },
         (j) => !isTerminal(j),
       );
+      if (!succeeded.event) await this.discardUnrecorded(log, written);
       await this.clearActive(jobId);
     } catch (err) {
       await run.flush();
       if (err instanceof FusionAborted || job.signal.aborted) {
         await log.append({ type: 'canceled', message: 'canceled while running', stage: run.stage }, (j) => !isTerminal(j));
+        await this.discardUnrecorded(log, written);
         return this.clearActive(jobId);
       }
       if (isFusionError(err) || err instanceof InputChanged) {
@@ -118,6 +121,7 @@ export class FusionRunner {
       if (job.attempt >= (job.maxAttempts ?? 1)) {
         const error = internalJobError(run.stage, job.attempt);
         await log.append({ type: 'failed', message: error.message, stage: run.stage, data: { error } }, (j) => !isTerminal(j));
+        await this.discardUnrecorded(log, written);
         await this.clearActive(jobId);
       }
       throw err;
@@ -173,13 +177,19 @@ export class FusionRunner {
     return { bytes, record };
   }
 
-  private async upload(tenant: string, jobId: string, result: ThreadResult): Promise<JobOutput[]> {
-    const fused = await this.putVerified(layout.jobOutput(tenant, jobId, 'fused.safetensors'), result.fused, 'application/octet-stream');
-    const report = await this.putVerified(layout.jobOutput(tenant, jobId, 'report.json'), toJson(result.report), 'application/json');
+  private async upload(tenant: string, jobId: string, result: ThreadResult, written: WrittenOutput[]): Promise<JobOutput[]> {
+    const key = (name: JobOutput['name'], sha256: string) => {
+      const k = layout.jobOutput(tenant, jobId, name, sha256);
+      // Noted before the put: a put that seemed to fail may still have landed.
+      written.push({ name, sha256, key: k });
+      return k;
+    };
+    const fused = await this.putVerified((sha) => key('fused.safetensors', sha), result.fused, 'application/octet-stream');
+    const report = await this.putVerified((sha) => key('report.json', sha), toJson(result.report), 'application/json');
     // The HTML page is rendered here, once, next to the JSON it shows; the API
     // serves it as stored and never needs the engine's code.
     const html = await this.putVerified(
-      layout.jobOutput(tenant, jobId, 'report.html'),
+      (sha) => key('report.html', sha),
       new TextEncoder().encode(renderReportHtml(result.report)),
       'text/html; charset=utf-8',
     );
@@ -198,8 +208,9 @@ export class FusionRunner {
    * Only then does the output go into the `succeeded` event; otherwise the
    * upload throws and the job never claims an output it does not have.
    */
-  private async putVerified(key: string, bytes: Uint8Array, contentType: string): Promise<PutResult> {
+  private async putVerified(keyFor: (sha256: string) => string, bytes: Uint8Array, contentType: string): Promise<PutResult> {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const key = keyFor(sha256);
     let problem = '';
     for (let attempt = 1; attempt <= OUTPUT_ATTEMPTS; attempt++) {
       try {
@@ -218,6 +229,28 @@ export class FusionRunner {
     throw new OutputUploadError(`upload of output ${key} failed after ${OUTPUT_ATTEMPTS} attempts: ${problem}`);
   }
 
+  /**
+   * Deletes this run's outputs that the job's record does not name, once the
+   * job is finished (a losing run, or a failed or canceled one), so orphans do
+   * not pile up. Only then: while the job runs, another run may be about to
+   * record the very same key (a deterministic model hashes the same), and
+   * after its end nothing can record anything. Best effort: a leftover costs
+   * storage, never correctness, because the API only serves recorded keys.
+   */
+  private async discardUnrecorded(log: JobLog, written: WrittenOutput[]): Promise<void> {
+    if (written.length === 0) return;
+    try {
+      const state = await log.state();
+      if (!state || !isTerminal(state.job)) return;
+      const recorded = new Set(state.job.status === 'succeeded' ? state.job.outputs.map((o) => `${o.name}/${o.sha256}`) : []);
+      for (const w of written) {
+        if (!recorded.has(`${w.name}/${w.sha256}`)) await this.store.delete(w.key);
+      }
+    } catch {
+      // Best effort (see above).
+    }
+  }
+
   /** The job could not start: cancel it if that was asked, else it is already finished. */
   private async finishCanceledOrDone(log: JobLog, jobId: string, job: FusionJob): Promise<void> {
     if (!isTerminal(job) && job.cancel_requested) {
@@ -229,6 +262,12 @@ export class FusionRunner {
   private async clearActive(jobId: string): Promise<void> {
     await this.store.delete(layout.activeJob(jobId));
   }
+}
+
+interface WrittenOutput {
+  name: JobOutput['name'];
+  sha256: string;
+  key: string;
 }
 
 /** An input file no longer holds the bytes it was completed with: the job fails at once (a retry reads the same bytes). */
