@@ -17,8 +17,9 @@
  *
  * Re-enqueueing a job whose runner still runs it (Redis restarted under a
  * running job: the runner carries on without its lock) lets a second runner
- * take it too. That is safe: the runner skips finished jobs, outputs go to
- * fixed keys, and every status change is appended only if the log still
+ * take it too. That is safe: the runner skips finished jobs, outputs are
+ * addressed by their content (a losing run cannot overwrite what the winner
+ * recorded), and every status change is appended only if the log still
  * allows it, so the job finishes exactly once (jobs/job-log.ts).
  *
  * The API runs it on start, whenever the queue's Redis connection comes back
