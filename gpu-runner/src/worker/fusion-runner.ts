@@ -2,15 +2,18 @@
  * The runner: adapts a queued job to a pipeline run. It reads the job's
  * record and event log, downloads the inputs from the store, runs the fusion
  * in a thread while writing progress events (with a finetune section, one
- * `finetune` event per epoch carrying its metrics), uploads fused.safetensors
- * and report.json, and records the outcome.
+ * `finetune` event per epoch carrying its metrics), uploads fused.safetensors,
+ * report.json and report.html (each verified by reading it back), and
+ * records the outcome.
  *
- * Runs are safe to repeat. A job can reach a runner more than once (a crashed
- * runner's job is handed to another by stall recovery; a retry after an
- * infrastructure error), so: a job already finished is left alone; outputs
- * are deterministic and written with atomic puts under fixed keys; and every
- * status change is appended only if the log still allows it, so the job
- * finishes exactly once.
+ * Runs are safe to repeat, and even to overlap. A job can reach a runner more
+ * than once (a crashed runner's job is handed to another by stall recovery; a
+ * retry after an infrastructure error; a job re-enqueued after Redis lost it
+ * while a runner still ran it), so: a job already finished is left alone;
+ * outputs are written with atomic puts under keys named by their sha256, so
+ * a second run never overwrites what the first recorded; and every status
+ * change is appended only if the log still allows it, so the job finishes
+ * exactly once.
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
