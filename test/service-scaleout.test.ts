@@ -4,6 +4,8 @@
  * runner`), the shared redis-server and s3rver. Raw HTTP and the SDK both
  * fuse and get the CLI's bytes; a runner killed mid-job leaves a job that
  * the other runner finishes, once; an API restarted mid-job loses nothing.
+ * The runners reach S3 through a fault proxy with no faults, except where a
+ * test holds one request to kill its runner at a known point.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileObject, FusionJob, JobEvent } from '../api/src/contract/index.ts';
 import { createClient } from '../sdk/src/index.ts';
+import { FaultProxy } from '../testsupport/fault-proxy.ts';
 import { redisUrl, s3Credentials, s3Endpoint, uniqueName } from '../testsupport/servers.ts';
 import { type Fixtures, fuseWithCli, writeFixtures } from './support/fixtures.ts';
 import { type ServiceProcess, createKey, freePort, kill, startApi, startRunnerProcess, stopAll } from './support/processes.ts';
@@ -20,6 +23,8 @@ import { Rest } from './support/rest.ts';
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-scaleout-'));
 let fixtures: Fixtures;
 let env: Record<string, string>;
+let runnerEnv: Record<string, string>;
+let proxy: FaultProxy;
 let apiProcess: ServiceProcess;
 let runners: ServiceProcess[];
 let api: Rest;
@@ -45,14 +50,17 @@ beforeAll(async () => {
     QUEUE_STALLED_INTERVAL_MS: '1000',
     EVENT_POLL_MS: '100',
   };
+  proxy = await FaultProxy.start(s3Endpoint());
+  runnerEnv = { ...env, S3_ENDPOINT: proxy.url };
   apiProcess = await startApi(env);
-  runners = await Promise.all([startRunnerProcess(env), startRunnerProcess(env)]);
+  runners = await Promise.all([startRunnerProcess(runnerEnv), startRunnerProcess(runnerEnv)]);
   api = new Rest(`http://127.0.0.1:${port}`, await createKey(env, 'acme'));
   cliFused = readFileSync(await fuseWithCli(fixtures, ['--seed', '7'], 'cli-fused.safetensors'));
 });
 
 afterAll(async () => {
   await stopAll();
+  await proxy?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -106,11 +114,16 @@ describe('scale-out: API + S3 + Redis + two runner processes', () => {
   });
 
   it('a runner killed mid-job: the other runner picks the job up and it succeeds exactly once', async () => {
+    // Mid-job for certain: the first runner's download of an input is held, and it is killed there.
+    const inputContent = new RegExp(`/files/${inputs.a.id}/content`);
+    proxy.addRule({ match: { method: 'GET', path: inputContent }, fault: { kind: 'hold' }, times: 1 });
+    const held = proxy.nextHeld({ method: 'GET', path: inputContent });
     const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: spec() });
-    let running: JobEvent | undefined;
-    while (!(running = (await eventsSoFar(job.id)).find((e) => e.type === 'running'))) await new Promise((r) => setTimeout(r, 10));
-    const victim = runners.find((r) => (running!.data.runner as string).endsWith(`:${r.pid}`))!;
+    const request = await held;
+    const running = (await eventsSoFar(job.id)).find((e) => e.type === 'running')!;
+    const victim = runners.find((r) => (running.data.runner as string).endsWith(`:${r.pid}`))!;
     await kill(victim);
+    request.drop();
 
     const done = await api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 60_000);
     expect(done.status).toBe('succeeded');
@@ -122,7 +135,7 @@ describe('scale-out: API + S3 + Redis + two runner processes', () => {
     expect(starts[1]).not.toBe(starts[0]);
     const fused = await api.download(`/v1/fusions/${job.id}/outputs/fused.safetensors/content`);
     expect(Buffer.from(fused).equals(cliFused)).toBe(true);
-    runners = [...runners.filter((r) => r !== victim), await startRunnerProcess(env)];
+    runners = [...runners.filter((r) => r !== victim), await startRunnerProcess(runnerEnv)];
   });
 
   it('an API restarted mid-job loses nothing: the job finishes and the stream resumes where it stopped', async () => {
