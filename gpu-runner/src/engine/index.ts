@@ -9,7 +9,7 @@ export * from './tensor.ts';
 export { Rng } from './rng.ts';
 export { alignLayers, chainMapping, randomMapping, validateMapping, mappingCost, type AlignOptions } from './cla/dynamic-program.ts';
 export { centeredGram, linearCka } from './cla/cka.ts';
-export { ckaCost, indexCost, neuronCountCost, wassersteinCost, type LayerActivations, type LayerCostKind } from './cla/layer-cost.ts';
+export { ckaCost, indexCost, layerIndexCost, neuronCountCost, wassersteinCost, type LayerActivations, type LayerCostKind } from './cla/layer-cost.ts';
 export { addLayers, addLayersPlan } from './balance/add-layers.ts';
 export { mergeLayers, reluApproximation, type MergeEstimator } from './balance/merge-layers.ts';
 export { groundMetric, MLP_GROUND_METRIC, CNN_GROUND_METRIC, type GroundMetricOptions } from './fusion/ground-metric.ts';

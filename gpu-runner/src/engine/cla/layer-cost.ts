@@ -41,6 +41,16 @@ export function indexCost(m: number, n: number): Mat64 {
   return C;
 }
 
+/**
+ * Squared difference of the layers' indices in their whole model (the
+ * `index` measure x = [1..m], sliced per group or stage like every other
+ * layer measure, §3 item 2 and §5): a group's cost uses global indices,
+ * not positions within the group.
+ */
+export function layerIndexCost(indicesA: readonly number[], indicesB: readonly number[]): Mat64 {
+  return neuronCountCost(indicesA, indicesB);
+}
+
 /** 1 − linear CKA between every pair of layers, each centred Gram built once. */
 export function ckaCost(actsA: readonly LayerActivations[], actsB: readonly LayerActivations[]): Mat64 {
   const t = actsA[0]?.t ?? 0;

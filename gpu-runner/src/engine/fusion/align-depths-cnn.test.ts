@@ -33,6 +33,13 @@ describe('alignDepths on CNNs', () => {
     expect(aligned.n1.arch).toEqual(vgg([5, 5, 'M', 7, 7, 7, 'M']));
   });
 
+  it('index cost uses the global hidden-layer indices inside every group (spec §3 item 2, §5.2: groups slice x = [1..m])', async () => {
+    const aligned = await alignDepths(A, B, { ...defaultFusionOptions('vgg'), layerCost: 'index' }, t, hooks);
+    // Group 2: A's convs 3, 4, 5 against B's conv 2 (1-based): (i − j)² = 1, 4, 9, not the local 0, 1, 4.
+    expect(aligned.groups.map((g) => g.costMatrix)).toEqual([[[0], [1]], [[1], [4], [9]]]);
+    expect(aligned.mapping).toEqual([1, 3]);
+  });
+
   it('refuses to merge CNN layers, pointing to --balance add', async () => {
     await expect(alignDepths(A, B, { ...defaultFusionOptions('vgg'), balance: 'merge' }, t, hooks)).rejects.toThrow(/MLPs only.*--balance add/);
   });

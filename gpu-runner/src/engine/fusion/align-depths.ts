@@ -6,7 +6,7 @@ import { type Model, layerCount, layerWidths } from '../arch.ts';
 import { FusionError } from '../errors.ts';
 import type { Mat64 } from '../tensor.ts';
 import { Rng } from '../rng.ts';
-import { ckaCost, indexCost, neuronCountCost, wassersteinCost } from '../cla/layer-cost.ts';
+import { ckaCost, layerIndexCost, neuronCountCost, wassersteinCost } from '../cla/layer-cost.ts';
 import { type UnitCost, type UnitMappingKind, alignByParts } from '../cla/grouped-alignment.ts';
 import { type AlignmentUnit, pairedStructures } from '../cla/structure.ts';
 import { addLayers } from '../balance/add-layers.ts';
@@ -60,7 +60,11 @@ export function unitCost(A: Model, B: Model, options: FusionOptions, samples: nu
           unitsB.map((u) => widthsB[u.representative]),
         );
       case 'index':
-        return indexCost(unitsA.length, unitsB.length);
+        // Global indices of the representatives (a ResNet block: its last layer), §5.
+        return layerIndexCost(
+          unitsA.map((u) => u.representative),
+          unitsB.map((u) => u.representative),
+        );
       case 'cka':
         return ckaCost(acts(tapsA, unitsA), acts(tapsB, unitsB));
       case 'wasserstein':
