@@ -100,6 +100,20 @@ describe('OTFusion through conv layers (spec §7.2)', () => {
     expect(run(fusionLayers(N0).map(({ residual: _, ...layer }) => layer))).toEqual(expected);
   });
 
+  it('applies skip handling to conv layers only: a classifier after a shortcut block uses T̃ of the shortcut alone (§7.3)', () => {
+    // Stage 2's only block has a shortcut conv, so the linear layer comes right after it.
+    const arch: ResNetArch = { family: 'resnet', input: [8, 8, 3], blocks: [1, 1], widths: [2, 3], classes: 3, bias: false };
+    const N0 = randomCnn(arch, 1);
+    const N1 = randomCnn(arch, 2);
+    const specs = layerSpecs(arch);
+    expect(specs.map((s) => s.role)).toEqual(['stem', 'conv1', 'conv2', 'conv1', 'conv2', 'shortcut', 'classifier']);
+    const run = (layers0: ReturnType<typeof fusionLayers>) =>
+      otFusion({ layers0, layers1: fusionLayers(N1) }, { ...options, alignment: 'weights' }).map((r) => r.inputFrom);
+    const expected = [[], [0], [1], [2], [3], [2], [5]];
+    expect(run(fusionLayers(N0))).toEqual(expected);
+    expect(run(fusionLayers(N0).map(({ residual: _, ...layer }) => layer))).toEqual(expected);
+  });
+
   it('fuses teacher–student widths into N1′s shapes', () => {
     const N0 = randomCnn(vgg({ config: [10, 'M', 12, 12, 'M', 14], fc: [16] }), 9);
     const N1 = randomCnn(vgg(), 10);

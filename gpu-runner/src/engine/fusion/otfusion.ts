@@ -169,7 +169,8 @@ export function otFusion(input: OtFusionInput, options: OtFusionOptions): LayerF
     let R: InputMap | null = null;
     if (l > 0 && Tprev) {
       R = { T: Tprev, rows: prevRows, cols: prevCols, from: [l - 1] };
-      const role = options.handleSkips ? (layers0[l].residual ?? officialResidualRole(W0)) : null;
+      // Skip handling acts on conv layers only (§7.3): a linear layer reads T_prev as is.
+      const role = options.handleSkips && W0.shape.length === 4 ? (layers0[l].residual ?? officialResidualRole(W0)) : null;
       if (role === 'downsample') {
         skipT = R;
       } else if (role === 'shortcut') {
