@@ -35,6 +35,22 @@ describe('ground metric (spec §7.4)', () => {
     squared.data.forEach((v, k) => expect(v).toBeCloseTo(direct.data[k] ** 2, 10));
   });
 
+  it('ignores dist-normalize on the direct path, as the official code does', () => {
+    const withT = groundMetric(a, 5, b, 4, 7, 7, { ...MLP_GROUND_METRIC, distNormalize: true });
+    const withoutT = groundMetric(a, 5, b, 4, 7, 7, { ...MLP_GROUND_METRIC, distNormalize: false });
+    expect(Array.from(withT.data)).toEqual(Array.from(withoutT.data));
+  });
+
+  it('gives the M of the worked example (§7.8)', () => {
+    const M = groundMetric(Float64Array.from([0, 1, 10, 11]), 4, Float64Array.from([0.5, 10.5]), 2, 1, 1, MLP_GROUND_METRIC);
+    expect(Array.from(M.data)).toEqual([0.5, 10.5, 0.5, 9.5, 9.5, 0.5, 10.5, 0.5]);
+  });
+
+  it('is 1 − cosine similarity, clamped at 0, for the cosine metric', () => {
+    const M = groundMetric(Float64Array.from([1, 0, 1, 1]), 2, Float64Array.from([2, 0, 0, 3]), 2, 2, 1, { ...MLP_GROUND_METRIC, metric: 'cosine' });
+    [0, 1, 1 - Math.SQRT1_2, 1 - Math.SQRT1_2].forEach((v, k) => expect(M.data[k]).toBeCloseTo(v, 12));
+  });
+
   it('names NaN inputs', () => {
     const bad = Float64Array.from(a);
     bad[3] = NaN;
