@@ -8,8 +8,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+export { freePort } from '../../testsupport/free-port.ts';
+import { freePort } from '../../testsupport/free-port.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const hook = fileURLToPath(new URL('./stats-hook.mjs', import.meta.url));
@@ -32,16 +33,6 @@ export interface NodeProcess {
   memory: MemoryReport[];
   /** Reports taken right after a full GC (every 5 s): the live heap. */
   afterGc: MemoryReport[];
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 function waitFor(child: ChildProcess, what: string, out: () => string, ready: RegExp, timeoutMs: number): Promise<void> {

@@ -5,8 +5,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+export { freePort } from '../../testsupport/free-port.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const started = new Set<ChildProcess>();
@@ -17,16 +17,6 @@ export interface ServiceProcess {
   /** stdout and stderr, interleaved. */
   output(): string;
   stdout(): string;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 function start(entry: string, args: string[], env: Record<string, string>, ready: RegExp | null): Promise<ServiceProcess> {
