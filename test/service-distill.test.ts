@@ -5,21 +5,25 @@
  * in its metrics and serves the same bytes as `clafusion fuse --distill`; bad
  * distill sections get their documented codes before anything is queued.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CreateFileResult, type FileObject, type FusionJob, LIMITS } from '../api/src/contract/index.ts';
-import { serializeSafetensors } from '../gpu-runner/src/io/safetensors.ts';
+import { type FileObject, type FusionJob, LIMITS } from '../api/src/contract/index.ts';
 import { type Fixtures, fuseWithCli } from './support/fixtures.ts';
 import { Rest, expectApiError } from './support/rest.ts';
-import { type TrainingJobs, startTrainingJobs, stopTrainingJobs, trainingJobsPaths } from './support/training-jobs.ts';
+import {
+  type TrainingJobs,
+  expectMisfitTrainingDataFails,
+  expectTrainingDataChecked,
+  startTrainingJobs,
+  stopTrainingJobs,
+  trainingJobsPaths,
+} from './support/training-jobs.ts';
 
 const paths = trainingJobsPaths('clafusion-distill-');
-const { dir, trainPath } = paths;
+const { trainPath } = paths;
 let jobs: TrainingJobs | undefined;
 let fixtures: Fixtures;
 let api: Rest;
-let other: Rest;
 let a: FileObject, b: FileObject, cal: FileObject, ev: FileObject, train: FileObject;
 
 /** The hyperparameters given both ways: as `fuse` flags and as the spec's distill section. */
@@ -29,7 +33,7 @@ const spec = () => ({ models: [a.id, b.id], calibration: { file: cal.id }, evalu
 
 beforeAll(async () => {
   jobs = await startTrainingJobs(paths);
-  ({ fixtures, api, other, a, b, cal, ev, train } = jobs);
+  ({ fixtures, api, a, b, cal, ev, train } = jobs);
 });
 
 afterAll(() => stopTrainingJobs(jobs, paths));
@@ -93,7 +97,7 @@ describe('distillation jobs', () => {
   });
 
   it('answers bad distill sections with their documented codes', async () => {
-    const post = (body: unknown, as = api) => as.fetch('/v1/fusions', { method: 'POST', json: body });
+    const post = (body: unknown) => api.fetch('/v1/fusions', { method: 'POST', json: body });
     const withDistill = (d: Record<string, unknown>) => ({ ...spec(), distill: { ...distill(), ...d } });
 
     const over = await expectApiError(await post(withDistill({ epochs: LIMITS.maxDistillEpochs + 1 })), 'limit_exceeded');
@@ -120,30 +124,10 @@ describe('distillation jobs', () => {
     const both = await expectApiError(await post({ ...spec(), finetune: { epochs: 1, train: { file: train.id } } }), 'invalid_request');
     expect(both.details.field).toBe('distill');
 
-    const missing = await expectApiError(await post(withDistill({ train: { file: 'file_0000000000000000000000000' } })), 'not_found');
-    expect(missing.details.field).toBe('distill.train.file');
-    const foreign = await other.upload(trainPath, 'dataset');
-    await expectApiError(await post(withDistill({ train: { file: foreign.id } })), 'not_found');
-
-    const unlabelled = await expectApiError(await post(withDistill({ train: { file: cal.id } })), 'invalid_request');
-    expect(unlabelled.details.field).toBe('distill.train.file');
-    await expectApiError(await post(withDistill({ train: { file: a.id } })), 'invalid_request');
-    const { file: pending } = await api.json<CreateFileResult>('/v1/files', { method: 'POST', json: { name: 'later.safetensors', purpose: 'dataset', size: 10 } });
-    await expectApiError(await post(withDistill({ train: { file: pending.id } })), 'file_not_ready');
+    await expectTrainingDataChecked(jobs!, paths, 'distill', (t) => withDistill({ train: t }));
   });
 
   it('fails a job whose training data does not fit the models with invalid_input, naming it', async () => {
-    const narrowPath = join(dir, 'narrow.safetensors');
-    writeFileSync(
-      narrowPath,
-      serializeSafetensors([
-        ['x', { shape: [8, 5], data: new Float32Array(40) }],
-        ['y', { dtype: 'I64', shape: [8], data: new Array(8).fill(1) }],
-      ]),
-    );
-    const narrow = await api.upload(narrowPath, 'dataset');
-    const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: { ...spec(), distill: { ...distill(), epochs: 1, train: { file: narrow.id } } } });
-    const failed = await api.waitFor(job.id, (j) => j.status === 'failed');
-    expect(failed.error).toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/distill x/) });
+    await expectMisfitTrainingDataFails(jobs!, paths, 'distill', (t) => ({ ...spec(), distill: { ...distill(), epochs: 1, train: t } }));
   });
 });

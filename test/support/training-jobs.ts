@@ -6,12 +6,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FileObject } from '../../api/src/contract/index.ts';
+import { expect } from 'vitest';
+import type { CreateFileResult, FileObject, FusionJob } from '../../api/src/contract/index.ts';
 import { createApiKey } from '../../api/src/auth/api-keys.ts';
 import type { RunningServer } from '../../api/src/server.ts';
 import { startEmbedded } from './embedded.ts';
 import { type Fixtures, datasetBytes, writeFixtures } from './fixtures.ts';
-import { Rest } from './rest.ts';
+import { serializeSafetensors } from '../../gpu-runner/src/io/safetensors.ts';
+import { Rest, expectApiError } from './rest.ts';
 
 export interface TrainingJobsPaths {
   dir: string;
@@ -58,4 +60,55 @@ export async function startTrainingJobs({ dir, trainPath }: TrainingJobsPaths): 
 export async function stopTrainingJobs(jobs: TrainingJobs | undefined, { dir }: TrainingJobsPaths): Promise<void> {
   await jobs?.server.close();
   rmSync(dir, { recursive: true, force: true });
+}
+
+type Section = 'finetune' | 'distill';
+
+/**
+ * The checks on a training-data reference, the same for both sections:
+ * unknown and other tenants' files are not found, an unlabelled dataset or a
+ * model file is invalid, a pending file is not ready. `withTrain` puts the
+ * reference into an otherwise valid job spec.
+ */
+export async function expectTrainingDataChecked(
+  jobs: TrainingJobs,
+  paths: TrainingJobsPaths,
+  section: Section,
+  withTrain: (train: { file: string }) => unknown,
+): Promise<void> {
+  const { api, other, cal, a } = jobs;
+  const post = (body: unknown) => api.fetch('/v1/fusions', { method: 'POST', json: body });
+  const field = `${section}.train.file`;
+  const missing = await expectApiError(await post(withTrain({ file: 'file_0000000000000000000000000' })), 'not_found');
+  expect(missing.details.field).toBe(field);
+  // Another tenant's dataset is not found either, for that tenant.
+  const foreign = await other.upload(paths.trainPath, 'dataset');
+  await expectApiError(await post(withTrain({ file: foreign.id })), 'not_found');
+
+  const unlabelled = await expectApiError(await post(withTrain({ file: cal.id })), 'invalid_request');
+  expect(unlabelled.details.field).toBe(field);
+  await expectApiError(await post(withTrain({ file: a.id })), 'invalid_request');
+  const { file: pending } = await api.json<CreateFileResult>('/v1/files', { method: 'POST', json: { name: 'later.safetensors', purpose: 'dataset', size: 10 } });
+  await expectApiError(await post(withTrain({ file: pending.id })), 'file_not_ready');
+}
+
+/** A labelled dataset whose rows do not fit the models fails the job with invalid_input naming the section's data. */
+export async function expectMisfitTrainingDataFails(
+  jobs: TrainingJobs,
+  paths: TrainingJobsPaths,
+  section: Section,
+  withTrain: (train: { file: string }) => unknown,
+): Promise<void> {
+  const narrowPath = join(paths.dir, `narrow-${section}.safetensors`);
+  writeFileSync(
+    narrowPath,
+    serializeSafetensors([
+      ['x', { shape: [8, 5], data: new Float32Array(40) }],
+      ['y', { dtype: 'I64', shape: [8], data: new Array(8).fill(1) }],
+    ]),
+  );
+  const narrow = await jobs.api.upload(narrowPath, 'dataset');
+  const job = await jobs.api.json<FusionJob>('/v1/fusions', { method: 'POST', json: withTrain({ file: narrow.id }) });
+  const failed = await jobs.api.waitFor(job.id, (j) => j.status === 'failed');
+  expect(failed.error).toMatchObject({ code: 'invalid_input', message: expect.stringMatching(new RegExp(`${section} x`)) });
 }
