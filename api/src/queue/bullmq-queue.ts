@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Job, Queue, UnrecoverableError, Worker, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { closeRedis, createRedis } from './redis-client.ts';
 import {
   QueueUnavailableError,
   UnrecoverableJobError,
@@ -99,7 +100,7 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
     this.name = options.name;
     this.prefix = options.prefix ?? 'clafusion';
     // BullMQ needs maxRetriesPerRequest: null (its blocking commands must not time out).
-    this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+    this.connection = createRedis(options.redisUrl, { maxRetriesPerRequest: null });
     this.connection.on('error', this.onError);
     this.connection.on('close', () => {
       if (!this.everReady || this.lost || this.closing) return;
@@ -140,8 +141,8 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
     const running = new Map<string, AbortController>();
-    const workerConnection = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
-    const subscriber = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
+    const workerConnection = createRedis(this.options.redisUrl, { maxRetriesPerRequest: null });
+    const subscriber = createRedis(this.options.redisUrl, { maxRetriesPerRequest: null });
     workerConnection.on('error', this.onError);
     subscriber.on('error', this.onError);
     subscriber.on('message', (_channel: string, id: string) => running.get(id)?.abort(new Error(`Job ${id} was canceled`)));
@@ -205,7 +206,7 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
         (closing ??= (async () => {
           await started;
           await this.closeWorker(worker, running);
-          await Promise.all([subscriber.quit(), workerConnection.quit()].map((p) => p.catch(() => undefined)));
+          await Promise.all([closeRedis(subscriber), closeRedis(workerConnection)]);
           this.workers.delete(handle);
         })()),
     };
@@ -215,10 +216,11 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
 
   /**
    * `worker.close()` waits for the running jobs, then for BullMQ's blocking
-   * connection to end. After a Redis restart that connection can be left
-   * 'reconnecting' with no reconnect pending, and BullMQ then waits for ever
-   * (seen with BullMQ 6.7 on ioredis 6). So once no job of ours runs, it gets
-   * CLOSE_GRACE_MS more; after that the close goes on without it.
+   * connection to end. A connection disconnected during its reconnect backoff
+   * used to never end (ioredis 6.0; redis-client.ts closes that gap), and
+   * nothing else should hold a close up once our jobs are done. Should BullMQ
+   * still not finish, the close goes on CLOSE_GRACE_MS after our last job
+   * ended, so a runner's shutdown is never held for ever by a queue library.
    */
   private async closeWorker(worker: Worker<T>, running: ReadonlyMap<string, unknown>): Promise<void> {
     const closed = worker.close().then(
@@ -309,7 +311,7 @@ export class BullMqQueue<T = unknown> implements JobQueue<T>, JobScheduler<T> {
     this.closing ??= (async () => {
       await Promise.all([...this.workers].map((w) => w.close()));
       await this.queue.close();
-      await this.connection.quit().catch(() => undefined);
+      await closeRedis(this.connection);
     })();
     return this.closing;
   }
