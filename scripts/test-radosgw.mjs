@@ -3,7 +3,7 @@
 // conformance, presigned URLs, file upload/download through the API, the
 // scale-out e2e tests, the S3 fault tests) run against a one-node Ceph
 // radosgw, a server that checks SigV4 signatures, Content-Length and expiry,
-// instead of s3rver, which checks none of them (ecosystem-notes §4, §4b).
+// instead of s3rver, which checks none of them (README, S3 fidelity).
 // testsupport/radosgw.mjs starts and stops the cluster; CLAFUSION_TEST_S3
 // tells the vitest globalSetup to use it.
 //

@@ -45,7 +45,7 @@ beforeAll(async () => {
     S3_SECRET_ACCESS_KEY: s3Credentials().secretAccessKey,
     REDIS_URL: redisUrl(),
     QUEUE_NAME: uniqueName('fusions'),
-    // A dead runner's job moves to the other one within about 3 s (ecosystem-notes §5).
+    // A dead runner's job moves to the other one within about 3 s (the lock and stalled-check intervals below).
     QUEUE_LOCK_MS: '2000',
     QUEUE_STALLED_INTERVAL_MS: '1000',
     EVENT_POLL_MS: '100',

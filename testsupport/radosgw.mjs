@@ -2,9 +2,9 @@
 // A one-node Ceph cluster with radosgw on loopback, for the S3 fidelity run
 // (`npm run test:radosgw`, CLAFUSION_TEST_S3=radosgw): unlike s3rver, radosgw
 // checks SigV4 signatures, Content-Length and expiry, so auth and presign
-// mistakes show up. Recipe: shared/docs/ecosystem-notes.md §4b and its
-// appendix (1 mon + 1 memstore OSD + rgw, `auth * required = none` inside the
-// cluster, pool size 1, 8 PGs; about 20 s to start).
+// mistakes show up. The whole recipe is in this file (1 mon + 1 memstore
+// OSD + rgw, `auth * required = none` inside the cluster, pool size 1,
+// 8 PGs; about 20 s to start).
 //
 //   const rgw = await startRadosgw();
 //   rgw.endpoint      // http://127.0.0.1:<free port>

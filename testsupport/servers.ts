@@ -25,7 +25,7 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`.toLowerCase();
 }
 
-/** An S3 client for the run's server with the settings ecosystem-notes §4 requires (path style, WHEN_REQUIRED checksums). */
+/** An S3 client for the run's server with the settings the local S3 servers need (path style, WHEN_REQUIRED checksums: see api/src/storage/s3-store.ts). */
 export function s3ClientConfig(): S3ClientConfig {
   return {
     endpoint: s3Endpoint(),

@@ -1,6 +1,6 @@
 /**
  * A SigV4 presigned-URL checker, written from the AWS specification, for the
- * checks s3rver does not make (it ignores signatures, ecosystem-notes §4). It
+ * checks s3rver does not make (it ignores signatures; README, S3 fidelity). It
  * does what a real S3 server does with a presigned request: rebuild the
  * canonical request from the method and URL actually used, sign it with the
  * secret, and compare with X-Amz-Signature. A URL whose path (the key) or

@@ -1,7 +1,7 @@
 /**
  * What only a signature-checking S3 server can show: wrong keys and tampered,
  * expired, re-targeted or resized presigned requests are refused. s3rver
- * accepts all of these (ecosystem-notes §4), so this file runs only with
+ * accepts all of these (README, S3 fidelity), so this file runs only with
  * `npm run test:radosgw` (CLAFUSION_TEST_S3=radosgw, a one-node Ceph radosgw)
  * and is skipped on the default s3rver run.
  */

@@ -131,7 +131,7 @@ export class S3Store implements ObjectStore {
       maxAttempts: options.maxAttempts ?? 5,
       retryMode: 'standard',
       requestHandler: options.clientConfig?.requestHandler ?? { connectionTimeout: 10_000, socketTimeout: options.socketTimeoutMs ?? 120_000 },
-      // Required (ecosystem-notes §4): with the SDK defaults a streamed PutObject
+      // Required: with the SDK defaults a streamed PutObject
       // is stored with its aws-chunked framing on some servers (silently corrupt),
       // and presigned PUT URLs carry the CRC of an empty body.
       requestChecksumCalculation: 'WHEN_REQUIRED',

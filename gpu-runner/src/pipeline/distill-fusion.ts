@@ -1,5 +1,5 @@
 /**
- * The distillation step of a fusion run (algorithm.md §10.2): the fused
+ * The distillation step of a fusion run (docs/algorithm.md §10.2): the fused
  * model is the student, the input models the teachers. By default every
  * input teaches (their mean logit is the target, as `clafusion distill` does
  * with several --teacher files); `teachers: 'deeper'` keeps only the deepest

@@ -1,5 +1,5 @@
 /**
- * The finetuning step of a fusion run (algorithm.md §10.1): the fused model,
+ * The finetuning step of a fusion run (docs/algorithm.md §10.1): the fused model,
  * and optionally the inputs and depth-aligned models as the official
  * `main.py` does by default. `fused` alone is `--retrain-geometric-only`, the
  * multi-model scripts' choice and the default here, because the others only

@@ -1,5 +1,5 @@
 /**
- * Finetuning and knowledge distillation as steps after fusion (algorithm.md
+ * Finetuning and knowledge distillation as steps after fusion (docs/algorithm.md
  * §10), shared by `clafusion fuse --finetune`, `clafusion finetune`,
  * `clafusion distill` and the fusion pipeline.
  *

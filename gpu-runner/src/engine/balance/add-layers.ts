@@ -1,5 +1,5 @@
 /**
- * Balancing by adding layers (algorithm.md §6.1): the shallower model B
+ * Balancing by adding layers (docs/algorithm.md §6.1): the shallower model B
  * becomes B', with A's depth and B's widths. Each unmatched A slot receives
  * a layer that passes its input through, of the width of the B layer before
  * it; since that input is a ReLU output (≥ 0, also after a max-pool), B'

@@ -1,5 +1,5 @@
 /**
- * Balancing by merging layers (algorithm.md §6.2, MLP only): the deeper model
+ * Balancing by merging layers (docs/algorithm.md §6.2, MLP only): the deeper model
  * A becomes A_m with B's depth. Every unmatched A layer is folded into the
  * next matched layer; its ReLU is replaced by a fixed diagonal D estimated
  * from its pre-activations on the calibration samples.

@@ -1,6 +1,6 @@
 /**
  * Linear CKA between layer representations, as the official code computes it
- * (algorithm.md §3 item 3): Gram matrices over the t calibration samples,
+ * (docs/algorithm.md §3 item 3): Gram matrices over the t calibration samples,
  * centred over samples (H K H), then the biased HSIC ratio
  *
  *   CKA(X, Y) = ⟨K_c, L_c⟩_F / (‖K_c‖_F · ‖L_c‖_F).

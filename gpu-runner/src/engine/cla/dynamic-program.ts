@@ -1,5 +1,5 @@
 /**
- * The CLA dynamic program (algorithm.md §4): match the n hidden layers of the
+ * The CLA dynamic program (docs/algorithm.md §4): match the n hidden layers of the
  * shallower model B to n of the m hidden layers of the deeper model A with a
  * strictly increasing map that minimises the summed cost.
  *

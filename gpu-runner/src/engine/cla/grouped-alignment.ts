@@ -1,5 +1,5 @@
 /**
- * Cross-layer alignment part by part (algorithm.md §5): a cost matrix and a
+ * Cross-layer alignment part by part (docs/algorithm.md §5): a cost matrix and a
  * unit mapping per part (the whole hidden stack for an MLP, each max-pool
  * group and the hidden FC layers for a VGG, each stage for a ResNet), then
  * the per-layer mapping over all hidden layers of the shallower model.

@@ -1,5 +1,5 @@
 /**
- * Layer dissimilarity matrices for cross-layer alignment (algorithm.md §3).
+ * Layer dissimilarity matrices for cross-layer alignment (docs/algorithm.md §3).
  * Rows are the deeper model A's hidden layers, columns the shallower model
  * B's; entries are float64.
  */

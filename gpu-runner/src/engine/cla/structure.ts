@@ -1,5 +1,5 @@
 /**
- * The units cross-layer alignment matches, per family (algorithm.md §5).
+ * The units cross-layer alignment matches, per family (docs/algorithm.md §5).
  *
  * - MLP: one part, `hidden`, whose units are the hidden layers.
  * - VGG (§5.2): one part per max-pool group, whose units are its convs, then

@@ -5,7 +5,7 @@
  * activations, not the fused network's, whose channels are averages of
  * differently scaled channels; evaluated with them, a fused BN model can
  * fall to chance. The official code never fuses these statistics at all
- * (algorithm.md §12 item 1).
+ * (docs/algorithm.md §12 item 1).
  *
  * The new statistics are those of a training-mode forward (engine/nn's
  * BatchNorm, batch statistics at every layer) over the calibration set: the

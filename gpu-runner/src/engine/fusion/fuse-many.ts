@@ -1,5 +1,5 @@
 /**
- * Fusing K models (algorithm.md §8, the official `many-to-one` approach): the
+ * Fusing K models (docs/algorithm.md §8, the official `many-to-one` approach): the
  * deepest model is the anchor M_F; every other model is depth-aligned to it
  * (CLA + add) if needed, expressed in M_F's neuron basis by OT (`not_avg`),
  * and the K parameter lists are averaged with the fusion weights (1/K by

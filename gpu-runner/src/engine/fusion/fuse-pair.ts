@@ -1,5 +1,5 @@
 /**
- * CLAFusion of two models (algorithm.md §0.1, §6, §7): order the pair so the
+ * CLAFusion of two models (docs/algorithm.md §0.1, §6, §7): order the pair so the
  * deeper model comes first, align and balance their depths if they differ,
  * then fuse layer by layer. The fused model has N1's architecture and neuron
  * order: A's depth with B's widths for `add`, B's architecture for `merge`.

@@ -1,5 +1,5 @@
 /**
- * The OT ground metric between two layers' neurons (algorithm.md §7.4,
+ * The OT ground metric between two layers' neurons (docs/algorithm.md §7.4,
  * `GroundMetric.process` of the official code). Rows are neurons; the columns
  * are activations over the calibration samples (activation-based fusion) or
  * incoming weights (weight-based fusion).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultFusionOptions } from './options.ts';
 
-// The OT part of the paper's configuration (algorithm.md §0.2, §7): defaults must not drift.
+// The OT part of the paper's configuration (docs/algorithm.md §0.2, §7): defaults must not drift.
 describe('default fusion options (spec §0.2)', () => {
   for (const family of ['mlp', 'vgg', 'resnet'] as const) {
     it(`${family}: exact EMD, correction, past correction, Euclidean not squared, no normalisation, OT on the output layer, plain average`, () => {

@@ -1,6 +1,6 @@
 /**
  * Every option of a fusion, resolved. Defaults are the paper's configuration
- * for the family (algorithm.md §0.2): for MLPs the `fuse_mlp_ablation_studies.sh`
+ * for the family (docs/algorithm.md §0.2): for MLPs the `fuse_mlp_ablation_studies.sh`
  * flags (neuron-count layer cost, direct Euclidean ground metric).
  */
 import type { Family } from '../arch.ts';

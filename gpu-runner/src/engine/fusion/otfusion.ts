@@ -1,5 +1,5 @@
 /**
- * Layer-wise OTFusion (algorithm.md §7.2–§7.3): align the neurons of N0 onto
+ * Layer-wise OTFusion (docs/algorithm.md §7.2–§7.3): align the neurons of N0 onto
  * those of N1 layer by layer with optimal transport, then average. The result
  * has N1's architecture, widths and neuron order.
  *

@@ -1,5 +1,5 @@
 /**
- * Recorded values ("taps", algorithm.md §2.2) and the two views the
+ * Recorded values ("taps", docs/algorithm.md §2.2) and the two views the
  * algorithms take of them (§2.3):
  *
  * - CLA compares layers as matrices [t, C·H·W] (one row per sample);

@@ -1,5 +1,5 @@
 /**
- * One layer's transport plan and its correction (algorithm.md §7.2 steps
+ * One layer's transport plan and its correction (docs/algorithm.md §7.2 steps
  * 4–6), with the official float32 rounding reproduced: POT solves in float64,
  * the plan is cast to float32, and the correction divides each column by its
  * float32 mass plus 1e-7.

@@ -1,5 +1,5 @@
 /**
- * CIFAR-style training augmentation on host batches (algorithm.md §2.1,
+ * CIFAR-style training augmentation on host batches (docs/algorithm.md §2.1,
  * §10.1): RandomCrop(size, padding 4, zero fill) then RandomHorizontalFlip(0.5),
  * drawn from the seeded RNG so a run is reproducible.
  *

@@ -1,7 +1,7 @@
 /**
  * An independent float64 reference for the convolutional nets, for tests:
  * plain loops over NCHW arrays and OIHW weights, no tfjs, written from
- * algorithm.md §1.2–1.3 and §2.2 rather than from the nets' code.
+ * docs/algorithm.md §1.2–1.3 and §2.2 rather than from the nets' code.
  */
 import { type Model, type ResNetArch, type VggArch, layerSpecs } from '../arch.ts';
 import { BN_EPS } from './batchnorm.ts';

@@ -1,6 +1,6 @@
 /**
  * The knowledge-distillation loss of the official `distillation_big_only.py`
- * (algorithm.md §10.2):
+ * (docs/algorithm.md §10.2):
  *
  *   L = α · T² · KLDiv_mean( log_softmax(s/T) ‖ softmax(t/T) ) + (1 − α) · CE(s, y)
  *

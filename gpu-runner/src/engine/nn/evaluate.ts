@@ -1,5 +1,5 @@
 /**
- * Accuracy of a model, and the prediction-ensemble baseline (algorithm.md §9).
+ * Accuracy of a model, and the prediction-ensemble baseline (docs/algorithm.md §9).
  */
 import { type Model, validateParams } from '../arch.ts';
 import { FusionError } from '../errors.ts';

@@ -32,7 +32,7 @@ export interface NetOutput {
   logits: tf.Tensor2D;
   /**
    * One entry per weight tensor, in parameter order, when recording was
-   * asked for: the value algorithm.md §2.2 records with `--prelu-acts` (the
+   * asked for: the value docs/algorithm.md §2.2 records with `--prelu-acts` (the
    * value fed to the layer's ReLU — after bias and BatchNorm; for a ResNet
    * conv2 the pre-ReLU block sum; the logits for the classifier), each
    * flattened to [batch, features] in C,H,W order.

@@ -1,6 +1,6 @@
 /**
  * Batched forward passes with optional taps (the per-layer values that CLA
- * and OTFusion compare, algorithm.md §2.2).
+ * and OTFusion compare, docs/algorithm.md §2.2).
  *
  * Parameters are uploaded once per call; each batch runs inside tf.tidy, and
  * its results are copied into host arrays before the next batch, so device

@@ -1,5 +1,5 @@
 /**
- * The MLP of algorithm.md §1.1: `h = x`, `h = ReLU(W_k h (+ b_k))` for each
+ * The MLP of docs/algorithm.md §1.1: `h = x`, `h = ReLU(W_k h (+ b_k))` for each
  * hidden layer, then `logits = W_{H+1} h (+ b)`; the model returns
  * log_softmax(logits).
  */

@@ -1,6 +1,6 @@
 /**
  * Training, finetuning and distillation hyperparameters from the paper
- * (Tables 6–8) and the official scripts (algorithm.md §1, §10). A preset is a
+ * (Tables 6–8) and the official scripts (docs/algorithm.md §1, §10). A preset is a
  * starting point: every field can be overridden from the CLI or a job spec.
  */
 export interface TrainingPreset {

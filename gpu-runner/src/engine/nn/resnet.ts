@@ -1,5 +1,5 @@
 /**
- * The CIFAR ResNet of algorithm.md §1.3: a 3×3 stride-1 stem conv (+BN) and
+ * The CIFAR ResNet of docs/algorithm.md §1.3: a 3×3 stride-1 stem conv (+BN) and
  * ReLU; stages of BasicBlocks, the first block of every stage after the
  * first with stride 2; global average pooling; `linear`.
  *

@@ -1,6 +1,6 @@
 /**
  * Learning-rate schedules, stepped once per epoch as the official finetuning
- * does (algorithm.md §10.1).
+ * does (docs/algorithm.md §10.1).
  *
  * A schedule maps the number of completed epochs (PyTorch's `last_epoch`
  * after that many `scheduler.step()` calls) and the base rate to the rate

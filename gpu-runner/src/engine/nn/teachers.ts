@@ -1,5 +1,5 @@
 /**
- * Teachers for knowledge distillation (algorithm.md §10.2): one or more
+ * Teachers for knowledge distillation (docs/algorithm.md §10.2): one or more
  * trained models whose mean logit is the soft target, computed in eval mode
  * (BatchNorm on running statistics) on the student's very batch, augmentation
  * included.

@@ -9,7 +9,7 @@ import { initModel } from './init.ts';
 import { type TrainProgress, train } from './train.ts';
 
 const arch: MlpArch = { family: 'mlp', input: [1, 28, 28], hidden: [100], classes: 10, bias: false };
-// The paper's MLP recipe (algorithm.md §1.1), shortened to two epochs.
+// The paper's MLP recipe (docs/algorithm.md §1.1), shortened to two epochs.
 const recipe = { lr: 0.01, momentum: 0.5, batchSize: 64 };
 
 function sameParams(a: Model, b: Model): boolean {

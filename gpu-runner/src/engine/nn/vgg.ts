@@ -1,5 +1,5 @@
 /**
- * VGG (algorithm.md §1.2): 3×3 pad-1 convs, each followed by its optional
+ * VGG (docs/algorithm.md §1.2): 3×3 pad-1 convs, each followed by its optional
  * bias and BatchNorm and a ReLU; 2×2 stride-2 max-pools at the "M" entries;
  * flatten in C,H,W order; then the classifier, one Linear or hidden FC layers
  * with ReLU before the last. The official models end with AvgPool2d(1, 1),

@@ -1,6 +1,6 @@
 /**
  * An exact square assignment solver independent of the network simplex, and the
- * "replicate to lcm" construction of algorithm.md §7.7 (Solver advice) built on it. Used as a
+ * "replicate to lcm" construction of docs/algorithm.md §7.7 (Solver advice) built on it. Used as a
  * cross-check of `emd` on uniform problems; it returns *an* optimal plan, not POT's.
  */
 import { FusionError } from '../errors.ts';

@@ -2,7 +2,7 @@
  * Exact optimal transport: POT 0.8's `ot.emd` / `ot.emd2` (ot/lp/__init__.py), its Cython
  * `emd_c` (ot/lp/emd_wrap.pyx) and C++ `EMD_wrap` (ot/lp/EMD_wrapper.cpp), on top of the
  * network-simplex port. Fed the same float64 a, b and M, it returns POT's plan, also on
- * degenerate problems (algorithm.md §7.7).
+ * degenerate problems (docs/algorithm.md §7.7).
  *
  * Deliberate differences from POT, all on inputs POT would also reject or warn about:
  * - non-OPTIMAL solver exits (POT: `warnings.warn` from check_result) throw SOLVER_FAILED;

@@ -6,7 +6,7 @@
  *
  * Why a port and not any min-cost-flow solver: on degenerate problems (many optimal plans) the
  * plan returned depends on solver internals (arc order, pivot rule, tie breaks in the ratio
- * test, float rounding of the potentials). algorithm.md §7.7 asks for POT's plan in those
+ * test, float rounding of the potentials). docs/algorithm.md §7.7 asks for POT's plan in those
  * cases, so every tie rule, every loop direction and every floating-point expression below
  * mirrors the C++ (same operand order, so the same IEEE-754 results; the C++ is built for
  * x86-64 SSE2 without FMA contraction, which is what JS numbers compute too).

@@ -1,7 +1,7 @@
 /**
  * Entropic OT with POT's `ot.sinkhorn` semantics (ot/bregman.py, POT 0.8): minimise
  * <T, M> − reg·H(T) subject to T𝟙 = a, Tᵀ𝟙 = b. Used only when exact OT is switched off
- * (algorithm.md §7.6, `--exact` off; the paper does not use it).
+ * (docs/algorithm.md §7.6, `--exact` off; the paper does not use it).
  *
  * - `sinkhorn_knopp`: K = exp(−M/reg), alternate v = b / Kᵀu, u = 1 / (diag(1/a) K v), check
  *   the column-marginal error ‖Σ_i T_ij − b‖₂ every 10th iteration, stop below stopThr. As in
