@@ -72,7 +72,10 @@ export function toApiErrorBody(error: unknown): ApiErrorBody {
   if (error instanceof TRPCError) {
     const cause = error.cause;
     if (cause instanceof ApiError) return toApiErrorBody(cause);
-    if (cause instanceof ZodError || (cause instanceof Error && cause.name === 'ZodError')) {
+    // A zod failure is the caller's only as input validation (BAD_REQUEST); an
+    // output that fails its schema is the server's bug: internal, and its
+    // issues (the server's own data) stay out of the answer.
+    if (error.code === 'BAD_REQUEST' && (cause instanceof ZodError || (cause instanceof Error && cause.name === 'ZodError'))) {
       const issues = issuesOf(cause as ZodError);
       const first = issues[0];
       const where = first && first.path ? `${first.path}: ` : '';

@@ -1,5 +1,6 @@
 /** Files: model weights and datasets, uploaded once and referenced by id. */
 import { z } from 'zod';
+import { FILE_NAME_MAX_BYTES, fileNameProblem } from './file-names.ts';
 import { FileId } from './ids.ts';
 
 export const FilePurpose = z.enum(['model', 'dataset']);
@@ -17,11 +18,15 @@ export const ArchSchema = z.looseObject({
 });
 export type ArchJson = z.infer<typeof ArchSchema>;
 
+/** A file's name: the rules and why are in file-names.ts. */
 const FileName = z
   .string()
   .min(1)
-  .max(255)
-  .regex(/^[^/\\\x00-\x1f\x7f]+$/, 'must be a plain file name without "/", "\\" or control characters');
+  .superRefine((name, ctx) => {
+    const problem = fileNameProblem(name);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .describe(`A plain file name: Unicode welcome; at most ${FILE_NAME_MAX_BYTES} bytes of UTF-8; no "/", "\\", control or bidi-override characters`);
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
 

@@ -7,6 +7,7 @@ export * from './ids.ts';
 export * from './errors.ts';
 export * from './limits.ts';
 export * from './pagination.ts';
+export * from './file-names.ts';
 export * from './files.ts';
 export * from './spec.ts';
 export * from './jobs.ts';

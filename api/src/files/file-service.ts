@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { FusionError } from '../../../gpu-runner/src/engine/errors.ts';
 import type { CreateFileInput, CreateFileResult, DownloadLink, FileObject } from '../contract/index.ts';
 import { ApiError, notFound } from '../errors.ts';
+import { contentDisposition } from '../http/content-disposition.ts';
 import { newId } from '../ids.ts';
 import { readJson, toJson } from '../jobs/job-log.ts';
 import { type ObjectStore, ObjectStoreError } from '../ports/index.ts';
@@ -201,11 +202,12 @@ export class FileService {
   async downloadLink(tenant: string, id: string, apiBaseUrl: string): Promise<DownloadLink> {
     const file = await this.stored(tenant, id);
     if (file.status !== 'ready') throw new ApiError('file_not_ready', `File ${id} is not completed yet`, { id });
-    return this.linkFor(layout.fileContent(tenant, id), `${apiBaseUrl}/v1/files/${id}/content`);
+    return this.linkFor(layout.fileContent(tenant, id), `${apiBaseUrl}/v1/files/${id}/content`, file.name);
   }
 
-  async linkFor(key: string, apiUrl: string): Promise<DownloadLink> {
-    const url = await this.store.presignGet(key, { expiresInSeconds: this.options.presignSeconds });
+  /** A download link for `key`; a presigned one answers with `name` as its Content-Disposition, as the API's own route does. */
+  async linkFor(key: string, apiUrl: string, name: string): Promise<DownloadLink> {
+    const url = await this.store.presignGet(key, { expiresInSeconds: this.options.presignSeconds, contentDisposition: contentDisposition('attachment', name) });
     if (url) return { url, via_api: false, expires_at: new Date(Date.now() + this.options.presignSeconds * 1000).toISOString() };
     return { url: apiUrl, via_api: true, expires_at: null };
   }

@@ -8,12 +8,13 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { authenticate } from '../auth/api-keys.ts';
-import { ApiError, fromInfrastructure, statusOf, toApiErrorBody } from '../errors.ts';
+import { ApiError, fromInfrastructure, toApiErrorBody } from '../errors.ts';
 import { appRouter } from '../trpc/app-router.ts';
 import { type Services, createContext } from '../trpc/context.ts';
 import { type Env, mountBinaryRoutes } from './binary-routes.ts';
 import { openApiDocument } from './openapi.ts';
 import { type RateLimitSettings, rateLimit } from './rate-limit.ts';
+import { errorResponse, sendableResponses } from './respond.ts';
 import { MAX_JSON_BODY_BYTES, handleRest } from './rest-handler.ts';
 
 export interface AppOptions {
@@ -23,6 +24,8 @@ export interface AppOptions {
 
 export function createApp(services: Services, options: AppOptions = {}): Hono<Env> {
   const app = new Hono<Env>();
+  // Outermost: whatever a route built, what leaves can be sent (respond.ts).
+  app.use('*', sendableResponses);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
@@ -77,8 +80,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<En
     const body = toApiErrorBody(fromInfrastructure(err));
     if (body.code === 'internal_error') console.error('[api] unhandled error:', err);
     // The rest of a refused body is never read, so the connection cannot carry another request.
-    if (body.code === 'payload_too_large') c.header('connection', 'close');
-    return c.json({ error: body }, statusOf(body) as 500);
+    return errorResponse(body, body.code === 'payload_too_large' ? { connection: 'close' } : {});
   });
   return app;
 }

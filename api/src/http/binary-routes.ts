@@ -10,6 +10,8 @@ import { FileId, FusionId, OutputName } from '../contract/index.ts';
 import { ApiError } from '../errors.ts';
 import type { Services } from '../trpc/context.ts';
 import { layout } from '../store-layout.ts';
+import { contentDisposition } from './content-disposition.ts';
+import { streamObject } from './respond.ts';
 import { streamJobEvents } from './sse.ts';
 
 export type Env = { Variables: { tenant: string } };
@@ -24,17 +26,15 @@ function param<T>(c: HonoContext, name: string, schema: { safeParse(v: unknown):
 }
 
 async function sendObject(c: HonoContext, services: Services, key: string, fileName: string, contentType: string): Promise<Response> {
-  const presigned = await services.store.presignGet(key, { expiresInSeconds: 900 });
+  const disposition = contentDisposition('attachment', fileName);
+  const presigned = await services.store.presignGet(key, { expiresInSeconds: 900, contentDisposition: disposition });
   if (presigned) return c.redirect(presigned, 302);
   const info = await services.store.head(key);
   if (!info) throw new ApiError('not_found', `No content for ${fileName}`, {});
-  const body = Readable.toWeb(await services.store.get(key)) as unknown as ReadableStream;
-  return new Response(body, {
-    headers: {
-      'content-type': contentType,
-      'content-length': String(info.size),
-      'content-disposition': `attachment; filename="${fileName.replace(/["\\]/g, '_')}"`,
-    },
+  return streamObject(() => services.store.get(key), {
+    'content-type': contentType,
+    'content-length': String(info.size),
+    'content-disposition': disposition,
   });
 }
 

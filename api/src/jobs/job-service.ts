@@ -288,7 +288,7 @@ export class JobService {
 
   async outputLink(tenant: string, id: string, name: OutputName, apiBaseUrl: string): Promise<DownloadLink> {
     const key = await this.succeededWith(tenant, id, name);
-    return this.files.linkFor(key, `${apiBaseUrl}/v1/fusions/${id}/outputs/${name}/content`);
+    return this.files.linkFor(key, `${apiBaseUrl}/v1/fusions/${id}/outputs/${name}/content`, name);
   }
 
   /** Checks that the job succeeded and has the output; returns the store key of the bytes its record names. */

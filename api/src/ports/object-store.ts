@@ -83,6 +83,10 @@ export interface ObjectStore {
    * cannot presign (the local folder: uploads then stream through the API).
    */
   presignPut(key: string, options: { expiresInSeconds: number; contentLength?: number }): Promise<string | null>;
-  /** A URL to GET the object directly, or null when the store cannot presign. */
-  presignGet(key: string, options: { expiresInSeconds: number }): Promise<string | null>;
+  /**
+   * A URL to GET the object directly, or null when the store cannot presign.
+   * `contentDisposition` (an ASCII header value) is what the download answers
+   * with, so a presigned download names the file as a streamed one does.
+   */
+  presignGet(key: string, options: { expiresInSeconds: number; contentDisposition?: string }): Promise<string | null>;
 }

@@ -307,10 +307,11 @@ export class S3Store implements ObjectStore {
     );
   }
 
-  async presignGet(key: string, options: { expiresInSeconds: number }): Promise<string> {
+  async presignGet(key: string, options: { expiresInSeconds: number; contentDisposition?: string }): Promise<string> {
     assertValidKey(key);
     checkExpiry(options.expiresInSeconds);
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), {
+    const command = new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), ResponseContentDisposition: options.contentDisposition });
+    return getSignedUrl(this.client, command, {
       expiresIn: options.expiresInSeconds,
     });
   }
