@@ -58,12 +58,13 @@ function runOnce(index, seed) {
     const started = Date.now();
     const child = spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--sequence.shuffle.files', `--sequence.seed=${seed}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FORCE_COLOR: '0' },
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
     });
     let tail = '';
     const take = (chunk) => {
       log.write(chunk);
-      tail = (tail + chunk.toString()).slice(-20_000);
+      // Colour codes stripped in case the reporter ignores NO_COLOR.
+      tail = (tail + chunk.toString().replace(/\x1b\[[0-9;]*m/g, '')).slice(-20_000);
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
@@ -71,7 +72,7 @@ function runOnce(index, seed) {
       log.end();
       const seconds = (Date.now() - started) / 1000;
       const tests = /Tests\s+(.*)\(\d+\)/.exec(tail)?.[1]?.trim() ?? 'no summary';
-      const failing = [...tail.matchAll(/^\s*(?:FAIL|×)\s+(.+)$/gm)].map((m) => m[1].trim());
+      const failing = [...tail.matchAll(/^\s*FAIL\s+(.+)$/gm)].map((m) => m[1].trim());
       resolve({ run: index, seed, exitCode: code, seconds, tests, failing: [...new Set(failing)].slice(0, 20), log: logPath });
     });
   });

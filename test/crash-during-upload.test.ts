@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 /** Polls `probe` until it returns a value; throws with `what` (and process output) after `timeoutMs`. */
-async function until<T>(what: () => string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+async function until<T>(what: () => string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 180_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

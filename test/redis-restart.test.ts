@@ -65,7 +65,7 @@ beforeAll(async () => {
     seed,
     finetune: { epochs, train: { file: evaluation.id }, batch_size: 32, lr: 0.01 },
   });
-}, 180_000);
+}, 600_000);
 
 afterAll(async () => {
   await stopAll();

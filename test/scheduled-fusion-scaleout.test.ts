@@ -50,7 +50,7 @@ beforeAll(async () => {
   for (const [i, file] of uploaded.entries()) await client.lineages.register(`digits-${i}`, file.id);
   calibration = (await apis[0].upload(digits.calibration, 'dataset')).id;
   evaluation = (await apis[0].upload(digits.evaluation, 'dataset')).id;
-}, 180_000);
+}, 600_000);
 
 afterAll(async () => {
   await stopAll();
@@ -147,5 +147,5 @@ describe('scheduled fusion: two APIs, two runners, Redis, S3', () => {
 
     await client.schedules.delete(schedule.id);
     expect((await apis[1].fetch(`/v1/schedules/${schedule.id}`)).status).toBe(404);
-  }, 240_000);
+  }, 600_000);
 });

@@ -40,7 +40,7 @@ function diagnostics(): string {
 
 async function waitDone(jobId: string): Promise<FusionJob> {
   try {
-    return await api.waitFor(jobId, (x) => TERMINAL.includes(x.status), 40_000);
+    return await api.waitFor(jobId, (x) => TERMINAL.includes(x.status), 240_000);
   } catch (e) {
     throw new Error(`${(e as Error).message}\n${diagnostics()}\nlast S3 requests: ${JSON.stringify(proxy.log.slice(-10))}`);
   }

@@ -138,7 +138,7 @@ it('Chromium saves downloads under the stored name, from the API and from a pres
     const page = await browser.newPage();
     const suggested = (url: string) =>
       new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no download began for ${url}`)), 15_000);
+        const timer = setTimeout(() => reject(new Error(`no download began for ${url}`)), 90_000);
         const off = browser.on((method, params) => {
           if (method === 'Browser.downloadWillBegin') {
             clearTimeout(timer);

@@ -84,7 +84,7 @@ beforeAll(async () => {
   ]);
   for (const r of lanes.flat()) expect(r.code, r.stderr).toBe(0);
   await initBackend();
-}, 480_000);
+}, 1_200_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -126,7 +126,7 @@ describe('VGG fusion through the CLI (issue: engine part 2)', () => {
     const bPrime = (await readModelFile(path('vgg-b-prime.safetensors'))).model;
     const diff = (p: Float32Array, q: Float32Array) => p.reduce((m, v, i) => Math.max(m, Math.abs(v - q[i])), 0);
     expect(diff(forward(bPrime, x).logits, forward(b, x).logits)).toBeLessThan(1e-4);
-  }, 180_000);
+  }, 600_000);
 });
 
 describe('ResNet fusion through the CLI (issue: engine part 2)', () => {
@@ -164,7 +164,7 @@ describe('ResNet fusion through the CLI (issue: engine part 2)', () => {
     // The explicit form of the same mapping is accepted and gives the same fused file.
     await fuse(['r18.safetensors', 'r34.safetensors'], '28', 'fused-r-explicit.safetensors', ['--mapping', R34_MAPPING.join(',')], false);
     expect(readFileSync(path('fused-r-explicit.safetensors')).equals(readFileSync(path('fused-r.safetensors')))).toBe(true);
-  }, 240_000);
+  }, 600_000);
 
   it('fuses a trained pair with BatchNorm and bias: accuracy before and after BN re-estimation, then REPAIR', async () => {
     const { report } = await fuse(['r34-bn.safetensors', 'r18-bn.safetensors'], '28', 'fused-r-bn.safetensors', ['--repair', 'on']);
@@ -184,5 +184,5 @@ describe('ResNet fusion through the CLI (issue: engine part 2)', () => {
     expect(acc.fusedBeforeRepair).toBeGreaterThan(0.3); // after re-estimation, measured 0.48; chance is 0.1
     expect(acc.fused).toBeGreaterThan(0.3); // measured 0.43
     expect(report.timings.normalization).toBeGreaterThan(0);
-  }, 240_000);
+  }, 600_000);
 });

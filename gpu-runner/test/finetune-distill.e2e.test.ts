@@ -68,7 +68,7 @@ beforeAll(async () => {
     const result = await train(initModel(arch, i), rows(3000), { lr: 0.05, momentum: 0.9, epochs: 2, seed: i });
     writeFileSync(path(`m${i}.safetensors`), serializeModel(result.model, officialNaming('mlp')));
   }
-}, 120_000);
+}, 600_000);
 
 const fuseArgs = ['fuse', '--model', path('m0.safetensors'), '--model', path('m1.safetensors'), '--calibration', path('train-1000.safetensors'), '--eval', path('eval.safetensors'), '--quiet'];
 

@@ -47,7 +47,7 @@ beforeAll(async () => {
   ]);
   for (const r of runs) expect(r.code, r.stderr).toBe(0);
   await initBackend();
-}, 240_000);
+}, 600_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -55,7 +55,7 @@ beforeAll(async () => {
   expect(fuse.code, fuse.stderr).toBe(0);
   report = JSON.parse(readFileSync(path('report.json'), 'utf8')) as FusionReport;
   mkdirSync(OUTPUT, { recursive: true });
-}, 120_000);
+}, 600_000);
 
 afterAll(async () => {
   await browser?.close();

@@ -37,7 +37,8 @@ function start(entry: string, args: string[], env: Record<string, string>, ready
   const proc: ServiceProcess = { child, pid: child.pid!, output: () => out, stdout: () => stdout };
   if (ready === null) return Promise.resolve(proc);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${entry} did not start within 30 s:\n${out}`)), 30_000);
+    // A generous outer bound: the process says it is ready well before on an idle machine.
+    const timer = setTimeout(() => reject(new Error(`${entry} did not start within 120 s:\n${out}`)), 120_000);
     const check = () => {
       if (ready.test(out)) {
         clearTimeout(timer);

@@ -62,7 +62,7 @@ export class Rest {
     return events;
   }
 
-  async waitFor(jobId: string, done: (job: FusionJob) => boolean, timeoutMs = 60_000): Promise<FusionJob> {
+  async waitFor(jobId: string, done: (job: FusionJob) => boolean, timeoutMs = 240_000): Promise<FusionJob> {
     const deadline = Date.now() + timeoutMs;
     let status = 'unknown';
     for (;;) {

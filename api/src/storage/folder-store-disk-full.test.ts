@@ -76,7 +76,7 @@ beforeAll(async () => {
     skipReason = `no small filesystem for the disk-full test (${rootProblem}; ${viaNamespace.reason})`;
     console.warn(`[folder-store-disk-full] SKIPPED: ${skipReason}`);
   }
-}, 180_000);
+}, 600_000);
 
 afterAll(() => {
   if (mounted) execFileSync('umount', [mountPoint]);

@@ -72,7 +72,7 @@ export class Browser {
     };
   }
 
-  static async launch(timeoutMs = 20_000): Promise<Browser> {
+  static async launch(timeoutMs = 90_000): Promise<Browser> {
     const profile = mkdtempSync(join(tmpdir(), 'clafusion-chromium-'));
     const child = spawn(CHROMIUM, [...FLAGS, `--user-data-dir=${profile}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -178,7 +178,7 @@ export class Page {
   }
 
   /** Navigates and resolves after the load event and two animation frames. */
-  async goto(url: string, timeoutMs = 15_000): Promise<void> {
+  async goto(url: string, timeoutMs = 90_000): Promise<void> {
     const loaded = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         off();

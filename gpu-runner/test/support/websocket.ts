@@ -28,7 +28,7 @@ export class MiniWebSocket {
     if (head.length) this.receive(head);
   }
 
-  static connect(url: string, timeoutMs = 10_000): Promise<MiniWebSocket> {
+  static connect(url: string, timeoutMs = 60_000): Promise<MiniWebSocket> {
     const { hostname, port, pathname, search } = new URL(url);
     const key = randomBytes(16).toString('base64');
     return new Promise((resolve, reject) => {

@@ -297,5 +297,5 @@ describe('operations', () => {
     expect(assembly.getStackByName(stack.stackName).template).toHaveProperty('Resources');
     expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
     // Validation is most of a synth's time (about 20 s on the 2-core CI machine).
-  }, 180_000);
+  }, 600_000);
 });
