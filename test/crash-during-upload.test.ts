@@ -161,7 +161,7 @@ describe('(a) the API killed while an upload streams through it (folder store)',
     expect(readdirSync(staging)).toEqual([]);
     expect(Buffer.from(await api.download(`/v1/files/${file.id}/content`)).equals(Buffer.from(big))).toBe(true);
     const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: spec });
-    const done = await api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 120_000);
+    const done = await api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 240_000);
     expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
     await kill(apiProcess);
   });
@@ -219,7 +219,7 @@ describe('(b) a runner killed while it uploads its outputs (S3 behind a fault pr
     const job = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: spec });
     const held = await Promise.race([
       proxy.nextHeld({ method: 'PUT', path }),
-      api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 120_000).then((j) => {
+      api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 240_000).then((j) => {
         throw new Error(`the job ended (${j.status}) before its upload was held:\n${victim.output()}`);
       }),
     ]);
@@ -232,7 +232,7 @@ describe('(b) a runner killed while it uploads its outputs (S3 behind a fault pr
   /** Another runner (straight to S3) takes the stalled job over; it succeeds once, with outputs as recorded. */
   async function rescue(job: FusionJob, victim: ServiceProcess): Promise<FusionJob> {
     const rescuer = await startRunnerProcess(env);
-    const done = await api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 120_000);
+    const done = await api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 240_000);
     expect(done.status, `${JSON.stringify(done.error)}\n${rescuer.output()}`).toBe('succeeded');
     const events = (await api.json<{ data: JobEvent[] }>(`/v1/fusions/${job.id}/events?limit=100`)).data;
     expect(events.filter((e) => TERMINAL.includes(e.type)).map((e) => e.type)).toEqual(['succeeded']);

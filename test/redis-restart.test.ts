@@ -85,7 +85,7 @@ async function eventsOf(id: string): Promise<JobEvent[]> {
 }
 
 describe('Redis restarted empty while jobs are queued and running', () => {
-  it('every job still ends exactly once; the API answers throughout', { timeout: 150_000 }, async () => {
+  it('every job still ends exactly once; the API answers throughout', { timeout: 600_000 }, async () => {
     const ids: string[] = [];
     // The first runs long enough to be still running once Redis is back, so
     // reconciliation hands it to the other runner as well.
@@ -117,7 +117,7 @@ describe('Redis restarted empty while jobs are queued and running', () => {
 
     await redis.restart();
 
-    const done = await Promise.all(ids.map((id) => api.waitFor(id, (j) => TERMINAL.includes(j.status), 120_000))).catch((e: Error) => {
+    const done = await Promise.all(ids.map((id) => api.waitFor(id, (j) => TERMINAL.includes(j.status), 240_000))).catch((e: Error) => {
       throw new Error(`${e.message}\n--- api:\n${apiProcess.output()}\n--- runners:\n${runners.map((r) => r.output()).join('\n---\n')}`);
     });
     expect(done.map((j) => j.status)).toEqual(ids.map(() => 'succeeded'));

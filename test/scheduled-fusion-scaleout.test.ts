@@ -69,7 +69,7 @@ async function allRuns(id: string): Promise<ScheduleRun[]> {
   return runs;
 }
 
-async function runsUntil(id: string, done: (runs: ScheduleRun[]) => boolean, timeoutMs = 90_000): Promise<ScheduleRun[]> {
+async function runsUntil(id: string, done: (runs: ScheduleRun[]) => boolean, timeoutMs = 240_000): Promise<ScheduleRun[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const runs = await allRuns(id);

@@ -165,7 +165,7 @@ describe('scale-out on S3 through a faulty network', () => {
   let inputs: { a: FileObject; b: FileObject; cal: FileObject; ev: FileObject };
   const spec = (seed: number) => ({ models: [inputs.a.id, inputs.b.id], calibration: { file: inputs.cal.id }, evaluation: { file: inputs.ev.id }, seed });
 
-  it('random latency, 5xx, resets and truncations: every job succeeds with intact outputs or fails clearly', { timeout: 90_000 }, async () => {
+  it('random latency, 5xx, resets and truncations: every job succeeds with intact outputs or fails clearly', { timeout: 600_000 }, async () => {
     for (const rule of [
       { fault: { kind: 'latency', ms: 20 }, probability: 0.1 },
       { fault: { kind: 'status', status: 500 }, probability: 0.05 },
@@ -233,7 +233,7 @@ describe('scale-out on S3 through a faulty network', () => {
     }
   });
 
-  it('output PUTs that always fail: the job fails in its upload stage, after its retries, and shows no outputs', { timeout: 90_000 }, async () => {
+  it('output PUTs that always fail: the job fails in its upload stage, after its retries, and shows no outputs', { timeout: 600_000 }, async () => {
     proxy.clear();
     // Every output PUT (the other jobs are finished): this job's outputs can never be stored.
     proxy.addRule({ match: { method: 'PUT', path: OUTPUTS_PUT }, fault: { kind: 'status', status: 500 } });

@@ -125,7 +125,7 @@ describe('scale-out: API + S3 + Redis + two runner processes', () => {
     await kill(victim);
     request.drop();
 
-    const done = await api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 60_000);
+    const done = await api.waitFor(job.id, (j) => TERMINAL.includes(j.status), 240_000);
     expect(done.status).toBe('succeeded');
     expect(done.attempts).toBe(2);
     const events = await eventsSoFar(job.id);
