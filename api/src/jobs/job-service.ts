@@ -14,19 +14,19 @@ import {
   LIMITS,
   type ListPage,
   type OutputName,
-} from '../contract/index.ts';
+} from '@clafusion/contract';
 import { ApiError, notFound } from '../errors.ts';
 import type { FileService } from '../files/file-service.ts';
 import { newId } from '../ids.ts';
 import type { LineageService } from '../lineages/lineage-service.ts';
 import { resolveRequest } from '../lineages/resolve-request.ts';
-import { type JobQueue, type ObjectStore, ObjectStoreError, QueueUnavailableError } from '../ports/index.ts';
-import { layout } from '../store-layout.ts';
+import { type JobQueue, type ObjectStore, ObjectStoreError, QueueUnavailableError } from '@clafusion/contract/ports';
+import { layout } from '@clafusion/contract/store-layout';
 import { canonicalJson } from './canonical-json.ts';
 import { checkCompatible } from './compatibility.ts';
-import { JobLog, readJson, toJson } from './job-log.ts';
-import { type JobRecord, isTerminal } from './job-state.ts';
-import { type FusionQueueData, JOB_ATTEMPTS } from './queue-data.ts';
+import { JobLog, readJson, toJson } from '@clafusion/contract/job-log';
+import { type JobRecord, isTerminal } from '@clafusion/contract/job-state';
+import { type FusionQueueData, JOB_ATTEMPTS } from '@clafusion/contract/queue-data';
 
 interface IdempotencyRecord {
   job_id: string;

@@ -14,14 +14,14 @@ import {
   type Schedule,
   type ScheduleRun,
   type UpdateScheduleInput,
-} from '../contract/index.ts';
+} from '@clafusion/contract';
 import { ApiError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { readJson, toJson } from '../jobs/job-log.ts';
+import { readJson, toJson } from '@clafusion/contract/job-log';
 import { type LineageService, putIfAbsent } from '../lineages/lineage-service.ts';
 import { resolveRequest } from '../lineages/resolve-request.ts';
-import { type ObjectStore, QueueUnavailableError } from '../ports/index.ts';
-import { layout } from '../store-layout.ts';
+import { type ObjectStore, QueueUnavailableError } from '@clafusion/contract/ports';
+import { layout } from '@clafusion/contract/store-layout';
 import { type RunStore, toListPage } from './runs.ts';
 import type { TickQueue } from './tick-queue.ts';
 import { checkTrigger, repeatOf } from './trigger.ts';

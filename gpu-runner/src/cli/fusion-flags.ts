@@ -3,7 +3,7 @@
  * FusionOptions. Defaults come from the family's paper configuration; every
  * flag only overrides what it names.
  */
-import type { Family } from '../engine/arch.ts';
+import type { Family } from '@clafusion/model-format/arch';
 import { type FusionOptions, type MappingChoice, defaultFusionOptions } from '../engine/fusion/options.ts';
 import { type Args, type FlagSpecs, UsageError } from './args.ts';
 

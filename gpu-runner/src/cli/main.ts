@@ -3,7 +3,7 @@
  * one clear line on stderr and a non-zero exit: 2 for bad usage, 1 for
  * everything else.
  */
-import { isFusionError } from '../engine/errors.ts';
+import { isFusionError } from '@clafusion/model-format/errors';
 import { UsageError } from './args.ts';
 import type { CommandIo } from './io.ts';
 import { fuseCommand } from './commands/fuse.ts';

@@ -4,9 +4,9 @@
  * every stage, evaluates when labelled data is given, and assembles the
  * report. Shared by the CLI and the job runner; it reads no files.
  */
-import { type Model, layerCount, paramSpecs } from '../engine/arch.ts';
-import { FusionError } from '../engine/errors.ts';
-import { type Tensor32, numel } from '../engine/tensor.ts';
+import { type Model, layerCount, paramSpecs } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import { type Tensor32, numel } from '@clafusion/model-format/tensor';
 import { fusePair } from '../engine/fusion/fuse-pair.ts';
 import { fuseMany } from '../engine/fusion/fuse-many.ts';
 import type { FusionHooks, FusionStage } from '../engine/fusion/hooks.ts';

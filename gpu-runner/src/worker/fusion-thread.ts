@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import { FusionError, isFusionError } from '../engine/errors.ts';
+import { FusionError, isFusionError } from '@clafusion/model-format/errors';
 import type { LabeledData } from '../engine/nn/data.ts';
 import { parseDatasetSafetensors } from '../io/datasets.ts';
 import { parseModelFile, serializeModel } from '../io/model-file.ts';

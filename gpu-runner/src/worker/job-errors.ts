@@ -3,8 +3,8 @@
  * same inputs fail the same way), so they fail the job at once with a code
  * that says what to fix; anything else is the service's fault and is retried.
  */
-import type { JobError, JobStage } from '../../../api/src/contract/index.ts';
-import { type FusionErrorCode, FusionError } from '../engine/errors.ts';
+import type { JobError, JobStage } from '@clafusion/contract';
+import { type FusionErrorCode, FusionError } from '@clafusion/model-format/errors';
 
 const JOB_CODE: Record<FusionErrorCode, JobError['code']> = {
   INVALID_ARCH: 'invalid_input',

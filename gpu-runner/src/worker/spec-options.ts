@@ -5,9 +5,9 @@
  * what it names, so a spec and the equivalent flags give the same options and
  * therefore the same fused bytes (spec-options.test.ts checks the pairs).
  */
-import type { FusionSpec } from '../../../api/src/contract/index.ts';
-import type { Family } from '../engine/arch.ts';
-import { FusionError } from '../engine/errors.ts';
+import type { FusionSpec } from '@clafusion/contract';
+import type { Family } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
 import { type FusionOptions, type MappingChoice, defaultFusionOptions } from '../engine/fusion/options.ts';
 import type { LabeledData } from '../engine/nn/data.ts';
 import type { DistillRequest } from '../pipeline/distill-fusion.ts';

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { readModelFile, serializeModel } from '../../io/model-file.ts';
-import { atomicWriteFile } from '../../io/atomic-write.ts';
+import { atomicWriteFile } from '@clafusion/model-format/atomic-write';
 import { runFusion } from '../../pipeline/run-fusion.ts';
 import { runWeightSweep } from '../../pipeline/sweep.ts';
 import { renderReportHtml } from '../../report/html-report.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { VggArch } from '../arch.ts';
+import type { VggArch } from '@clafusion/model-format/arch';
 import { tapShapes } from '../nn/layers.ts';
 import { alignDepths } from './align-depths.ts';
 import { defaultFusionOptions } from './options.ts';

@@ -2,9 +2,9 @@
  * Cross-layer alignment of two models of different depth: build the layer
  * cost matrix, solve the mapping (spec §3–§4) and balance the pair (§6).
  */
-import { type Model, layerCount, layerWidths } from '../arch.ts';
-import { FusionError } from '../errors.ts';
-import type { Mat64 } from '../tensor.ts';
+import { type Model, layerCount, layerWidths } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import type { Mat64 } from '@clafusion/model-format/tensor';
 import { Rng } from '../rng.ts';
 import { ckaCost, layerIndexCost, neuronCountCost, wassersteinCost } from '../cla/layer-cost.ts';
 import { type UnitCost, type UnitMappingKind, alignByParts } from '../cla/grouped-alignment.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Model, ResNetArch } from '../arch.ts';
+import type { Model, ResNetArch } from '@clafusion/model-format/arch';
 import { tapShapes } from '../nn/layers.ts';
 import { fuseMany } from './fuse-many.ts';
 import { defaultFusionOptions } from './options.ts';

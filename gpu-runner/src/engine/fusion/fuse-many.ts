@@ -5,8 +5,8 @@
  * and the K parameter lists are averaged with the fusion weights (1/K by
  * default). The anchor enters unaligned.
  */
-import { type Model, archEquals, layerCount } from '../arch.ts';
-import { FusionError } from '../errors.ts';
+import { type Model, archEquals, layerCount } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
 import { type AlignmentGroup, alignDepths } from './align-depths.ts';
 import { depthAlignedTaps } from './depth-aligned-taps.ts';
 import type { FusionHooks } from './hooks.ts';

@@ -7,7 +7,7 @@ import { fusePair } from './fuse-pair.ts';
 import { fuseMany } from './fuse-many.ts';
 import { defaultFusionOptions } from './options.ts';
 import type { FusionHooks } from './hooks.ts';
-import type { MlpArch, Model } from '../arch.ts';
+import type { MlpArch, Model } from '@clafusion/model-format/arch';
 import { maxAbsDiff, randomInputs, randomMlp, referenceForward } from '../../../test/support/reference-mlp.ts';
 import { permuteHidden } from '../../../test/support/permute-mlp.ts';
 

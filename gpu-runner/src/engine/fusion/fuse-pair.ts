@@ -4,8 +4,8 @@
  * then fuse layer by layer. The fused model has N1's architecture and neuron
  * order: A's depth with B's widths for `add`, B's architecture for `merge`.
  */
-import { type Model, archEquals, layerCount } from '../arch.ts';
-import { FusionError } from '../errors.ts';
+import { type Model, archEquals, layerCount } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
 import { type AlignmentGroup, alignDepths } from './align-depths.ts';
 import { depthAlignedTaps } from './depth-aligned-taps.ts';
 import type { FusionHooks } from './hooks.ts';

@@ -3,7 +3,7 @@
  * the clock or runs a network itself: the caller records activations (with
  * whichever tensor backend it chose) and measures stage times.
  */
-import type { Model } from '../arch.ts';
+import type { Model } from '@clafusion/model-format/arch';
 import type { Tap } from './taps.ts';
 
 export type FusionStage = 'activations' | 'cost' | 'alignment' | 'balance' | 'fusion';

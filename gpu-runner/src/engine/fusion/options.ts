@@ -3,7 +3,7 @@
  * for the family (algorithm.md §0.2): for MLPs the `fuse_mlp_ablation_studies.sh`
  * flags (neuron-count layer cost, direct Euclidean ground metric).
  */
-import type { Family } from '../arch.ts';
+import type { Family } from '@clafusion/model-format/arch';
 import type { MergeEstimator } from '../balance/merge-layers.ts';
 import type { LayerCostKind } from '../cla/layer-cost.ts';
 import { CNN_GROUND_METRIC, type GroundMetricOptions, MLP_GROUND_METRIC } from './ground-metric.ts';

@@ -1,5 +1,5 @@
 /** Per-model fusion weights: validated and normalised to sum to 1. */
-import { FusionError } from '../errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 
 export function normalizeWeights(weights: readonly number[] | null, count: number): number[] {
   if (weights === null) return Array.from({ length: count }, () => 1 / count);
