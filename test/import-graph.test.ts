@@ -113,12 +113,14 @@ describe('the checks, on synthetic graphs', () => {
     expect(checkGraph(g).map((x) => x.rule)).toEqual(['undeclared-dependency']);
   });
 
-  it('fails the engine importing the pipeline (but not in a test)', () => {
+  it('fails the engine importing the pipeline (but not in a test) or the contract beyond its options', () => {
     const g = graphOf({
       'gpu-runner/src/engine/fusion/fuse-pair.ts': ['../../pipeline/report.ts'],
       'gpu-runner/src/engine/nn/train.test.ts': ['../../io/datasets.ts'],
+      'gpu-runner/src/engine/fusion/options.ts': ['@clafusion/contract/options'],
+      'gpu-runner/src/engine/fusion/otfusion.ts': ['@clafusion/contract/ports'],
     });
-    expect(checkGraph(g).map((x) => x.rule)).toEqual(['layer']);
+    expect(checkGraph(g).map((x) => x.rule)).toEqual(['layer', 'layer']);
   });
 
   it('parses static, type-only, multi-line, re-export, dynamic and worker-URL imports', () => {

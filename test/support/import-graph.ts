@@ -11,8 +11,9 @@
  *   table (docs: README "Repository layout") or not declared in the
  *   importer's package.json;
  * - a cycle between packages;
- * - a layer break inside gpu-runner (the engine importing io/pipeline/worker,
- *   the pipeline importing the worker or the CLI).
+ * - a layer break inside gpu-runner (the engine importing io/pipeline/worker
+ *   or any of the contract but its options declaration, the pipeline
+ *   importing the worker or the CLI).
  *
  * The checks are pure functions of a graph (`checkGraph`), so a test can feed
  * them a synthetic graph with a violation and see them fail.
@@ -122,6 +123,10 @@ export function checkGraph(graph: SourceGraph): Violation[] {
         continue;
       }
       const name = packageNameOf(imp.specifier);
+      // The engine is pure: of the contract it reads only the options declaration (data, no zod, no I/O).
+      if (file.startsWith('gpu-runner/src/engine/') && name === '@clafusion/contract' && imp.specifier !== '@clafusion/contract/options' && !isTestModule(file)) {
+        violations.push({ rule: 'layer', message: `${file} (gpu-runner/src/engine/) imports ${imp.specifier}; the engine reads only @clafusion/contract/options` });
+      }
       if (!names.has(name) || name === from.name) continue;
       edges.get(from.name)!.add(name);
       if (!(ALLOWED_EDGES[from.name] ?? []).includes(name)) {

@@ -14,3 +14,4 @@ export * from './lineages.ts';
 export * from './fusion-request.ts';
 export * from './schedules.ts';
 export * from './records.ts';
+export * from './options.ts';
