@@ -5,14 +5,10 @@
  * fused weights through either. Engine options sit in the `fusion` section;
  * later stages (finetuning, distillation) get sections of their own beside it.
  *
- * CLI flag → field: --samples → calibration.samples, --layer-cost →
- * fusion.layer_cost, --first/last-constraint → fusion.mapping.first/last_constraint,
- * --mapping → fusion.mapping, --balance, --merge-estimator, --fusion →
- * fusion.method, --weights, --output-layer, --anchor, --activations,
- * --ground-metric/--squared/--ground-metric-normalize/--efficient-metric →
- * fusion.ground_metric, --solver/--sinkhorn-reg → fusion.solver, --correction,
- * --past-correction, --handle-skips → fusion.handle_skips, --bn-reestimate →
- * fusion.bn_reestimate, --repair → fusion.repair, --seed → seed.
+ * The engine options (the `fusion` section, `calibration.samples` and `seed`)
+ * are built from the options declaration (options.ts), which names each
+ * one's CLI flag and field: --samples → calibration.samples, --layer-cost →
+ * fusion.layer_cost, --mapping → fusion.mapping, and so on.
  *
  * `fuse --finetune EPOCHS --train DATA` → finetune.epochs and finetune.train;
  * --finetune-preset → finetune.preset, --lr, --momentum, --weight-decay,
