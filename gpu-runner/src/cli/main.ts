@@ -63,7 +63,7 @@ export async function main(argv: readonly string[], io: CommandIo = { stdout: pr
       return 2;
     }
     if (isFusionError(e)) {
-      io.stderr.write(`clafusion ${command}: error [${e.code}]: ${inOptionTerms(e, flagOf)}\n`);
+      io.stderr.write(`clafusion ${command}: error [${e.code}]: ${inOptionTerms(e, (field, value) => (value === undefined ? flagOf(field) : `${flagOf(field)} ${value}`))}\n`);
       return 1;
     }
     const err = e as NodeJS.ErrnoException;

@@ -47,7 +47,7 @@ export function renormalize(
   }
   if (options.repair) {
     if (pair === null) {
-      throw new FusionError('INVALID_ARGUMENT', '--repair interpolates the statistics of two parents; it needs exactly two models', { field: 'repair' });
+      throw new FusionError('INVALID_ARGUMENT', 'repair interpolates the statistics of two parents; it needs exactly two models', { field: 'repair' });
     }
     before.set('repair', model);
     model = repairFused({

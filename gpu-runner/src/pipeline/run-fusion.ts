@@ -146,9 +146,9 @@ interface FusedModels {
 }
 
 /** Two models: CLAFusion of the pair (deeper and shallower); K models: each fused onto the anchor. */
-async function fuseModels(models: FusionRequestModel[], options: FusionOptions, samples: number, hooks: FusionHooks): Promise<FusedModels> {
+async function fuseModels(models: FusionRequestModel[], options: FusionOptions, hooks: FusionHooks): Promise<FusedModels> {
   if (models.length === 2) {
-    const pair = await fusePair([models[0].model, models[1].model], options, samples, hooks);
+    const pair = await fusePair([models[0].model, models[1].model], options, hooks);
     const equal = layerCount(models[0].model.arch) === layerCount(models[1].model.arch);
     return {
       fused: pair.fused,
@@ -170,7 +170,6 @@ async function fuseModels(models: FusionRequestModel[], options: FusionOptions, 
   const many = await fuseMany(
     models.map((m) => m.model),
     options,
-    samples,
     hooks,
   );
   const result: FusedModels = {
@@ -197,10 +196,11 @@ async function fuseModels(models: FusionRequestModel[], options: FusionOptions, 
   return result;
 }
 
-/** The engine's hooks: taps recorded on the calibration rows, stages timed and reported as progress. */
+/** The engine's hooks: taps recorded on the calibration rows (their count goes with them), stages timed and reported as progress. */
 function fusionHooks(calibration: Tensor32, options: FusionOptions, timer: StageTimer<string>, ctx: RunContext): FusionHooks {
   const recordTaps = createTapRecorder(calibration, options.activations);
   return {
+    rows: calibration.shape[0],
     record: async (model, role) => {
       ctx.onProgress?.({ stage: 'activations', fraction: 0, message: `recording ${role}` });
       return recordTaps(model);
@@ -269,7 +269,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
   const t0 = ctx.now();
   const hooks = fusionHooks(calibration, options, timer as StageTimer<string>, ctx);
   const weights = normalizeWeights(options.weights, models.length);
-  const fused = await fuseModels(models, options, samples, hooks);
+  const fused = await fuseModels(models, options, hooks);
 
   // BatchNorm re-estimation and REPAIR, keeping the earlier versions to report their accuracy.
   const renormalized: Renormalization = renormalize(fused.fused, fused.balancedPair, calibration, options, timer);

@@ -49,7 +49,7 @@ export interface SerializedFusionError {
 
 /** A FusionError as it crosses from the fusion thread; an option field its message starts with is named as the API names it (`calibration.samples`). */
 export function serializeFusionError(err: FusionError): SerializedFusionError {
-  return { name: 'FusionError', code: err.code, message: inOptionTerms(err, (field) => FUSION_OPTIONS[field].api), details: err.details };
+  return { name: 'FusionError', code: err.code, message: inOptionTerms(err, (field, value) => FUSION_OPTIONS[field].api + (value === undefined ? '' : `=${value}`)), details: err.details };
 }
 
 export function deserializeFusionError(e: SerializedFusionError): FusionError {

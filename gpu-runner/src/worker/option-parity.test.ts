@@ -17,7 +17,9 @@ import {
 } from '@clafusion/contract/options';
 import { Args, UsageError, parseArgs } from '../cli/args.ts';
 import { FUSION_FLAGS, fusionOptionValuesFromArgs, fusionOptionsFromArgs } from '../cli/fusion-flags.ts';
-import { defaultFusionOptions } from '../engine/fusion/options.ts';
+import { FusionError } from '@clafusion/model-format/errors';
+import { defaultFusionOptions, inOptionTerms } from '../engine/fusion/options.ts';
+import { serializeFusionError } from './job-errors.ts';
 import { fusionOptionsFromSpec } from './spec-options.ts';
 
 const MODELS = 3;
@@ -129,5 +131,17 @@ describe('each declared option, as a CLI flag and as an API field', () => {
     const anchor = bothForms('anchor', 4);
     expect(() => fusionOptionsFromArgs(new Args(parseArgs(anchor.argv, FUSION_FLAGS)), 'mlp', MODELS)).toThrow(new UsageError('--anchor 4 is beyond the 3 models given'));
     expect(() => fusionOptionsFromSpec(FusionSpecSchema.parse(anchor.spec), 'mlp', MODELS)).toThrow('fusion.anchor 4 is beyond the 3 models given');
+  });
+});
+
+describe('engine errors name option fields; each surface says them its way', () => {
+  const cli = (field: FusionOptionName, value?: string) => `--${FUSION_OPTIONS[field].flag}${value === undefined ? '' : ` ${value}`}`;
+  it('maps a leading field and field=value tokens, and leaves other text alone', () => {
+    const leading = new FusionError('INVALID_ARGUMENT', 'samples 500 asks for more calibration rows than the 100 given', { field: 'samples' });
+    expect(inOptionTerms(leading, cli)).toBe('--samples 500 asks for more calibration rows than the 100 given');
+    expect(serializeFusionError(leading).message).toBe('calibration.samples 500 asks for more calibration rows than the 100 given');
+    const token = new FusionError('UNSUPPORTED', 'merging layers is for MLPs only; balance the vgg by adding layers (balance=add), x=3 stays', { field: 'balance' });
+    expect(inOptionTerms(token, cli)).toBe('merging layers is for MLPs only; balance the vgg by adding layers (--balance add), x=3 stays');
+    expect(serializeFusionError(token).message).toBe('merging layers is for MLPs only; balance the vgg by adding layers (fusion.balance=add), x=3 stays');
   });
 });

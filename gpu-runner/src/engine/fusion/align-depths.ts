@@ -100,9 +100,9 @@ export async function alignDepths(
   A: Model,
   B: Model,
   options: FusionOptions,
-  samples: number,
   hooks: FusionHooks,
 ): Promise<DepthAlignment> {
+  const samples = hooks.rows;
   const m = layerCount(A.arch) - 1;
   const n = layerCount(B.arch) - 1;
   if (m <= n) throw new FusionError('INVALID_ARGUMENT', 'alignDepths needs a strictly deeper first model');
@@ -110,7 +110,7 @@ export async function alignDepths(
     throw new FusionError('INCOMPATIBLE_MODELS', 'the shallower model has no hidden layer; there is nothing to align');
   }
   if (options.balance === 'merge' && A.arch.family !== 'mlp') {
-    throw new FusionError('UNSUPPORTED', `merging layers is defined for MLPs only (spec §6.2); balance the ${A.arch.family} by adding layers (--balance add)`, {
+    throw new FusionError('UNSUPPORTED', `merging layers is defined for MLPs only (spec §6.2); balance the ${A.arch.family} by adding layers (balance=add)`, {
       field: 'balance',
     });
   }

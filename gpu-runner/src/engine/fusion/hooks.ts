@@ -16,6 +16,13 @@ export interface FusionHooks {
    * CLA's A and as OT's N0): callers may cache by identity.
    */
   record(model: Model, role: string): Promise<Tap[]>;
+  /**
+   * How many calibration rows (samples, t) every tap `record` returns holds.
+   * The count travels with the recorder rather than as an argument through
+   * the engine; it is also needed where nothing is recorded (weight-based
+   * OT normalises distances by it, as the official code does).
+   */
+  readonly rows: number;
   /** Stage boundaries, so the caller can time them. */
   stage?(stage: FusionStage, phase: 'start' | 'end'): void;
   /** Fine-grained progress within a stage, fraction in [0, 1]. */

@@ -119,12 +119,18 @@ export function resolveFusionOptions(values: FusionOptionValues, family: Family,
 }
 
 /**
- * An engine error's message with the option field it starts with (`samples
- * 500 asks for …`, details.field `samples`) named as the caller names it:
- * `label(field)` gives `--samples` for the CLI, `calibration.samples` for the API.
+ * An engine error's message with the options it names said as the caller
+ * says them. The engine names an option by its field: at the start of the
+ * message when details.field is that option (`samples 500 asks for …`), or
+ * as `field=value` anywhere (`balance=add`). `say(field, value)` gives
+ * `--samples` / `--balance add` for the CLI, `calibration.samples` /
+ * `fusion.balance=add` for the API.
  */
-export function inOptionTerms(err: FusionError, label: (field: FusionOptionName) => string): string {
+export function inOptionTerms(err: FusionError, say: (field: FusionOptionName, value?: string) => string): string {
+  let message = err.message.replace(/\b([A-Za-z]+)=([^\s,;)]+)/g, (token, field: string, value: string) =>
+    isFusionOptionName(field) ? say(field, value) : token,
+  );
   const field = err.details.field;
-  if (!isFusionOptionName(field) || !err.message.startsWith(`${field} `)) return err.message;
-  return `${label(field)}${err.message.slice(field.length)}`;
+  if (isFusionOptionName(field) && message.startsWith(`${field} `)) message = `${say(field)}${message.slice(field.length)}`;
+  return message;
 }
