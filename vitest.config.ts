@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['{api,sdk,gpu-runner}/src/**/*.test.ts', '{api,sdk,gpu-runner}/test/**/*.test.ts', 'test/**/*.test.ts', 'testsupport/**/*.test.ts', 'infra/test/**/*.test.ts', 'infra/cdk/test/**/*.test.ts'],
+    include: ['{api,sdk,gpu-runner,api/contract,gpu-runner/model-format}/src/**/*.test.ts', 'app/**/*.test.ts', '{api,sdk,gpu-runner}/test/**/*.test.ts', 'test/**/*.test.ts', 'testsupport/**/*.test.ts', 'infra/test/**/*.test.ts', 'infra/cdk/test/**/*.test.ts'],
     // Outer bounds only, generous so a loaded machine (a shared CI host,
     // `npm run test:stress`) is slow, not red; a passing test never waits on them.
     testTimeout: 300_000,

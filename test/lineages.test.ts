@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../api/src/auth/api-keys.ts';
-import type { FileObject, FusionJob, Lineage, ModelVersion } from '../api/src/contract/index.ts';
+import type { FileObject, FusionJob, Lineage, ModelVersion } from '../api/contract/src/index.ts';
 import type { RunningServer } from '../api/src/server.ts';
 import { createClient } from '../sdk/src/index.ts';
 import { startEmbedded } from './support/embedded.ts';

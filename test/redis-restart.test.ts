@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FusionJob, JobEvent } from '../api/src/contract/index.ts';
+import type { FusionJob, JobEvent } from '../api/contract/src/index.ts';
 import { type PrivateRedis, startPrivateRedis } from '../testsupport/redis-server.ts';
 import { uniqueName } from '../testsupport/servers.ts';
 import { writeDigitModels } from './support/digits.ts';

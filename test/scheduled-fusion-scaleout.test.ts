@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FusionJob, JobEvent, ModelVersion, Schedule, ScheduleRun } from '../api/src/contract/index.ts';
+import type { FusionJob, JobEvent, ModelVersion, Schedule, ScheduleRun } from '../api/contract/src/index.ts';
 import { BadRequestError, type Client, createClient } from '../sdk/src/index.ts';
 import { redisUrl, s3Credentials, s3Endpoint, uniqueName } from '../testsupport/servers.ts';
 import { type Digits, writeDigitModels } from './support/digits.ts';

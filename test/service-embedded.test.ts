@@ -11,12 +11,12 @@ import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRouter } from '../api/src/trpc/app-router.ts';
-import type { FileObject, FusionJob, JobEvent, ListPage } from '../api/src/contract/index.ts';
+import type { FileObject, FusionJob, JobEvent, ListPage } from '../api/contract/src/index.ts';
 import { createApiKey } from '../api/src/auth/api-keys.ts';
 import type { RunningServer } from '../api/src/server.ts';
 import { initModel } from '../gpu-runner/src/engine/nn/init.ts';
-import { OFFICIAL_MLP_NAMING, fromCanonical } from '../gpu-runner/src/io/naming.ts';
-import { serializeSafetensors } from '../gpu-runner/src/io/safetensors.ts';
+import { OFFICIAL_MLP_NAMING, fromCanonical } from '../gpu-runner/model-format/src/naming.ts';
+import { serializeSafetensors } from '../gpu-runner/model-format/src/safetensors.ts';
 import { startEmbedded } from './support/embedded.ts';
 import { ARCH_B, type Fixtures, datasetBytes, fuseWithCli, writeFixtures } from './support/fixtures.ts';
 import { Rest } from './support/rest.ts';

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FileObject, type FusionJob, LIMITS } from '../api/src/contract/index.ts';
+import { type FileObject, type FusionJob, LIMITS } from '../api/contract/src/index.ts';
 import { type Fixtures, fuseWithCli } from './support/fixtures.ts';
 import { Rest, expectApiError } from './support/rest.ts';
 import {

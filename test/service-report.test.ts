@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FusionJob } from '../api/src/contract/index.ts';
+import type { FusionJob } from '../api/contract/src/index.ts';
 import { createApiKey } from '../api/src/auth/api-keys.ts';
 import type { RunningServer } from '../api/src/server.ts';
 import { startEmbedded } from './support/embedded.ts';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CreateFileResult, FileObject, FusionJob, JobEvent } from '../api/src/contract/index.ts';
+import type { CreateFileResult, FileObject, FusionJob, JobEvent } from '../api/contract/src/index.ts';
 import { FaultProxy } from '../testsupport/fault-proxy.ts';
 import { redisUrl, s3Endpoint, s3rverClient, s3rverClientConfig, uniqueName } from '../testsupport/servers.ts';
 import { type Fixtures, writeFixtures } from './support/fixtures.ts';

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FileObject, FusionJob, JobEvent } from '../api/src/contract/index.ts';
+import type { FileObject, FusionJob, JobEvent } from '../api/contract/src/index.ts';
 import { createClient } from '../sdk/src/index.ts';
 import { FaultProxy } from '../testsupport/fault-proxy.ts';
 import { redisUrl, s3Credentials, s3Endpoint, uniqueName } from '../testsupport/servers.ts';

@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import type { Config } from './config.ts';
-import type { FusionQueueData } from './jobs/queue-data.ts';
-import type { JobQueue, ObjectStore } from './ports/index.ts';
+import type { FusionQueueData } from '@clafusion/contract/queue-data';
+import type { JobQueue, ObjectStore } from '@clafusion/contract/ports';
 import { TICK_ATTEMPTS, type TickQueue, type TickData } from './schedules/tick-queue.ts';
 
 export function folderStoreRoot(config: Config): string {

@@ -5,7 +5,7 @@
  * the queue to BullMQ (runners then run as `npm run runner` processes).
  */
 import { resolve } from 'node:path';
-import { LIMITS } from './contract/index.ts';
+import { LIMITS } from '@clafusion/contract';
 
 export interface S3Settings {
   bucket: string;

@@ -6,8 +6,8 @@
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
-import { API_ERROR_STATUS, type ApiErrorBody, type ApiErrorCode } from './contract/index.ts';
-import { ObjectStoreError, QueueUnavailableError } from './ports/index.ts';
+import { API_ERROR_STATUS, type ApiErrorBody, type ApiErrorCode } from '@clafusion/contract';
+import { ObjectStoreError, QueueUnavailableError } from '@clafusion/contract/ports';
 
 const TRPC_CODE_BY_STATUS: Record<number, TRPC_ERROR_CODE_KEY> = {
   400: 'BAD_REQUEST',

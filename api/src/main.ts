@@ -1,15 +1,18 @@
 /**
- * `npm start`: the API (and, on the embedded default, an in-process runner)
- * on the configured port. Prints the URL and, with the local folder store, a
- * development API key kept in `<DATA_DIR>/dev-api-key` across restarts.
+ * The API process: the API (and, on the embedded default, an in-process
+ * runner) on the configured port. Prints the URL and, with the local folder
+ * store, a development API key kept in `<DATA_DIR>/dev-api-key` across
+ * restarts. `npm start` runs it with the runner wired in (app/start.ts);
+ * run on its own (the API image's bundle) it has none and needs RUNNERS=0.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createQueue, createStore, createTickQueue } from './adapters.ts';
 import { authenticate, createApiKey } from './auth/api-keys.ts';
 import { configFromEnv } from './config.ts';
-import type { ObjectStore } from './ports/index.ts';
-import { startServer } from './server.ts';
+import type { ObjectStore } from '@clafusion/contract/ports';
+import { type RunnerFactory, startServer } from './server.ts';
 
 async function developmentKey(store: ObjectStore, dataDir: string): Promise<string> {
   const path = join(dataDir, 'dev-api-key');
@@ -23,26 +26,32 @@ async function developmentKey(store: ObjectStore, dataDir: string): Promise<stri
   return token;
 }
 
-const config = configFromEnv();
-const store = await createStore(config);
-const queue = await createQueue(config);
-const ticks = await createTickQueue(config);
-// Reconcile on start with either queue: the embedded one forgot everything, and
-// a Redis may have come back empty while no API ran (see jobs/recover.ts).
-const server = await startServer({ ...config, store, queue, ticks, requeueOnStart: true });
-console.log(`clafusion API listening on ${server.url}`);
-console.log(`  store: ${config.s3 ? `s3://${config.s3.bucket}` : config.dataDir}  queue: ${config.redis ? 'redis' : 'in-process'}  in-process runners: ${config.inProcessRunners}`);
-if (!config.s3) console.log(`  development API key (tenant "dev"): ${await developmentKey(store, config.dataDir)}`);
-console.log(`  OpenAPI: ${server.url}/v1/openapi.json`);
+/** Starts the API process; `runner` runs jobs in it when RUNNERS is above zero. */
+export async function runApiProcess(runner?: RunnerFactory): Promise<void> {
+  const config = configFromEnv();
+  const store = await createStore(config);
+  const queue = await createQueue(config);
+  const ticks = await createTickQueue(config);
+  // Reconcile on start with either queue: the embedded one forgot everything, and
+  // a Redis may have come back empty while no API ran (see jobs/recover.ts).
+  const server = await startServer({ ...config, store, queue, ticks, requeueOnStart: true, runner });
+  console.log(`clafusion API listening on ${server.url}`);
+  console.log(`  store: ${config.s3 ? `s3://${config.s3.bucket}` : config.dataDir}  queue: ${config.redis ? 'redis' : 'in-process'}  in-process runners: ${config.inProcessRunners}`);
+  if (!config.s3) console.log(`  development API key (tenant "dev"): ${await developmentKey(store, config.dataDir)}`);
+  console.log(`  OpenAPI: ${server.url}/v1/openapi.json`);
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    void server
-      .close()
-      .then(() => Promise.all([queue.close(), ticks.close()]))
-      .then(() => process.exit(0));
-  });
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      void server
+        .close()
+        .then(() => Promise.all([queue.close(), ticks.close()]))
+        .then(() => process.exit(0));
+    });
+  }
 }
+
+// Run directly (`node --import tsx api/src/main.ts`, or the bundle built from it): no in-process runner.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await runApiProcess();

@@ -1,16 +1,17 @@
 /**
  * Starts the HTTP server on a store and a queue. With `inProcessRunners`
- * above zero it also runs jobs in this process (the embedded default); the
- * runner is loaded with a dynamic import so the API's own module graph never
- * includes the engine.
+ * above zero it also runs jobs in this process (the embedded default) with
+ * the runner it is given (`runner`, a factory): the API never imports the
+ * worker or the engine; the processes that want one wire it in
+ * (app/embedded.ts, used by `npm start` and the tests).
  */
 import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { createApp } from './http/app.ts';
 import type { RateLimitSettings } from './http/rate-limit.ts';
 import { Reconciler, reconcileSchedules } from './jobs/recover.ts';
-import type { FusionQueueData } from './jobs/queue-data.ts';
-import { type JobQueue, type ObjectStore, QueueUnavailableError, type WorkerHandle } from './ports/index.ts';
+import type { FusionQueueData } from '@clafusion/contract/queue-data';
+import { type JobQueue, type ObjectStore, QueueUnavailableError, type WorkerHandle } from '@clafusion/contract/ports';
 import { InProcessQueue } from './queue/in-process-queue.ts';
 import { TICK_ATTEMPTS, type TickData, type TickQueue } from './schedules/tick-queue.ts';
 import { ScheduleTicker } from './schedules/ticker.ts';
@@ -24,6 +25,8 @@ export interface ServerOptions extends ServiceSettings {
   port: number;
   /** Jobs run at once in this process; 0 when separate runner processes do the work. */
   inProcessRunners: number;
+  /** Starts the in-process runner; required when `inProcessRunners` is above zero. */
+  runner?: RunnerFactory;
   /**
    * Reconcile on start: re-enqueue the jobs the store lists as unfinished
    * that the queue lacks, and re-arm the stored schedules it lacks
@@ -46,6 +49,9 @@ export interface ServerOptions extends ServiceSettings {
   rateLimit?: RateLimitSettings | null;
 }
 
+/** What an in-process runner is to the API: something that takes jobs from the queue until closed. */
+export type RunnerFactory = (store: ObjectStore, queue: JobQueue<FusionQueueData>, options: { concurrency: number }) => WorkerHandle;
+
 export interface RunningServer {
   url: string;
   services: Services;
@@ -58,8 +64,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const services = createServices(options.store, options.queue, options, ticks);
   let runner: WorkerHandle | null = null;
   if (options.inProcessRunners > 0) {
-    const { startRunner } = await import('../../gpu-runner/src/worker/index.ts');
-    runner = startRunner(options.store, options.queue, { concurrency: options.inProcessRunners });
+    if (!options.runner) {
+      throw new Error('This API build has no in-process runner (the engine is not bundled). Set RUNNERS=0 and REDIS_URL, and run jobs with the runner image.');
+    }
+    runner = options.runner(options.store, options.queue, { concurrency: options.inProcessRunners });
   }
   // Every API instance consumes ticks: the scheduler enqueues one job per tick cluster-wide, and one instance takes it.
   const ticker = new ScheduleTicker(

@@ -2,8 +2,8 @@
 import { FileService } from './files/file-service.ts';
 import { JobService } from './jobs/job-service.ts';
 import { LineageService } from './lineages/lineage-service.ts';
-import type { FusionQueueData } from './jobs/queue-data.ts';
-import type { JobQueue, ObjectStore } from './ports/index.ts';
+import type { FusionQueueData } from '@clafusion/contract/queue-data';
+import type { JobQueue, ObjectStore } from '@clafusion/contract/ports';
 import { RunStore } from './schedules/runs.ts';
 import { ScheduleService } from './schedules/schedule-service.ts';
 import type { TickQueue } from './schedules/tick-queue.ts';

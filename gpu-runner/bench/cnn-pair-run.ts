@@ -19,7 +19,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
-import type { Arch, ResNetArch, VggArch } from '../src/engine/arch.ts';
+import type { Arch, ResNetArch, VggArch } from '@clafusion/model-format/arch';
 import { initModel } from '../src/engine/nn/init.ts';
 import { Rng } from '../src/engine/rng.ts';
 import { defaultFusionOptions } from '../src/engine/fusion/options.ts';

@@ -17,7 +17,7 @@
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type { MlpArch } from '../src/engine/arch.ts';
+import type { MlpArch } from '@clafusion/model-format/arch';
 import { initModel } from '../src/engine/nn/init.ts';
 import { type FusionOptions, defaultFusionOptions } from '../src/engine/fusion/options.ts';
 import { loadDataset } from '../src/io/datasets.ts';

@@ -13,7 +13,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { MlpArch } from '../src/engine/arch.ts';
+import type { MlpArch } from '@clafusion/model-format/arch';
 import { forward, initModel, train } from '../src/engine/nn/index.ts';
 import { Rng } from '../src/engine/rng.ts';
 import { type BackendName, BACKEND_NAMES, initBackend } from '../src/runtime/backend.ts';

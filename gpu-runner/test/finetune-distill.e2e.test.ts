@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MlpArch } from '../src/engine/arch.ts';
+import type { MlpArch } from '@clafusion/model-format/arch';
 import { accuracy } from '../src/engine/nn/evaluate.ts';
 import { initModel } from '../src/engine/nn/init.ts';
 import { train } from '../src/engine/nn/train.ts';
@@ -22,7 +22,7 @@ import { main } from '../src/cli/main.ts';
 import type { TrainingRunReport } from '../src/cli/training-output.ts';
 import { loadDataset, writeDatasetSafetensors } from '../src/io/datasets.ts';
 import { readModelFile, serializeModel } from '../src/io/model-file.ts';
-import { officialNaming } from '../src/io/naming.ts';
+import { officialNaming } from '@clafusion/model-format/naming';
 import type { FusionReport } from '../src/pipeline/report.ts';
 import { initBackend } from '../src/runtime/backend.ts';
 

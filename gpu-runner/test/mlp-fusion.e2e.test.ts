@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset, writeDatasetSafetensors } from '../src/io/datasets.ts';
 import { readModelFile } from '../src/io/model-file.ts';
-import { parseSafetensors } from '../src/io/safetensors.ts';
+import { parseSafetensors } from '@clafusion/model-format/safetensors';
 import { forward } from '../src/engine/nn/forward.ts';
 import { initBackend } from '../src/runtime/backend.ts';
 import type { FusionReport } from '../src/pipeline/report.ts';

@@ -6,15 +6,16 @@
  * every npm dependency inside, so neither target needs node_modules, tsx or
  * a TypeScript step at run time.
  *
- * The engine never enters these bundles: server.ts loads the in-process
- * runner with a dynamic import, which is replaced here by a module that
- * explains that this build has no runner (set RUNNERS=0 and run the runner
- * image). A test checks that no @tensorflow module is inside.
+ * The engine never enters these bundles: the API package does not import
+ * gpu-runner (the in-process runner is injected by app/start.ts, which is
+ * not bundled), and api/src/main.ts run on its own refuses RUNNERS above
+ * zero with a message that says to set RUNNERS=0 and run the runner image.
+ * A test checks that no @tensorflow module is inside.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Plugin, build } from 'esbuild';
+import { build } from 'esbuild';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -27,18 +28,6 @@ export type BundleEntry = keyof typeof ENTRIES;
 
 /** Node versions of the targets: Lambda runs nodejs22.x, the API image Node 20. */
 const TARGET: Record<BundleEntry, string> = { lambda: 'node22', server: 'node20', 'queue-depth': 'node22' };
-
-const noRunner: Plugin = {
-  name: 'no-in-process-runner',
-  setup(b) {
-    b.onResolve({ filter: /gpu-runner\/src\/worker\/index\.ts$/ }, () => ({ path: 'no-runner', namespace: 'clafusion' }));
-    b.onLoad({ filter: /^no-runner$/, namespace: 'clafusion' }, () => ({
-      contents:
-        "export function startRunner() { throw new Error('This API build has no in-process runner (the engine is not bundled). Set RUNNERS=0 and REDIS_URL, and run jobs with the runner image.'); }",
-      loader: 'js',
-    }));
-  },
-};
 
 export interface BundleResult {
   /** The bundle's folder (what a Lambda asset or a COPY takes). */
@@ -70,7 +59,6 @@ export async function bundle(entry: BundleEntry, outdir: string): Promise<Bundle
     banner: { js: "import { createRequire as __cfRequire } from 'node:module'; const require = __cfRequire(import.meta.url);" },
     // msgpackr-extract is a native speed-up that msgpackr (via bullmq) loads only if present; it falls back to JS.
     external: ['msgpackr-extract'],
-    plugins: [noRunner],
   });
   return { dir: outdir, file, inputs: Object.keys(result.metafile.inputs) };
 }

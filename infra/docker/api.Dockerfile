@@ -17,13 +17,16 @@ WORKDIR /src
 # Manifests first, so the dependency layer is cached until the lock changes.
 COPY package.json package-lock.json .npmrc ./
 COPY api/package.json api/
+COPY api/contract/package.json api/contract/
 COPY sdk/package.json sdk/
 COPY gpu-runner/package.json gpu-runner/
+COPY gpu-runner/model-format/package.json gpu-runner/model-format/
 # Only the API workspace and the root tools (tsx and esbuild bundle it); not tfjs.
 RUN npm ci --workspace=@clafusion/api --include-workspace-root --no-audit --no-fund
 COPY api/src api/src
-# The API reads safetensors headers with the pure parsers in gpu-runner/src/io (no tfjs).
-COPY gpu-runner/src gpu-runner/src
+COPY api/contract/src api/contract/src
+# The API reads safetensors headers with the pure parsers of gpu-runner/model-format (no tfjs).
+COPY gpu-runner/model-format/src gpu-runner/model-format/src
 COPY infra/bundle infra/bundle
 RUN node --import tsx infra/bundle/api-bundle.ts server /out
 

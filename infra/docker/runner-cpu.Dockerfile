@@ -13,8 +13,10 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 COPY api/package.json api/
+COPY api/contract/package.json api/contract/
 COPY sdk/package.json sdk/
 COPY gpu-runner/package.json gpu-runner/
+COPY gpu-runner/model-format/package.json gpu-runner/model-format/
 # The lock has the GPU package as gpu-runner's optional dependency; leave it out here, then add the CPU
 # package at the same version. It joins the locked tree (its @tensorflow/tfjs 4.22.0 is the locked one, so
 # the engine and the backend share one tfjs-core); its own small helpers are resolved at build time.
@@ -32,12 +34,17 @@ COPY --from=deps /app/node_modules /app/node_modules
 COPY package.json ./
 COPY api/package.json api/
 COPY api/src api/src
+COPY api/contract/package.json api/contract/
+COPY api/contract/src api/contract/src
 COPY gpu-runner/package.json gpu-runner/
 COPY gpu-runner/src gpu-runner/src
+COPY gpu-runner/model-format/package.json gpu-runner/model-format/
+COPY gpu-runner/model-format/src gpu-runner/model-format/src
+COPY app app
 COPY infra/docker/healthcheck.mjs infra/docker/runner-entrypoint.sh infra/docker/
 ENV NODE_ENV=production \
     CLAFUSION_BACKEND=node
 USER node
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["node", "/app/infra/docker/healthcheck.mjs", "redis"]
 ENTRYPOINT ["/app/infra/docker/runner-entrypoint.sh"]
-CMD ["node", "--import", "tsx", "gpu-runner/src/worker/main.ts"]
+CMD ["node", "--import", "tsx", "app/runner.ts"]

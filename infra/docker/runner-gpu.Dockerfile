@@ -27,8 +27,10 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 COPY api/package.json api/
+COPY api/contract/package.json api/contract/
 COPY sdk/package.json sdk/
 COPY gpu-runner/package.json gpu-runner/
+COPY gpu-runner/model-format/package.json gpu-runner/model-format/
 # Production dependencies, optional ones included: @tensorflow/tfjs-node-gpu is an optional dependency of
 # gpu-runner, and the root package.json's allowScripts approves its install script (it downloads
 # libtensorflow-gpu 2.9.1 and the addon at build time). An optional package that fails to install is
@@ -47,8 +49,13 @@ COPY --from=deps /app/node_modules /app/node_modules
 COPY package.json ./
 COPY api/package.json api/
 COPY api/src api/src
+COPY api/contract/package.json api/contract/
+COPY api/contract/src api/contract/src
 COPY gpu-runner/package.json gpu-runner/
 COPY gpu-runner/src gpu-runner/src
+COPY gpu-runner/model-format/package.json gpu-runner/model-format/
+COPY gpu-runner/model-format/src gpu-runner/model-format/src
+COPY app app
 COPY infra/docker/healthcheck.mjs infra/docker/runner-entrypoint.sh infra/docker/
 # TF_FORCE_GPU_ALLOW_GROWTH: TensorFlow takes GPU memory as it needs it, not all of it at start.
 # CUDA_CACHE_*: on GPUs newer than the kernels in libtensorflow (compute capability above 8.0) the driver
@@ -63,4 +70,4 @@ USER runner
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["node", "/app/infra/docker/healthcheck.mjs", "redis"]
 ENTRYPOINT ["/app/infra/docker/runner-entrypoint.sh"]
 # tsx, as `npm run runner` does: the runner's worker threads load the engine's .ts modules by URL.
-CMD ["node", "--import", "tsx", "gpu-runner/src/worker/main.ts"]
+CMD ["node", "--import", "tsx", "app/runner.ts"]

@@ -13,7 +13,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../api/src/auth/api-keys.ts';
-import type { CreateFileResult } from '../../api/src/contract/index.ts';
+import type { CreateFileResult } from '../../api/contract/src/index.ts';
 import { BullMqQueue } from '../../api/src/queue/bullmq-queue.ts';
 import { S3Store } from '../../api/src/storage/s3-store.ts';
 import { type BundleResult, bundle } from '../bundle/api-bundle.ts';
@@ -31,7 +31,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('bundles', () => {
-  it('leave tfjs, the runner and the pipeline out of the API bundles (header parsing from gpu-runner/src/io is pure and stays)', () => {
+  it('leave tfjs, the runner and the pipeline out of the API bundles (header parsing from gpu-runner/model-format is pure and stays)', () => {
     for (const entry of ['lambda', 'server'] as const) {
       const inputs = built[entry]!.inputs;
       expect(inputs).toContain(entry === 'lambda' ? 'api/src/lambda.ts' : 'api/src/main.ts');

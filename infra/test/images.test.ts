@@ -121,10 +121,10 @@ describe('runner images', () => {
       const last = finalStage(parsed[name]);
       expect(execForm(last.find((i) => i.keyword === 'ENTRYPOINT')!.args)).toEqual(['/app/infra/docker/runner-entrypoint.sh']);
       const cmd = execForm(last.find((i) => i.keyword === 'CMD')!.args)!;
-      expect(cmd).toEqual(['node', '--import', 'tsx', 'gpu-runner/src/worker/main.ts']);
+      expect(cmd).toEqual(['node', '--import', 'tsx', 'app/runner.ts']);
       expect(existsSync(join(ROOT, cmd[3]))).toBe(true);
       expect(BACKEND_NAMES).toContain(envOf(parsed[name]).CLAFUSION_BACKEND);
     }
-    expect(json('package.json').scripts.runner).toBe('node --import tsx gpu-runner/src/worker/main.ts');
+    expect(json('package.json').scripts.runner).toBe('node --import tsx app/runner.ts');
   });
 });

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { folderStoreRoot } from '../../api/src/adapters.ts';
 import { createApiKey } from '../../api/src/auth/api-keys.ts';
 import { configFromEnv } from '../../api/src/config.ts';
-import type { CreateFileResult, FileObject, ListPage, FusionJob } from '../../api/src/contract/index.ts';
+import type { CreateFileResult, FileObject, ListPage, FusionJob } from '../../api/contract/src/index.ts';
 import { type LambdaHandler, createLambdaHandler, lambdaConfigFromEnv, redisUrlWithToken } from '../../api/src/lambda.ts';
 import { FolderStore } from '../../api/src/storage/index.ts';
 import { ARCH_B, modelBytes } from '../../test/support/fixtures.ts';

@@ -28,9 +28,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CreateFileResult, FileObject, FusionJob, JobEvent } from '../../api/src/contract/index.ts';
+import type { CreateFileResult, FileObject, FusionJob, JobEvent } from '../../api/contract/src/index.ts';
 import { FolderStore } from '../../api/src/storage/index.ts';
-import { layout } from '../../api/src/store-layout.ts';
+import { layout } from '../../api/contract/src/store-layout.ts';
 import { writeFixtures } from '../../test/support/fixtures.ts';
 import { type Growth, type RateResult, driveAtRate, growth, mapConcurrent, sampleMemory } from './measure.ts';
 import { type MemoryReport, type NodeProcess, freePort, startNode, startRedis, stop, stopAll } from './processes.ts';
@@ -102,7 +102,7 @@ async function startApi(name: string, queueName: string): Promise<{ proc: NodePr
   const port = await freePort();
   const proc = await startNode(
     name,
-    'api/src/main.ts',
+    'app/start.ts',
     {
       HOST: '127.0.0.1',
       PORT: String(port),
@@ -176,7 +176,7 @@ async function drain(api: Api, dataDir: string, processes: NodeProcess[]): Promi
   const started = performance.now();
   const runners = await Promise.all(
     Array.from({ length: runnerCount }, (_, i) =>
-      startNode(`runner-${i + 1}`, 'gpu-runner/src/worker/main.ts', { DATA_DIR: dataDir, REDIS_URL: redisUrl, QUEUE_NAME: 'load-drain', RUNNER_CONCURRENCY: '1' }, /taking jobs/),
+      startNode(`runner-${i + 1}`, 'app/runner.ts', { DATA_DIR: dataDir, REDIS_URL: redisUrl, QUEUE_NAME: 'load-drain', RUNNER_CONCURRENCY: '1' }, /taking jobs/),
     ),
   );
   processes.push(...runners);

@@ -6,12 +6,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MlpArch } from '../../gpu-runner/src/engine/arch.ts';
+import type { MlpArch } from '../../gpu-runner/model-format/src/arch.ts';
 import { initModel } from '../../gpu-runner/src/engine/nn/init.ts';
 import { train } from '../../gpu-runner/src/engine/nn/train.ts';
 import { loadDataset, writeDatasetSafetensors } from '../../gpu-runner/src/io/datasets.ts';
 import { serializeModel } from '../../gpu-runner/src/io/model-file.ts';
-import { OFFICIAL_MLP_NAMING } from '../../gpu-runner/src/io/naming.ts';
+import { OFFICIAL_MLP_NAMING } from '../../gpu-runner/model-format/src/naming.ts';
 import { initBackend } from '../../gpu-runner/src/runtime/backend.ts';
 
 export const DEEP: Omit<MlpArch, 'hidden'> & { hidden: number[] } = { family: 'mlp', input: [1, 28, 28], hidden: [64, 32, 16], classes: 10, bias: false };

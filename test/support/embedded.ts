@@ -1,7 +1,7 @@
 /** The embedded service (folder store, in-process queue and runner) started inside a test process. */
-import type { FusionQueueData } from '../../api/src/jobs/queue-data.ts';
+import type { FusionQueueData } from '../../api/contract/src/jobs/queue-data.ts';
 import { InProcessQueue } from '../../api/src/queue/index.ts';
-import { type RunningServer, startServer } from '../../api/src/server.ts';
+import { type RunningServer, startEmbeddedServer as startServer } from '../../app/embedded.ts';
 import { FolderStore } from '../../api/src/storage/index.ts';
 
 export const TEST_UPLOAD_LIMIT = 1024 * 1024;

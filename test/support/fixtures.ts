@@ -6,12 +6,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Arch } from '../../gpu-runner/src/engine/arch.ts';
+import type { Arch } from '../../gpu-runner/model-format/src/arch.ts';
 import { initModel } from '../../gpu-runner/src/engine/nn/init.ts';
 import { Rng } from '../../gpu-runner/src/engine/rng.ts';
-import { OFFICIAL_MLP_NAMING } from '../../gpu-runner/src/io/naming.ts';
+import { OFFICIAL_MLP_NAMING } from '../../gpu-runner/model-format/src/naming.ts';
 import { serializeModel } from '../../gpu-runner/src/io/model-file.ts';
-import { serializeSafetensors } from '../../gpu-runner/src/io/safetensors.ts';
+import { serializeSafetensors } from '../../gpu-runner/model-format/src/safetensors.ts';
 import { CLI, runCli } from '../../gpu-runner/test/support/cli.ts';
 
 export const INPUT = 16;

@@ -54,8 +54,8 @@ function start(entry: string, args: string[], env: Record<string, string>, ready
   });
 }
 
-export const startApi = (env: Record<string, string>) => start('api/src/main.ts', [], env, /listening on/);
-export const startRunnerProcess = (env: Record<string, string>) => start('gpu-runner/src/worker/main.ts', [], env, /taking jobs/);
+export const startApi = (env: Record<string, string>) => start('app/start.ts', [], env, /listening on/);
+export const startRunnerProcess = (env: Record<string, string>) => start('app/runner.ts', [], env, /taking jobs/);
 
 export async function createKey(env: Record<string, string>, tenant: string): Promise<string> {
   const proc = await start('api/src/cli/keys.ts', ['create', '--tenant', tenant], env, null);

@@ -2,7 +2,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { expect } from 'vitest';
-import { API_ERROR_STATUS, type ApiErrorBody, type CreateFileResult, type FileObject, type FusionJob, type JobEvent } from '../../api/src/contract/index.ts';
+import { API_ERROR_STATUS, type ApiErrorBody, type CreateFileResult, type FileObject, type FusionJob, type JobEvent } from '../../api/contract/src/index.ts';
 import { readSse } from './sse.ts';
 
 export class Rest {

@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import type { CreateFileResult, FileObject, FusionJob } from '../../api/src/contract/index.ts';
+import type { CreateFileResult, FileObject, FusionJob } from '../../api/contract/src/index.ts';
 import { createApiKey } from '../../api/src/auth/api-keys.ts';
 import type { RunningServer } from '../../api/src/server.ts';
 import { startEmbedded } from './embedded.ts';
 import { type Fixtures, datasetBytes, writeFixtures } from './fixtures.ts';
-import { serializeSafetensors } from '../../gpu-runner/src/io/safetensors.ts';
+import { serializeSafetensors } from '../../gpu-runner/model-format/src/safetensors.ts';
 import { Rest, expectApiError } from './rest.ts';
 
 export interface TrainingJobsPaths {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '../storage/index.ts';
-import { layout } from '../store-layout.ts';
+import { layout } from '@clafusion/contract/store-layout';
 import { authenticate, createApiKey } from './api-keys.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'api-keys-'));

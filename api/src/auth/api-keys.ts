@@ -5,11 +5,11 @@
  * nor response timing reveals a valid key.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { TENANT_PATTERN } from '../contract/index.ts';
+import { TENANT_PATTERN } from '@clafusion/contract';
 import { randomToken } from '../ids.ts';
-import { readJson, toJson } from '../jobs/job-log.ts';
-import type { ObjectStore } from '../ports/index.ts';
-import { layout } from '../store-layout.ts';
+import { readJson, toJson } from '@clafusion/contract/job-log';
+import type { ObjectStore } from '@clafusion/contract/ports';
+import { layout } from '@clafusion/contract/store-layout';
 
 export interface ApiKeyRecord {
   key_id: string;

@@ -5,22 +5,19 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { FusionError } from '../../../gpu-runner/src/engine/errors.ts';
-import type { CreateFileInput, CreateFileResult, DownloadLink, FileObject } from '../contract/index.ts';
+import { FusionError } from '@clafusion/model-format/errors';
+import type { CreateFileInput, CreateFileResult, DownloadLink, FileObject, StoredFile } from '@clafusion/contract';
 import { ApiError, notFound } from '../errors.ts';
 import { contentDisposition } from '../http/content-disposition.ts';
 import { newId } from '../ids.ts';
-import { readJson, toJson } from '../jobs/job-log.ts';
-import { type ObjectStore, ObjectStoreError } from '../ports/index.ts';
-import { layout } from '../store-layout.ts';
+import { readJson, toJson } from '@clafusion/contract/job-log';
+import { type ObjectStore, ObjectStoreError } from '@clafusion/contract/ports';
+import { layout } from '@clafusion/contract/store-layout';
 import { KeyedLock } from '../storage/keyed-lock.ts';
 import { readStoredHeader } from './read-header.ts';
 import { summarizeDataset, summarizeModel } from './validate-upload.ts';
 
-/** What the store holds per file: the public object plus what only the service needs. */
-export interface StoredFile extends FileObject {
-  arch_override: CreateFileInput['arch'] | null;
-}
+export type { StoredFile };
 
 export interface FileServiceOptions {
   maxUploadBytes: number;

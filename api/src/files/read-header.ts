@@ -5,8 +5,8 @@
  * messages. A header larger than MAX_HEADER_BYTES is refused before it is
  * fetched.
  */
-import { parseSafetensorsHeader, safetensorsHeaderLength, type SafetensorsHeader } from '../../../gpu-runner/src/io/safetensors.ts';
-import type { ObjectStore } from '../ports/index.ts';
+import { parseSafetensorsHeader, safetensorsHeaderLength, type SafetensorsHeader } from '@clafusion/model-format/safetensors';
+import type { ObjectStore } from '@clafusion/contract/ports';
 
 /** Far above any real state dict's header (a ResNet-152's is ~60 KB). */
 export const MAX_HEADER_BYTES = 16 * 1024 * 1024;

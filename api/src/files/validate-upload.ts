@@ -5,13 +5,13 @@
  * messages are the ones the CLI and the runner give. Values (NaN/Inf) are not
  * read here; the runner checks them when it loads the file.
  */
-import { type Arch, paramSpecs } from '../../../gpu-runner/src/engine/arch.ts';
-import { FusionError } from '../../../gpu-runner/src/engine/errors.ts';
-import { numel, type Tensor32 } from '../../../gpu-runner/src/engine/tensor.ts';
-import { FLOAT_DTYPES, INTEGER_DTYPES, READABLE_DTYPES, isReadableDtype } from '../../../gpu-runner/src/io/dtypes.ts';
-import { toCanonical } from '../../../gpu-runner/src/io/naming.ts';
-import type { SafetensorsHeader } from '../../../gpu-runner/src/io/safetensors.ts';
-import type { ArchJson, FileObject } from '../contract/index.ts';
+import { type Arch, paramSpecs } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import { numel, type Tensor32 } from '@clafusion/model-format/tensor';
+import { FLOAT_DTYPES, INTEGER_DTYPES, READABLE_DTYPES, isReadableDtype } from '@clafusion/model-format/dtypes';
+import { toCanonical } from '@clafusion/model-format/naming';
+import type { SafetensorsHeader } from '@clafusion/model-format/safetensors';
+import type { ArchJson, FileObject } from '@clafusion/contract';
 
 const NO_VALUES = new Float32Array(0);
 

@@ -6,10 +6,10 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { Context as HonoContext, Hono } from 'hono';
-import { FileId, FusionId, OutputName } from '../contract/index.ts';
+import { FileId, FusionId, OutputName } from '@clafusion/contract';
 import { ApiError } from '../errors.ts';
 import type { Services } from '../trpc/context.ts';
-import { layout } from '../store-layout.ts';
+import { layout } from '@clafusion/contract/store-layout';
 import { contentDisposition } from './content-disposition.ts';
 import { streamObject } from './respond.ts';
 import { streamJobEvents } from './sse.ts';

@@ -7,7 +7,7 @@ import { validateHeaderValue } from 'node:http';
 import contentDispositionPackage from 'content-disposition';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fileNameProblem } from '../contract/index.ts';
+import { fileNameProblem } from '@clafusion/contract';
 import { asciiFallback, contentDisposition, encodeExtValue } from './content-disposition.ts';
 
 const parse = (header: string) => contentDispositionPackage.parse(header);

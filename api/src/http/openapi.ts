@@ -5,7 +5,7 @@
  */
 import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
 import { z } from 'zod';
-import { ErrorEnvelope, FileObject } from '../contract/index.ts';
+import { ErrorEnvelope, FileObject } from '@clafusion/contract';
 import { appRouter } from '../trpc/app-router.ts';
 
 const bearer = [{ Authorization: [] }];

@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createMiddleware } from 'hono/factory';
-import type { ApiErrorBody } from '../contract/index.ts';
+import type { ApiErrorBody } from '@clafusion/contract';
 import type { Env } from './binary-routes.ts';
 
 export interface RateLimitSettings {

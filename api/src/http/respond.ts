@@ -15,7 +15,7 @@ import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Readable as NodeReadable } from 'node:stream';
 import { createMiddleware } from 'hono/factory';
-import type { ApiErrorBody } from '../contract/index.ts';
+import type { ApiErrorBody } from '@clafusion/contract';
 import { statusOf } from '../errors.ts';
 
 export function errorResponse(body: ApiErrorBody, extraHeaders: Record<string, string> = {}): Response {

@@ -13,7 +13,7 @@
  */
 import { TRPCError } from '@trpc/server';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
-import type { ApiErrorBody } from '../contract/index.ts';
+import type { ApiErrorBody } from '@clafusion/contract';
 import { statusOf } from '../errors.ts';
 import { appRouter } from '../trpc/app-router.ts';
 import { type Services, createContext } from '../trpc/context.ts';

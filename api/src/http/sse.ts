@@ -6,7 +6,7 @@
  */
 import type { Context as HonoContext } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { EventId, FusionId } from '../contract/index.ts';
+import { EventId, FusionId } from '@clafusion/contract';
 import { ApiError } from '../errors.ts';
 import { followEvents } from '../jobs/follow-events.ts';
 import type { Services } from '../trpc/context.ts';

@@ -4,7 +4,7 @@
  * the user hears at once, in the same words, rather than from a failed job.
  * run-fusion.ts itself cannot be imported here: it pulls in tfjs.
  */
-import type { ArchJson } from '../contract/index.ts';
+import type { ArchJson } from '@clafusion/contract';
 import { ApiError } from '../errors.ts';
 
 const numel = (shape: readonly number[]) => shape.reduce((n, d) => n * d, 1);

@@ -10,9 +10,9 @@
  * failures ends the stream, and the client then resumes with Last-Event-ID.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type JobEvent, TERMINAL_STATUSES } from '../contract/index.ts';
-import type { JobLog } from './job-log.ts';
-import { isTerminal } from './job-state.ts';
+import { type JobEvent, TERMINAL_STATUSES } from '@clafusion/contract';
+import type { JobLog } from '@clafusion/contract/job-log';
+import { isTerminal } from '@clafusion/contract/job-state';
 
 const PAGE = 100;
 const MAX_CONSECUTIVE_FAILURES = 8;

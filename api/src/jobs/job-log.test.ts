@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '../storage/index.ts';
-import { layout } from '../store-layout.ts';
-import { JobLog, toJson } from './job-log.ts';
-import { type JobRecord, isTerminal } from './job-state.ts';
+import { layout } from '@clafusion/contract/store-layout';
+import { JobLog, toJson } from '@clafusion/contract/job-log';
+import { type JobRecord, isTerminal } from '@clafusion/contract/job-state';
 
 const dir = mkdtempSync(join(tmpdir(), 'job-log-'));
 const store = new FolderStore({ root: dir, fsync: false });

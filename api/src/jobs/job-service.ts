@@ -14,19 +14,20 @@ import {
   LIMITS,
   type ListPage,
   type OutputName,
-} from '../contract/index.ts';
+} from '@clafusion/contract';
 import { ApiError, notFound } from '../errors.ts';
 import type { FileService } from '../files/file-service.ts';
 import { newId } from '../ids.ts';
 import type { LineageService } from '../lineages/lineage-service.ts';
 import { resolveRequest } from '../lineages/resolve-request.ts';
-import { type JobQueue, type ObjectStore, ObjectStoreError, QueueUnavailableError } from '../ports/index.ts';
-import { layout } from '../store-layout.ts';
+import { anchorProblem, weightsProblem } from '@clafusion/contract/options';
+import { type JobQueue, type ObjectStore, ObjectStoreError, QueueUnavailableError } from '@clafusion/contract/ports';
+import { layout } from '@clafusion/contract/store-layout';
 import { canonicalJson } from './canonical-json.ts';
 import { checkCompatible } from './compatibility.ts';
-import { JobLog, readJson, toJson } from './job-log.ts';
-import { type JobRecord, isTerminal } from './job-state.ts';
-import { type FusionQueueData, JOB_ATTEMPTS } from './queue-data.ts';
+import { JobLog, readJson, toJson } from '@clafusion/contract/job-log';
+import { type JobRecord, isTerminal } from '@clafusion/contract/job-state';
+import { type FusionQueueData, JOB_ATTEMPTS } from '@clafusion/contract/queue-data';
 
 interface IdempotencyRecord {
   job_id: string;
@@ -148,12 +149,8 @@ export class JobService {
         limit: LIMITS.maxCalibrationSamples,
       });
     }
-    const weights = spec.fusion?.weights;
-    if (weights && weights.length !== spec.models.length) {
-      throw new ApiError('invalid_request', `fusion.weights has ${weights.length} entries but ${spec.models.length} models were given`, {
-        field: 'fusion.weights',
-      });
-    }
+    const weights = weightsProblem(spec.fusion?.weights, spec.models.length);
+    if (weights) throw new ApiError('invalid_request', weights.say('fusion.weights'), { field: 'fusion.weights' });
     const epochs = spec.finetune?.epochs;
     if (epochs !== undefined && epochs > LIMITS.maxFinetuneEpochs) {
       throw new ApiError('limit_exceeded', `finetune.epochs is at most ${LIMITS.maxFinetuneEpochs}; got ${epochs}`, {
@@ -171,10 +168,8 @@ export class JobService {
         limit: LIMITS.maxDistillEpochs,
       });
     }
-    const anchor = spec.fusion?.anchor;
-    if (anchor !== undefined && anchor > spec.models.length) {
-      throw new ApiError('invalid_request', `fusion.anchor ${anchor} is beyond the ${spec.models.length} models given`, { field: 'fusion.anchor' });
-    }
+    const anchor = anchorProblem(spec.fusion?.anchor, spec.models.length);
+    if (anchor) throw new ApiError('invalid_request', anchor.say('fusion.anchor'), { field: 'fusion.anchor' });
     // Every file record is read at once; they are checked in the order below,
     // so a request with several problems always reports the same one first.
     const training = spec.finetune ? { section: 'finetune', file: spec.finetune.train.file } : spec.distill ? { section: 'distill', file: spec.distill.train.file } : null;

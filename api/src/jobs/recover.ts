@@ -26,12 +26,12 @@
  * after being lost, and every `intervalMs` (RECONCILE_INTERVAL_MS), which also
  * heals a flush or failover that no connection noticed.
  */
-import { type JobQueue, type ObjectStore, QueueUnavailableError, type ScheduleRepeat } from '../ports/index.ts';
+import { type JobQueue, type ObjectStore, QueueUnavailableError, type ScheduleRepeat } from '@clafusion/contract/ports';
 import { type TickQueue, armStoredSchedules } from '../schedules/tick-queue.ts';
-import { layout } from '../store-layout.ts';
-import { JobLog, readJson } from './job-log.ts';
-import { isTerminal } from './job-state.ts';
-import { type FusionQueueData, JOB_ATTEMPTS } from './queue-data.ts';
+import { layout } from '@clafusion/contract/store-layout';
+import { JobLog, readJson } from '@clafusion/contract/job-log';
+import { isTerminal } from '@clafusion/contract/job-state';
+import { type FusionQueueData, JOB_ATTEMPTS } from '@clafusion/contract/queue-data';
 
 /**
  * Runs of one job after which a job lost from the queue is failed instead of

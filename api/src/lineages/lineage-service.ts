@@ -16,12 +16,12 @@ import {
   type ModelRef,
   type ModelVersion,
   type VersionSource,
-} from '../contract/index.ts';
+} from '@clafusion/contract';
 import { ApiError, notFound } from '../errors.ts';
 import type { FileService } from '../files/file-service.ts';
-import { readJson, toJson } from '../jobs/job-log.ts';
-import { type ObjectStore, ObjectStoreError } from '../ports/index.ts';
-import { layout, versionFromKey } from '../store-layout.ts';
+import { readJson, toJson } from '@clafusion/contract/job-log';
+import { type ObjectStore, ObjectStoreError } from '@clafusion/contract/ports';
+import { layout, versionFromKey } from '@clafusion/contract/store-layout';
 
 interface LineageRecord {
   name: string;

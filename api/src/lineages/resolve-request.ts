@@ -4,7 +4,7 @@
  * came from. Plain jobs resolve when they are created; scheduled runs at
  * their tick, so `latest` means the newest version at that moment.
  */
-import type { FusionRequest, FusionSpec } from '../contract/index.ts';
+import type { FusionRequest, FusionSpec } from '@clafusion/contract';
 import { ApiError } from '../errors.ts';
 import type { LineageService } from './lineage-service.ts';
 

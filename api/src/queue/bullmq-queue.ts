@@ -12,7 +12,7 @@ import {
   type ScheduleRepeat,
   type WorkerHandle,
   type WorkerOptions,
-} from '../ports/job-queue.ts';
+} from '@clafusion/contract/ports';
 import type { Backoff } from './backoff.ts';
 import { checkJobId } from './job-id.ts';
 import { validateRepeat } from './schedule.ts';

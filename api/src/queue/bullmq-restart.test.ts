@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateRedis, startPrivateRedis } from '../../../testsupport/redis-server.ts';
 import { uniqueName } from '../../../testsupport/servers.ts';
-import { QueueUnavailableError } from '../ports/job-queue.ts';
+import { QueueUnavailableError } from '@clafusion/contract/ports';
 import { BullMqQueue } from './bullmq-queue.ts';
 import { waitFor } from './job-queue.conformance.ts';
 

@@ -7,7 +7,7 @@ import {
   type ScheduleRepeat,
   type WorkerHandle,
   type WorkerOptions,
-} from '../ports/job-queue.ts';
+} from '@clafusion/contract/ports';
 import { backoffDelay, type Backoff } from './backoff.ts';
 import { checkJobId } from './job-id.ts';
 import { nextTick, scheduledJobId, validateRepeat } from './schedule.ts';

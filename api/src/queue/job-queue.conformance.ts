@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { UnrecoverableJobError, type JobQueue, type JobScheduler, type QueuedJob } from '../ports/job-queue.ts';
+import { UnrecoverableJobError, type JobQueue, type JobScheduler, type QueuedJob } from '@clafusion/contract/ports';
 
 export type QueueUnderTest<T> = JobQueue<T> & JobScheduler<T>;
 

@@ -1,5 +1,5 @@
 import { CronExpressionParser } from 'cron-parser';
-import type { ScheduleRepeat } from '../ports/job-queue.ts';
+import type { ScheduleRepeat } from '@clafusion/contract/ports';
 
 /*
  * cron-parser is what BullMQ itself uses to compute job-scheduler ticks

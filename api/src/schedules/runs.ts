@@ -9,14 +9,14 @@
  * A run's outcome is read, not stored: skipped/failed from the record, or
  * the status of its job, so it is never stale.
  */
-import type { FusionSpec, ListPage, ModelVersion, ScheduleRun } from '../contract/index.ts';
+import type { FusionSpec, ListPage, ModelVersion, ScheduleRun } from '@clafusion/contract';
 import type { FileService } from '../files/file-service.ts';
 import type { JobService } from '../jobs/job-service.ts';
-import { readJson } from '../jobs/job-log.ts';
+import { readJson } from '@clafusion/contract/job-log';
 import { type LineageService, putIfAbsent } from '../lineages/lineage-service.ts';
 import type { ResolvedModel } from '../lineages/resolve-request.ts';
-import type { ObjectStore } from '../ports/index.ts';
-import { layout, tickFromRunKey } from '../store-layout.ts';
+import type { ObjectStore } from '@clafusion/contract/ports';
+import { layout, tickFromRunKey } from '@clafusion/contract/store-layout';
 
 interface RunBase {
   schedule_id: string;

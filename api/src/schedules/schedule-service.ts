@@ -14,14 +14,15 @@ import {
   type Schedule,
   type ScheduleRun,
   type UpdateScheduleInput,
-} from '../contract/index.ts';
+} from '@clafusion/contract';
 import { ApiError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { readJson, toJson } from '../jobs/job-log.ts';
+import { readJson, toJson } from '@clafusion/contract/job-log';
 import { type LineageService, putIfAbsent } from '../lineages/lineage-service.ts';
 import { resolveRequest } from '../lineages/resolve-request.ts';
-import { type ObjectStore, QueueUnavailableError } from '../ports/index.ts';
-import { layout } from '../store-layout.ts';
+import { anchorProblem, weightsProblem } from '@clafusion/contract/options';
+import { type ObjectStore, QueueUnavailableError } from '@clafusion/contract/ports';
+import { layout } from '@clafusion/contract/store-layout';
 import { type RunStore, toListPage } from './runs.ts';
 import type { TickQueue } from './tick-queue.ts';
 import { checkTrigger, repeatOf } from './trigger.ts';
@@ -187,14 +188,10 @@ export class ScheduleService {
     if (count > LIMITS.maxModelsPerJob) {
       throw new ApiError('limit_exceeded', `A job fuses at most ${LIMITS.maxModelsPerJob} models; got ${count}`, { field: 'template.models', limit: LIMITS.maxModelsPerJob });
     }
-    const anchor = template.fusion?.anchor;
-    if (anchor !== undefined && anchor > count) {
-      throw new ApiError('invalid_request', `template.fusion.anchor ${anchor} is beyond the ${count} models given`, { field: 'template.fusion.anchor' });
-    }
-    const weights = template.fusion?.weights;
-    if (weights && weights.length !== count) {
-      throw new ApiError('invalid_request', `template.fusion.weights has ${weights.length} entries but ${count} models were given`, { field: 'template.fusion.weights' });
-    }
+    const anchor = anchorProblem(template.fusion?.anchor, count);
+    if (anchor) throw new ApiError('invalid_request', anchor.say('template.fusion.anchor'), { field: 'template.fusion.anchor' });
+    const weights = weightsProblem(template.fusion?.weights, count);
+    if (weights) throw new ApiError('invalid_request', weights.say('template.fusion.weights'), { field: 'template.fusion.weights' });
     try {
       await resolveRequest(this.lineages, tenant, template);
     } catch (err) {

@@ -7,10 +7,10 @@
  * the fusion jobs that come out of it, so a GPU busy with a long fusion never
  * delays a tick, and the runner stays unaware of schedules.
  */
-import type { JobQueue, JobScheduler, ObjectStore, ScheduleRepeat } from '../ports/index.ts';
-import { readJson } from '../jobs/job-log.ts';
-import type { Schedule } from '../contract/index.ts';
-import { layout } from '../store-layout.ts';
+import type { JobQueue, JobScheduler, ObjectStore, ScheduleRepeat } from '@clafusion/contract/ports';
+import { readJson } from '@clafusion/contract/job-log';
+import type { Schedule } from '@clafusion/contract';
+import { layout } from '@clafusion/contract/store-layout';
 import { repeatOf } from './trigger.ts';
 
 /** What a tick carries: which schedule; everything else is read from the store at tick time. */

@@ -15,16 +15,16 @@
  * publishes what is left unpublished.
  */
 import { createHash } from 'node:crypto';
-import type { Schedule } from '../contract/index.ts';
+import type { Schedule } from '@clafusion/contract';
 import { ApiError } from '../errors.ts';
 import { canonicalJson } from '../jobs/canonical-json.ts';
 import type { JobService } from '../jobs/job-service.ts';
-import { readJson } from '../jobs/job-log.ts';
-import { isTerminal } from '../jobs/job-state.ts';
+import { readJson } from '@clafusion/contract/job-log';
+import { isTerminal } from '@clafusion/contract/job-state';
 import type { LineageService } from '../lineages/lineage-service.ts';
 import { resolveRequest } from '../lineages/resolve-request.ts';
-import type { ObjectStore, QueuedJob } from '../ports/index.ts';
-import { layout } from '../store-layout.ts';
+import type { ObjectStore, QueuedJob } from '@clafusion/contract/ports';
+import { layout } from '@clafusion/contract/store-layout';
 import type { RunRecord, RunStore, RunView } from './runs.ts';
 import { type TickData, tickOf } from './tick-queue.ts';
 

@@ -5,10 +5,10 @@
  * the same library (cron-parser, BullMQ's), so what is accepted here is what
  * fires there.
  */
-import type { Schedule } from '../contract/index.ts';
-import { SCHEDULE_LIMITS } from '../contract/index.ts';
+import type { Schedule } from '@clafusion/contract';
+import { SCHEDULE_LIMITS } from '@clafusion/contract';
 import { ApiError } from '../errors.ts';
-import type { ScheduleRepeat } from '../ports/index.ts';
+import type { ScheduleRepeat } from '@clafusion/contract/ports';
 import { nextTick, validateRepeat } from '../queue/schedule.ts';
 
 export type Trigger = Pick<Schedule, 'cron' | 'timezone' | 'every'>;

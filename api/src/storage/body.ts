@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
-import { ObjectStoreError } from '../ports/object-store.ts';
+import { ObjectStoreError } from '@clafusion/contract/ports';
 
 /**
  * Walks a put body chunk by chunk, hashing (sha256) and counting on the way,

@@ -10,7 +10,7 @@ import {
   type ObjectStore,
   type PutOptions,
   type PutResult,
-} from '../ports/object-store.ts';
+} from '@clafusion/contract/ports';
 import { checkRange, MeteredBody, readAll } from './body.ts';
 import { assertValidContentType, assertValidKey, assertValidPrefix } from './keys.ts';
 

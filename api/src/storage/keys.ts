@@ -1,4 +1,4 @@
-import { ObjectStoreError } from '../ports/object-store.ts';
+import { ObjectStoreError } from '@clafusion/contract/ports';
 
 /**
  * Object keys are made by the service, so both adapters accept one strict,

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ObjectStoreError, type ObjectStore } from '../ports/object-store.ts';
+import { ObjectStoreError, type ObjectStore } from '@clafusion/contract/ports';
 import { readAll } from './body.ts';
 
 export interface ObjectStoreCapabilities {

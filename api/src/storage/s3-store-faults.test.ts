@@ -10,7 +10,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Fault, FaultProxy } from '../../../testsupport/fault-proxy.ts';
 import { s3Endpoint, s3rverClient, s3rverClientConfig, uniqueName } from '../../../testsupport/servers.ts';
-import { ObjectStoreError } from '../ports/object-store.ts';
+import { ObjectStoreError } from '@clafusion/contract/ports';
 import { readAll } from './body.ts';
 import { S3Store, type S3StoreOptions } from './s3-store.ts';
 

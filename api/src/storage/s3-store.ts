@@ -22,7 +22,7 @@ import {
   type ObjectStore,
   type PutOptions,
   type PutResult,
-} from '../ports/object-store.ts';
+} from '@clafusion/contract/ports';
 import { bodyProblem, checkRange, MeteredBody, readAll, VerifyingStream } from './body.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import { assertValidContentType, assertValidKey, assertValidPrefix } from './keys.ts';

@@ -3,7 +3,7 @@ import { authenticate } from '../auth/api-keys.ts';
 import type { FileService } from '../files/file-service.ts';
 import type { JobService } from '../jobs/job-service.ts';
 import type { LineageService } from '../lineages/lineage-service.ts';
-import type { ObjectStore } from '../ports/index.ts';
+import type { ObjectStore } from '@clafusion/contract/ports';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
 
 export interface Services {

@@ -1,6 +1,6 @@
 /** files.*: create an upload, complete it, describe it, get a download link. */
 import { z } from 'zod';
-import { CreateFileInput, CreateFileResult, DownloadLink, FileId, FileObject } from '../contract/index.ts';
+import { CreateFileInput, CreateFileResult, DownloadLink, FileId, FileObject } from '@clafusion/contract';
 import { protectedProcedure, router } from './init.ts';
 
 const ById = z.strictObject({ id: FileId });

@@ -12,7 +12,7 @@ import {
   OutputName,
   listOf,
   listQuery,
-} from '../contract/index.ts';
+} from '@clafusion/contract';
 import { followEvents } from '../jobs/follow-events.ts';
 import { protectedProcedure, router } from './init.ts';
 

@@ -5,7 +5,7 @@
  */
 import { initTRPC } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
-import { LIMITS } from '../contract/index.ts';
+import { LIMITS } from '@clafusion/contract';
 import { ApiError, fromInfrastructure, toApiErrorBody } from '../errors.ts';
 import type { Context } from './context.ts';
 

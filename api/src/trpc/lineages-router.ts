@@ -1,6 +1,6 @@
 /** lineages.*: register a model file as a new version, describe and list lineages and versions, delete a lineage. */
 import { z } from 'zod';
-import { Lineage, LineageName, ModelVersion, RegisterVersionInput, VersionNumber, listOf, listQuery } from '../contract/index.ts';
+import { Lineage, LineageName, ModelVersion, RegisterVersionInput, VersionNumber, listOf, listQuery } from '@clafusion/contract';
 import { protectedProcedure, router } from './init.ts';
 
 const ByName = z.strictObject({ name: LineageName });

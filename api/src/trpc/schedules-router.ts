@@ -1,6 +1,6 @@
 /** schedules.*: create, get, list, update, pause, resume, delete, and the runs each schedule produced. */
 import { z } from 'zod';
-import { CreateScheduleInput, RunId, Schedule, ScheduleId, ScheduleRun, UpdateScheduleInput, listOf, listQuery } from '../contract/index.ts';
+import { CreateScheduleInput, RunId, Schedule, ScheduleId, ScheduleRun, UpdateScheduleInput, listOf, listQuery } from '@clafusion/contract';
 import { protectedProcedure, router } from './init.ts';
 
 const ById = z.strictObject({ id: ScheduleId });

@@ -5,8 +5,8 @@ import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from './main.ts';
 import { serializeModel } from '../io/model-file.ts';
-import { OFFICIAL_MLP_NAMING } from '../io/naming.ts';
-import { serializeSafetensors } from '../io/safetensors.ts';
+import { OFFICIAL_MLP_NAMING } from '@clafusion/model-format/naming';
+import { serializeSafetensors } from '@clafusion/model-format/safetensors';
 import { randomMlp } from '../../test/support/reference-mlp.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-cli-'));

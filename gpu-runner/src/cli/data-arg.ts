@@ -7,7 +7,7 @@
 import { loadDataset } from '../io/datasets.ts';
 import type { Dataset } from '../io/dataset.ts';
 import { NORMALIZE_PRESETS, type Normalization, type NormalizePreset } from '../io/dataset-transforms.ts';
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { type Args, type FlagSpecs, UsageError } from './args.ts';
 
 export const DATA_FLAGS: FlagSpecs = {

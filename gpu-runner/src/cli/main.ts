@@ -3,7 +3,9 @@
  * one clear line on stderr and a non-zero exit: 2 for bad usage, 1 for
  * everything else.
  */
-import { isFusionError } from '../engine/errors.ts';
+import { flagOf } from '@clafusion/contract/options';
+import { isFusionError } from '@clafusion/model-format/errors';
+import { inOptionTerms } from '../engine/fusion/options.ts';
 import { UsageError } from './args.ts';
 import type { CommandIo } from './io.ts';
 import { fuseCommand } from './commands/fuse.ts';
@@ -61,7 +63,7 @@ export async function main(argv: readonly string[], io: CommandIo = { stdout: pr
       return 2;
     }
     if (isFusionError(e)) {
-      io.stderr.write(`clafusion ${command}: error [${e.code}]: ${e.message}\n`);
+      io.stderr.write(`clafusion ${command}: error [${e.code}]: ${inOptionTerms(e, (field, value) => (value === undefined ? flagOf(field) : `${flagOf(field)} ${value}`))}\n`);
       return 1;
     }
     const err = e as NodeJS.ErrnoException;

@@ -1,6 +1,6 @@
 /** The short human summary printed at the end of `fuse`. */
 import type { FusionReport, ReportTraining } from '../pipeline/report.ts';
-import { describeArch } from '../engine/arch.ts';
+import { describeArch } from '@clafusion/model-format/arch';
 
 export { describeArch };
 

@@ -7,8 +7,8 @@ import { main } from './main.ts';
 import { Args, parseArgs } from './args.ts';
 import { SWEEP_FLAG, sweepWeightsFromArgs } from './sweep-flag.ts';
 import { serializeModel } from '../io/model-file.ts';
-import { OFFICIAL_MLP_NAMING } from '../io/naming.ts';
-import { serializeSafetensors } from '../io/safetensors.ts';
+import { OFFICIAL_MLP_NAMING } from '@clafusion/model-format/naming';
+import { serializeSafetensors } from '@clafusion/model-format/safetensors';
 import { randomMlp } from '../../test/support/reference-mlp.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-sweep-'));

@@ -6,10 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import type { Arch } from '../engine/arch.ts';
-import type { NamingConvention } from '../io/naming.ts';
+import type { Arch } from '@clafusion/model-format/arch';
+import type { NamingConvention } from '@clafusion/model-format/naming';
 import { serializeModel } from '../io/model-file.ts';
-import { atomicWriteFile } from '../io/atomic-write.ts';
+import { atomicWriteFile } from '@clafusion/model-format/atomic-write';
 import { type TrainingOutcome, trainingReport } from '../pipeline/finetune.ts';
 import type { ReportTraining } from '../pipeline/report.ts';
 import { ENGINE_VERSION } from '../pipeline/version.ts';

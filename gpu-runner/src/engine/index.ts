@@ -3,9 +3,9 @@
  * optimal transport, OTFusion, forward/train/evaluate. Pure: no files, no
  * environment, no clock.
  */
-export * from './arch.ts';
-export * from './errors.ts';
-export * from './tensor.ts';
+export * from '@clafusion/model-format/arch';
+export * from '@clafusion/model-format/errors';
+export * from '@clafusion/model-format/tensor';
 export { Rng } from './rng.ts';
 export { alignLayers, chainMapping, randomMapping, validateMapping, mappingCost, type AlignOptions } from './cla/dynamic-program.ts';
 export { centeredGram, linearCka } from './cla/cka.ts';

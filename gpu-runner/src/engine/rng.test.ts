@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isFusionError } from './errors.ts';
+import { isFusionError } from '@clafusion/model-format/errors';
 import { Rng, toRng } from './rng.ts';
 
 /** Independent xoshiro128** written with BigInt, straight from the reference C. */

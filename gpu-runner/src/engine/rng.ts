@@ -13,7 +13,7 @@
  * It is not PyTorch's Mersenne Twister: seeds do not reproduce torch's draws.
  * Parity with Python is done by exporting tensors, never by sharing seeds.
  */
-import { FusionError } from './errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 
 const TWO_POW_32 = 4294967296;
 /** 2^-53: turns a 53-bit integer into a double in [0, 1). */

@@ -8,7 +8,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 
 export interface FilePrefix {
   /** At most `maxBytes` bytes from the start of the (decompressed) content. */

@@ -4,7 +4,7 @@
  * as 1024 red, 1024 green then 1024 blue bytes — already CHW, so records map
  * straight onto NCHW.
  */
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { readFilePrefix } from './byte-source.ts';
 import { DEFAULT_MAX_ELEMENTS, type Dataset, type ReadLimits, checkElementBudget, samplesToRead } from './dataset.ts';
 

@@ -5,8 +5,8 @@
  * ((x − mean) / std per channel; a padded border therefore becomes −mean/std,
  * as it does in torchvision), then `flatten` to [N, C·H·W] in C,H,W order.
  */
-import { FusionError } from '../engine/errors.ts';
-import { type Tensor32, numel, shapeString } from '../engine/tensor.ts';
+import { FusionError } from '@clafusion/model-format/errors';
+import { type Tensor32, numel, shapeString } from '@clafusion/model-format/tensor';
 import type { Dataset } from './dataset.ts';
 
 export interface Normalization {

@@ -2,8 +2,8 @@
  * The in-memory dataset every reader produces, and the checks and limits
  * they share.
  */
-import { FusionError } from '../engine/errors.ts';
-import { type Tensor32, assertFinite, numel, shapeString } from '../engine/tensor.ts';
+import { FusionError } from '@clafusion/model-format/errors';
+import { type Tensor32, assertFinite, numel, shapeString } from '@clafusion/model-format/tensor';
 
 export interface Dataset {
   /** [N, C, H, W] for images (NCHW, the PyTorch layout), [N, D] for flat features. */

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCifar10Batch } from './cifar10.ts';
 import { FASHION_MNIST_DIR } from './fashion-mnist.ts';
 import { loadDataset, readDatasetSafetensors, writeDatasetSafetensors } from './datasets.ts';
-import { serializeSafetensors } from './safetensors.ts';
+import { serializeSafetensors } from '@clafusion/model-format/safetensors';
 
 let dir: string;
 beforeAll(async () => {

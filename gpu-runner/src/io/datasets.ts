@@ -15,18 +15,18 @@
  * split on commas, so they cannot contain one.
  */
 import { readFile } from 'node:fs/promises';
-import { FusionError } from '../engine/errors.ts';
-import { atomicWriteFile } from './atomic-write.ts';
+import { FusionError } from '@clafusion/model-format/errors';
+import { atomicWriteFile } from '@clafusion/model-format/atomic-write';
 import { readCifar10Batch } from './cifar10.ts';
 import { type Dataset, type ReadLimits, checkDataset, samplesToRead } from './dataset.ts';
 import { type DatasetTransforms, transformDataset } from './dataset-transforms.ts';
-import { toFloat32, toInt32Labels } from './dtypes.ts';
+import { toFloat32, toInt32Labels } from '@clafusion/model-format/dtypes';
 import { FASHION_MNIST_DIR, loadFashionMnist } from './fashion-mnist.ts';
 import { readIdxImages } from './idx.ts';
 import { readIdxPair } from './idx-pair.ts';
 import { loadMnistPackage } from './mnist-package.ts';
 import { readNpy } from './npy.ts';
-import { type SafetensorsReadOptions, parseSafetensors, serializeSafetensors } from './safetensors.ts';
+import { type SafetensorsReadOptions, parseSafetensors, serializeSafetensors } from '@clafusion/model-format/safetensors';
 
 export interface LoadDatasetOptions extends ReadLimits, DatasetTransforms {
   /** Where fashion-mnist's files are (default /usr/share/datasets/fashion-mnist). */

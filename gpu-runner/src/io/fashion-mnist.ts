@@ -5,7 +5,7 @@
  */
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { type Dataset, type ReadLimits } from './dataset.ts';
 import { readIdxPair } from './idx-pair.ts';
 

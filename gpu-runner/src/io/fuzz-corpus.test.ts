@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FusionErrorCode } from '../engine/errors.ts';
-import { FusionError } from '../engine/errors.ts';
+import type { FusionErrorCode } from '@clafusion/model-format/errors';
+import { FusionError } from '@clafusion/model-format/errors';
 import { parseCifar10Batch } from './cifar10.ts';
 import { idxBytes, npyBytes, safetensorsBytes, withLengthPrefix } from './fuzz-helpers.ts';
 import { readIdxImages, readIdxLabels } from './idx.ts';
 import { parseNpy, readNpy } from './npy.ts';
-import { parseSafetensors, readSafetensorsHeader } from './safetensors.ts';
+import { parseSafetensors, readSafetensorsHeader } from '@clafusion/model-format/safetensors';
 
 const HUGE = '9007199254740991';
 const f32 = (shape: string, offsets = '[0,0]') => `{"t":{"dtype":"F32","shape":${shape},"data_offsets":${offsets}}}`;

@@ -5,7 +5,7 @@
  * fast-check budget that keeps each property bounded on a loaded machine.
  */
 import { expect } from 'vitest';
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 
 /** Every property stops after this many runs or this many milliseconds, whichever comes first. */
 export const FUZZ_BUDGET = { numRuns: 300, interruptAfterTimeLimit: 15_000 } as const;

@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { parseCifar10Batch, readCifar10Batch } from './cifar10.ts';
 import { FUZZ_BUDGET, expectTypedOutcome, expectTypedOutcomeAsync, idxBytes, npyBytes, safetensorsBytes, withLengthPrefix } from './fuzz-helpers.ts';
 import { readIdxImages, readIdxLabels } from './idx.ts';
 import { parseModelFile } from './model-file.ts';
 import { parseNpy, readNpy } from './npy.ts';
-import { parseSafetensors, parseSafetensorsHeader, safetensorsHeaderLength, serializeSafetensors } from './safetensors.ts';
+import { parseSafetensors, parseSafetensorsHeader, safetensorsHeaderLength, serializeSafetensors } from '@clafusion/model-format/safetensors';
 
 let dir: string;
 let fileNo = 0;

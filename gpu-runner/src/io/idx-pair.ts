@@ -1,5 +1,5 @@
 /** An IDX image file and its label file, read together and checked against each other. */
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { type Dataset, type ReadLimits } from './dataset.ts';
 import { readIdxImages, readIdxLabels } from './idx.ts';
 

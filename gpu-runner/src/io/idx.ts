@@ -6,7 +6,7 @@
  * big-endian uint32, then the data in row-major order. Images are magic
  * 0x00000803 ([N, rows, cols]) and labels 0x00000801 ([N]).
  */
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { readFilePrefix } from './byte-source.ts';
 import { type ReadLimits, checkElementBudget, samplesToRead } from './dataset.ts';
 

@@ -16,7 +16,7 @@ export {
   f16ToNumber,
   toFloat32,
   toInt32Labels,
-} from './dtypes.ts';
+} from '@clafusion/model-format/dtypes';
 export {
   type SafetensorsContents,
   type SafetensorsHeader,
@@ -31,8 +31,8 @@ export {
   safetensorsHeaderLength,
   serializeSafetensors,
   writeSafetensorsFile,
-} from './safetensors.ts';
-export { atomicWriteFile } from './atomic-write.ts';
+} from '@clafusion/model-format/safetensors';
+export { atomicWriteFile } from '@clafusion/model-format/atomic-write';
 export {
   type ArchSource,
   type CanonicalResult,
@@ -57,7 +57,7 @@ export {
   stateDictToWrite,
   toCanonical,
   userParamName,
-} from './naming.ts';
+} from '@clafusion/model-format/naming';
 export { type ModelFile, type ReadModelOptions, parseModelFile, readModelFile, serializeModel, writeModelFile } from './model-file.ts';
 export { type Dataset, type ReadLimits, DEFAULT_MAX_ELEMENTS, checkDataset } from './dataset.ts';
 export {

@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { type Dataset, type ReadLimits, samplesToRead } from './dataset.ts';
 
 export type MnistSplit = 'train' | 'test';

@@ -3,11 +3,11 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MlpArch, makeModel, paramSpecs } from '../engine/arch.ts';
-import { type Tensor32, tensor32 } from '../engine/tensor.ts';
-import { OFFICIAL_MLP_NAMING } from './naming.ts';
+import { type MlpArch, makeModel, paramSpecs } from '@clafusion/model-format/arch';
+import { type Tensor32, tensor32 } from '@clafusion/model-format/tensor';
+import { OFFICIAL_MLP_NAMING } from '@clafusion/model-format/naming';
 import { readModelFile, serializeModel, writeModelFile } from './model-file.ts';
-import { parseSafetensors, serializeSafetensors } from './safetensors.ts';
+import { parseSafetensors, serializeSafetensors } from '@clafusion/model-format/safetensors';
 
 let dir: string;
 beforeAll(async () => {

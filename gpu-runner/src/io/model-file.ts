@@ -10,12 +10,12 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type Arch, type Model, validateParams } from '../engine/arch.ts';
-import type { Tensor32 } from '../engine/tensor.ts';
-import { atomicWriteFile } from './atomic-write.ts';
-import { toFloat32 } from './dtypes.ts';
-import { type ArchSource, type NamingConvention, isIgnoredTensor, stateDictToWrite, toCanonical } from './naming.ts';
-import { type SafetensorsReadOptions, parseSafetensors, serializeSafetensors } from './safetensors.ts';
+import { type Arch, type Model, validateParams } from '@clafusion/model-format/arch';
+import type { Tensor32 } from '@clafusion/model-format/tensor';
+import { atomicWriteFile } from '@clafusion/model-format/atomic-write';
+import { toFloat32 } from '@clafusion/model-format/dtypes';
+import { type ArchSource, type NamingConvention, isIgnoredTensor, stateDictToWrite, toCanonical } from '@clafusion/model-format/naming';
+import { type SafetensorsReadOptions, parseSafetensors, serializeSafetensors } from '@clafusion/model-format/safetensors';
 
 export interface ReadModelOptions extends SafetensorsReadOptions {
   /** Explicit architecture; wins over `__metadata__.arch` and inference. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Arch, type Model, type ResNetArch, type VggArch, makeModel, paramSpecs } from '../engine/arch.ts';
-import { type Tensor32, tensor32 } from '../engine/tensor.ts';
+import { type Arch, type Model, type ResNetArch, type VggArch, makeModel, paramSpecs } from '@clafusion/model-format/arch';
+import { type Tensor32, tensor32 } from '@clafusion/model-format/tensor';
 import { parseModelFile, serializeModel } from './model-file.ts';
 import {
   type NamingConvention,
@@ -13,8 +13,8 @@ import {
   stateDictToWrite,
   toCanonical,
   userParamName,
-} from './naming.ts';
-import { parseSafetensors, serializeSafetensors } from './safetensors.ts';
+} from '@clafusion/model-format/naming';
+import { parseSafetensors, serializeSafetensors } from '@clafusion/model-format/safetensors';
 
 /** Distinct deterministic values in every tensor; running_var stays positive. */
 function tinyModel(arch: Arch): Model {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeTensor } from './dtypes.ts';
+import { decodeTensor } from '@clafusion/model-format/dtypes';
 import { parseNpy, readNpy } from './npy.ts';
 
 let dir: string;

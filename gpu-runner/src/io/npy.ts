@@ -9,10 +9,10 @@
  * The data is returned as a RawTensor with the matching safetensors dtype, so
  * the safetensors decoders (toFloat32, toInt32Labels) serve both formats.
  */
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { readFilePrefix } from './byte-source.ts';
 import { type ReadLimits, checkElementBudget, samplesToRead } from './dataset.ts';
-import { type RawTensor, type SafetensorsDtype, dtypeSize } from './dtypes.ts';
+import { type RawTensor, type SafetensorsDtype, dtypeSize } from '@clafusion/model-format/dtypes';
 
 /** numpy's own default for `max_header_size` (numpy ≥ 1.24), against hostile headers. */
 export const DEFAULT_MAX_NPY_HEADER_BYTES = 10_000;

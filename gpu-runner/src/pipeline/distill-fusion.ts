@@ -9,7 +9,7 @@
  * set is given (the best of the student before distillation and after every
  * epoch); the report's `training.kind` is 'distill'.
  */
-import { type Arch, type Model, layerCount } from '../engine/arch.ts';
+import { type Arch, type Model, layerCount } from '@clafusion/model-format/arch';
 import { type LabeledData, checkLabels, inputLayout } from '../engine/nn/data.ts';
 import { distillModel, trainingReport } from './finetune.ts';
 import type { FinetuneStepContext, FinetuneStepResult } from './finetune-fusion.ts';

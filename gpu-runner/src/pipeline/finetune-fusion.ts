@@ -8,7 +8,7 @@
  * Every model is finetuned with the same settings and seed, so each run is
  * independent of the others and of their order.
  */
-import type { Arch, Model } from '../engine/arch.ts';
+import type { Arch, Model } from '@clafusion/model-format/arch';
 import { type LabeledData, checkLabels, inputLayout } from '../engine/nn/data.ts';
 import { type TrainingEvent, type TrainingOutcome, finetuneModel, trainingReport } from './finetune.ts';
 import type { FusionReport, ReportTraining, ReportTrainingOther } from './report.ts';

@@ -9,7 +9,7 @@
  * finetuning is not a candidate), distillation the best of the student before
  * distillation and after every epoch. Otherwise the last epoch is kept.
  */
-import type { Model } from '../engine/arch.ts';
+import type { Model } from '@clafusion/model-format/arch';
 import type { LabeledData } from '../engine/nn/data.ts';
 import { type EpochMetrics, type TrainOptions, type TrainResult, train } from '../engine/nn/train.ts';
 import type { ReportTraining } from './report.ts';

@@ -4,8 +4,8 @@
  * recorded: CLA's deeper model A is the very object OT then uses as N0, and
  * recording a full-size CNN twice would double the slowest stage.
  */
-import type { Model } from '../engine/arch.ts';
-import type { Tensor32 } from '../engine/tensor.ts';
+import type { Model } from '@clafusion/model-format/arch';
+import type { Tensor32 } from '@clafusion/model-format/tensor';
 import { forward } from '../engine/nn/forward.ts';
 import type { Tap } from '../engine/fusion/taps.ts';
 

@@ -5,9 +5,9 @@
  * the model it started from, so the report can give the fused accuracy
  * before and after every step.
  */
-import type { Model } from '../engine/arch.ts';
-import { FusionError } from '../engine/errors.ts';
-import type { Tensor32 } from '../engine/tensor.ts';
+import type { Model } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import type { Tensor32 } from '@clafusion/model-format/tensor';
 import type { FusionOptions } from '../engine/fusion/options.ts';
 import type { LayerFusionResult } from '../engine/fusion/otfusion.ts';
 import { hasBatchNorm, reestimateBatchNorm } from '../engine/fusion/bn-statistics.ts';
@@ -47,7 +47,7 @@ export function renormalize(
   }
   if (options.repair) {
     if (pair === null) {
-      throw new FusionError('INVALID_ARGUMENT', '--repair interpolates the statistics of two parents; it needs exactly two models', { field: 'repair' });
+      throw new FusionError('INVALID_ARGUMENT', 'repair interpolates the statistics of two parents; it needs exactly two models', { field: 'repair' });
     }
     before.set('repair', model);
     model = repairFused({

@@ -4,7 +4,7 @@
  * `report.json` by the CLI and the runner; the schema is documented in the
  * README.
  */
-import type { Arch } from '../engine/arch.ts';
+import type { Arch } from '@clafusion/model-format/arch';
 import type { AlignmentGroup } from '../engine/fusion/align-depths.ts';
 import type { LayerSummary } from '../engine/fusion/fuse-pair.ts';
 import type { FusionOptions } from '../engine/fusion/options.ts';

@@ -3,10 +3,14 @@
  * with the selected tensor backend, runs CLAFusion for two or K models, times
  * every stage, evaluates when labelled data is given, and assembles the
  * report. Shared by the CLI and the job runner; it reads no files.
+ *
+ * runFusion reads as its steps: checkRequest (models and data agree, before
+ * any work), fuseModels (two or K models, one result shape), renormalize,
+ * evaluate, train (finetune or distill), buildReport.
  */
-import { type Model, layerCount, paramSpecs } from '../engine/arch.ts';
-import { FusionError } from '../engine/errors.ts';
-import { type Tensor32, numel } from '../engine/tensor.ts';
+import { type Model, layerCount, paramSpecs } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import { type Tensor32, numel } from '@clafusion/model-format/tensor';
 import { fusePair } from '../engine/fusion/fuse-pair.ts';
 import { fuseMany } from '../engine/fusion/fuse-many.ts';
 import type { FusionHooks, FusionStage } from '../engine/fusion/hooks.ts';
@@ -82,7 +86,7 @@ export function resolveSamples(requested: number | null, available: number): num
     throw new FusionError('INVALID_ARGUMENT', `samples must be a positive integer, got ${requested}`, { field: 'samples' });
   }
   if (requested > available) {
-    throw new FusionError('INVALID_ARGUMENT', `--samples ${requested} asks for more calibration rows than the ${available} given`, {
+    throw new FusionError('INVALID_ARGUMENT', `samples ${requested} asks for more calibration rows than the ${available} given`, {
       field: 'samples',
     });
   }
@@ -94,38 +98,109 @@ function firstRows(x: Tensor32, rows: number): Tensor32 {
   return { shape: [rows, ...x.shape.slice(1)], data: x.data.subarray(0, rows * per) };
 }
 
-export async function runFusion(request: FusionRequest, ctx: RunContext): Promise<FusionOutcome> {
+/**
+ * Checks the request against itself before any work, so a wrong file fails
+ * at once with a message naming it: at least two models of one family with
+ * the same input size and classes, data shaped for them, and at most one of
+ * finetuning and distillation.
+ */
+function checkRequest(request: FusionRequest): void {
   const { models, options } = request;
   if (models.length < 2) throw new FusionError('INVALID_ARGUMENT', 'fusion needs at least two models', { field: 'models' });
-  const family = models[0].model.arch.family;
+  const first = models[0].model.arch;
   models.forEach((m, i) => {
-    if (m.model.arch.family !== family) {
-      throw new FusionError('INCOMPATIBLE_MODELS', `model ${i + 1} (${m.label}) is a ${m.model.arch.family}, model 1 is a ${family}`);
+    if (m.model.arch.family !== first.family) {
+      throw new FusionError('INCOMPATIBLE_MODELS', `model ${i + 1} (${m.label}) is a ${m.model.arch.family}, model 1 is a ${first.family}`);
     }
-    if (m.model.arch.classes !== models[0].model.arch.classes || numel(m.model.arch.input) !== numel(models[0].model.arch.input)) {
+    if (m.model.arch.classes !== first.classes || numel(m.model.arch.input) !== numel(first.input)) {
       throw new FusionError('INCOMPATIBLE_MODELS', `model ${i + 1} (${m.label}) has a different input size or class count from model 1`);
     }
   });
-  // Check the data against the models before any work, so a wrong file fails
-  // at once with a message naming it.
-  inputLayout(models[0].model.arch, request.calibration, 'calibration x');
+  inputLayout(first, request.calibration, 'calibration x');
   if (request.evaluation) {
-    const { n } = inputLayout(models[0].model.arch, request.evaluation.x, 'eval x');
-    checkLabels(request.evaluation.y, n, models[0].model.arch.classes, 'eval y');
+    const { n } = inputLayout(first, request.evaluation.x, 'eval x');
+    checkLabels(request.evaluation.y, n, first.classes, 'eval y');
   }
   if (request.finetune && request.distill) {
     throw new FusionError('INVALID_ARGUMENT', 'a fusion either finetunes or distils the fused model, not both', { field: 'distill' });
   }
-  if (request.finetune) checkFinetuneRequest(request.finetune, models[0].model.arch, options.seed);
-  if (request.distill) checkDistillRequest(request.distill, models[0].model.arch, options.seed);
-  const calibrationRows = request.calibration.shape[0];
-  const samples = resolveSamples(request.samples, calibrationRows);
-  const calibration = firstRows(request.calibration, samples);
+  if (request.finetune) checkFinetuneRequest(request.finetune, first, options.seed);
+  if (request.distill) checkDistillRequest(request.distill, first, options.seed);
+}
 
-  const timer = new StageTimer<ReportStage | 'evaluation' | 'normalization'>(ctx.now);
-  const t0 = ctx.now();
+/** What fusing two or K models gives, in the report's terms (1-based model numbers). */
+interface FusedModels {
+  fused: Model;
+  /** Index (0-based) of the input whose naming convention the output takes. */
+  namingFrom: number;
+  roles: { input: number; role: ReportInput['role'] }[];
+  groups: ReportAlignmentGroup[];
+  mappings: ReportLayerMapping[];
+  depthAligned: { input: number; model: Model }[];
+  layers: FusionReport['fusion']['layers'];
+  n0: number | null;
+  n1: number | null;
+  anchor: number | null;
+  /** The balanced pair and its OT results, for REPAIR (two models only). */
+  balancedPair: Parameters<typeof renormalize>[1];
+}
+
+/** Two models: CLAFusion of the pair (deeper and shallower); K models: each fused onto the anchor. */
+async function fuseModels(models: FusionRequestModel[], options: FusionOptions, hooks: FusionHooks): Promise<FusedModels> {
+  if (models.length === 2) {
+    const pair = await fusePair([models[0].model, models[1].model], options, hooks);
+    const equal = layerCount(models[0].model.arch) === layerCount(models[1].model.arch);
+    return {
+      fused: pair.fused,
+      namingFrom: pair.deeper,
+      roles: [
+        { input: pair.deeper, role: equal ? 'equal-depth' : 'deeper' },
+        { input: pair.shallower, role: equal ? 'equal-depth' : 'shallower' },
+      ],
+      groups: pair.alignment.map((g) => ({ ...g, rowsModel: pair.deeper + 1, colsModel: pair.shallower + 1 })),
+      mappings: pair.mapping ? [{ rowsModel: pair.deeper + 1, colsModel: pair.shallower + 1, mapping: pair.mapping }] : [],
+      depthAligned: pair.depthAligned ? [{ input: pair.depthAligned.input, model: pair.depthAligned.model }] : [],
+      layers: pair.layers.map((l) => ({ ...l, model: pair.n0 + 1 })),
+      n0: pair.n0 + 1,
+      n1: pair.n1 + 1,
+      anchor: null,
+      balancedPair: { ...pair.balanced, weightN1: pair.weightN1 },
+    };
+  }
+  const many = await fuseMany(
+    models.map((m) => m.model),
+    options,
+    hooks,
+  );
+  const result: FusedModels = {
+    fused: many.fused,
+    namingFrom: many.anchor,
+    roles: [{ input: many.anchor, role: 'anchor' }],
+    groups: [],
+    mappings: [],
+    depthAligned: [],
+    layers: [],
+    n0: null,
+    n1: null,
+    anchor: many.anchor + 1,
+    balancedPair: null,
+  };
+  for (const member of many.members) {
+    result.groups.push(
+      ...member.alignment.map((g) => ({ ...g, name: `model ${member.input + 1}: ${g.name}`, rowsModel: many.anchor + 1, colsModel: member.input + 1 })),
+    );
+    if (member.mapping) result.mappings.push({ rowsModel: many.anchor + 1, colsModel: member.input + 1, mapping: member.mapping });
+    if (member.depthAligned) result.depthAligned.push({ input: member.input, model: member.depthAligned });
+    result.layers.push(...member.layers.map((l) => ({ ...l, model: member.input + 1 })));
+  }
+  return result;
+}
+
+/** The engine's hooks: taps recorded on the calibration rows (their count goes with them), stages timed and reported as progress. */
+function fusionHooks(calibration: Tensor32, options: FusionOptions, timer: StageTimer<string>, ctx: RunContext): FusionHooks {
   const recordTaps = createTapRecorder(calibration, options.activations);
-  const hooks: FusionHooks = {
+  return {
+    rows: calibration.shape[0],
     record: async (model, role) => {
       ctx.onProgress?.({ stage: 'activations', fraction: 0, message: `recording ${role}` });
       return recordTaps(model);
@@ -141,128 +216,125 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     },
     progress: (stage, fraction, message) => ctx.onProgress?.({ stage, fraction, message }),
   };
+}
 
+/** Accuracies of the inputs, the fused model (and its earlier versions), the prediction ensemble and the depth-aligned models. */
+function evaluate(
+  data: LabeledData,
+  models: FusionRequestModel[],
+  fused: FusedModels,
+  renormalized: Renormalization,
+  weights: number[],
+  timer: StageTimer<string>,
+  ctx: RunContext,
+): NonNullable<FusionReport['accuracy']> {
+  timer.start('evaluation');
+  ctx.onProgress?.({ stage: 'evaluation', fraction: 0, message: 'evaluating' });
+  const modelAcc = models.map((m) => accuracy(m.model, data));
+  const report = {
+    models: modelAcc,
+    fused: accuracy(renormalized.model, data),
+    ...renormalized.earlierAccuracies(data),
+    ensemble: predictionEnsemble(
+      models.map((m) => m.model),
+      weights,
+      data,
+    ).accuracy,
+    depthAligned: fused.depthAligned.map((d) => accuracy(d.model, data)),
+    depthAlignedInputs: fused.depthAligned.map((d) => d.input + 1),
+    samples: data.x.shape[0],
+  };
+  timer.end('evaluation');
+  ctx.onProgress?.({ stage: 'evaluation', fraction: 1, message: 'evaluated' });
+  return report;
+}
+
+/** Finetuning or distillation of the fused model, when the request asks for one. */
+async function train(request: FusionRequest, model: Model, depthAligned: FusedModels['depthAligned'], ctx: RunContext) {
+  const inputs = request.models.map((m) => m.model);
+  const stepContext = { now: ctx.now, onTraining: ctx.onTraining, signal: ctx.signal, seed: request.options.seed };
+  if (request.finetune) return finetuneFusion(request.finetune, { fused: model, inputs, depthAligned }, request.evaluation, stepContext);
+  if (request.distill) return distillFusion(request.distill, { fused: model, inputs }, request.evaluation, stepContext);
+  return undefined;
+}
+
+export async function runFusion(request: FusionRequest, ctx: RunContext): Promise<FusionOutcome> {
+  checkRequest(request);
+  const { models, options } = request;
+  const calibrationRows = request.calibration.shape[0];
+  const samples = resolveSamples(request.samples, calibrationRows);
+  const calibration = firstRows(request.calibration, samples);
+
+  const timer = new StageTimer<ReportStage | 'evaluation' | 'normalization'>(ctx.now);
+  const t0 = ctx.now();
+  const hooks = fusionHooks(calibration, options, timer as StageTimer<string>, ctx);
   const weights = normalizeWeights(options.weights, models.length);
+  const fused = await fuseModels(models, options, hooks);
+
+  // BatchNorm re-estimation and REPAIR, keeping the earlier versions to report their accuracy.
+  const renormalized: Renormalization = renormalize(fused.fused, fused.balancedPair, calibration, options, timer);
+  const accuracyReport = request.evaluation ? evaluate(request.evaluation, models, fused, renormalized, weights, timer as StageTimer<string>, ctx) : null;
+  const trained = await train(request, renormalized.model, fused.depthAligned, ctx);
+  if (trained && accuracyReport && trained.accuracy) accuracyReport.finetuned = trained.accuracy;
+  const total = (ctx.now() - t0) / 1000;
+
+  const final = trained ? trained.fused : renormalized.model;
+  const report = buildReport({ request, ctx, samples, calibrationRows, fused, weights, renormalized, final, accuracy: accuracyReport, timer, trained, total });
+  const outcome: FusionOutcome = { fused: final, namingFrom: fused.namingFrom, depthAligned: fused.depthAligned, report };
+  if (!trained) return outcome;
+  report.training = trained.training;
+  return { ...outcome, unfinetuned: renormalized.model, finetuned: trained.others };
+}
+
+/** report.json: the request, what fusion did, the accuracies and timings (fields stable: add, never rename). */
+function buildReport(r: {
+  request: FusionRequest;
+  ctx: RunContext;
+  samples: number;
+  calibrationRows: number;
+  fused: FusedModels;
+  weights: number[];
+  renormalized: Renormalization;
+  final: Model;
+  accuracy: FusionReport['accuracy'];
+  timer: StageTimer<ReportStage | 'evaluation' | 'normalization'>;
+  trained: Awaited<ReturnType<typeof train>>;
+  total: number;
+}): FusionReport {
+  const { options, models } = r.request;
+  const { fused, renormalized, trained } = r;
   const inputs: ReportInput[] = models.map((m, i) => ({
     index: i + 1,
     label: m.label,
     sha256: m.sha256 ?? null,
     arch: m.model.arch,
-    role: 'member',
+    role: fused.roles.find((x) => x.input === i)?.role ?? 'member',
   }));
-  let fused: Model;
-  let namingFrom: number;
-  let groups: ReportAlignmentGroup[] = [];
-  const mappings: ReportLayerMapping[] = [];
-  let depthAligned: { input: number; model: Model }[] = [];
-  let layers: FusionReport['fusion']['layers'] = [];
-  let n0: number | null = null;
-  let n1: number | null = null;
-  let anchor: number | null = null;
-  let balancedPair: Parameters<typeof renormalize>[1] = null;
-
-  if (models.length === 2) {
-    const pair = await fusePair([models[0].model, models[1].model], options, samples, hooks);
-    fused = pair.fused;
-    namingFrom = pair.deeper;
-    const equal = layerCount(models[0].model.arch) === layerCount(models[1].model.arch);
-    inputs[pair.deeper].role = equal ? 'equal-depth' : 'deeper';
-    inputs[pair.shallower].role = equal ? 'equal-depth' : 'shallower';
-    groups = pair.alignment.map((g) => ({ ...g, rowsModel: pair.deeper + 1, colsModel: pair.shallower + 1 }));
-    if (pair.mapping) mappings.push({ rowsModel: pair.deeper + 1, colsModel: pair.shallower + 1, mapping: pair.mapping });
-    if (pair.depthAligned) depthAligned = [{ input: pair.depthAligned.input, model: pair.depthAligned.model }];
-    layers = pair.layers.map((l) => ({ ...l, model: pair.n0 + 1 }));
-    n0 = pair.n0 + 1;
-    n1 = pair.n1 + 1;
-    balancedPair = { ...pair.balanced, weightN1: pair.weightN1 };
-  } else {
-    const many = await fuseMany(
-      models.map((m) => m.model),
-      options,
-      samples,
-      hooks,
-    );
-    fused = many.fused;
-    namingFrom = many.anchor;
-    anchor = many.anchor + 1;
-    inputs[many.anchor].role = 'anchor';
-    for (const member of many.members) {
-      groups.push(
-        ...member.alignment.map((g) => ({ ...g, name: `model ${member.input + 1}: ${g.name}`, rowsModel: many.anchor + 1, colsModel: member.input + 1 })),
-      );
-      if (member.mapping) mappings.push({ rowsModel: many.anchor + 1, colsModel: member.input + 1, mapping: member.mapping });
-      if (member.depthAligned) depthAligned.push({ input: member.input, model: member.depthAligned });
-      layers.push(...member.layers.map((l) => ({ ...l, model: member.input + 1 })));
-    }
-  }
-
-  // BatchNorm re-estimation and REPAIR, keeping the earlier versions to report their accuracy.
-  const renormalized: Renormalization = renormalize(fused, balancedPair, calibration, options, timer);
-  fused = renormalized.model;
-
-  let accuracyReport: FusionReport['accuracy'] = null;
-  if (request.evaluation) {
-    const data = request.evaluation;
-    timer.start('evaluation');
-    ctx.onProgress?.({ stage: 'evaluation', fraction: 0, message: 'evaluating' });
-    const modelAcc = models.map((m) => accuracy(m.model, data));
-    accuracyReport = {
-      models: modelAcc,
-      fused: accuracy(fused, data),
-      ...renormalized.earlierAccuracies(data),
-      ensemble: predictionEnsemble(
-        models.map((m) => m.model),
-        weights,
-        data,
-      ).accuracy,
-      depthAligned: depthAligned.map((d) => accuracy(d.model, data)),
-      depthAlignedInputs: depthAligned.map((d) => d.input + 1),
-      samples: data.x.shape[0],
-    };
-    timer.end('evaluation');
-    ctx.onProgress?.({ stage: 'evaluation', fraction: 1, message: 'evaluated' });
-  }
-  const unfinetuned = fused;
-  const stepContext = { now: ctx.now, onTraining: ctx.onTraining, signal: ctx.signal, seed: options.seed };
-  const finetuned = request.finetune
-    ? await finetuneFusion(request.finetune, { fused, inputs: models.map((m) => m.model), depthAligned }, request.evaluation, stepContext)
-    : request.distill
-      ? await distillFusion(request.distill, { fused, inputs: models.map((m) => m.model) }, request.evaluation, stepContext)
-      : undefined;
-  if (finetuned) {
-    fused = finetuned.fused;
-    if (accuracyReport && finetuned.accuracy) accuracyReport.finetuned = finetuned.accuracy;
-  }
-  const total = (ctx.now() - t0) / 1000;
-
-  const report: FusionReport = {
+  return {
     schema: 'clafusion.report/v1',
     engine: { name: 'clafusion', version: ENGINE_VERSION },
-    backend: ctx.backend,
+    backend: r.ctx.backend,
     seed: options.seed,
     options,
     inputs,
-    calibration: { samples, available: calibrationRows },
-    alignment: { groups, mappings },
+    calibration: { samples: r.samples, available: r.calibrationRows },
+    alignment: { groups: fused.groups, mappings: fused.mappings },
     balance: {
       method: options.balance,
-      depthAligned: depthAligned.map((d) => ({ input: d.input + 1, arch: d.model.arch })),
+      depthAligned: fused.depthAligned.map((d) => ({ input: d.input + 1, arch: d.model.arch })),
     },
-    fusion: { method: options.fusion, n0, n1, anchor, weights, layers, normalization: renormalized.steps },
+    fusion: { method: options.fusion, n0: fused.n0, n1: fused.n1, anchor: fused.anchor, weights: r.weights, layers: fused.layers, normalization: renormalized.steps },
     fused: {
-      arch: fused.arch,
+      arch: r.final.arch,
       sha256: null,
-      parameters: paramSpecs(fused.arch).reduce((s, p) => s + numel(p.shape), 0),
+      parameters: paramSpecs(r.final.arch).reduce((s, p) => s + numel(p.shape), 0),
     },
-    accuracy: accuracyReport,
+    accuracy: r.accuracy,
     timings: {
-      ...timer.seconds([...REPORT_STAGES, 'evaluation']),
-      ...(renormalized.steps.length > 0 ? timer.seconds(['normalization']) : {}),
-      ...(finetuned ? { [finetuned.training.kind]: finetuned.seconds } : {}),
-      total: Math.round(total * 1e6) / 1e6,
+      ...r.timer.seconds([...REPORT_STAGES, 'evaluation']),
+      ...(renormalized.steps.length > 0 ? r.timer.seconds(['normalization']) : {}),
+      ...(trained ? { [trained.training.kind]: trained.seconds } : {}),
+      total: Math.round(r.total * 1e6) / 1e6,
     },
   };
-  if (!finetuned) return { fused, namingFrom, depthAligned, report };
-  report.training = finetuned.training;
-  return { fused, namingFrom, depthAligned, report, unfinetuned, finetuned: finetuned.others };
 }

@@ -11,7 +11,7 @@
  * exactly the fusion `--weights w,1−w` would produce (same alignment, seed
  * and options); only the two accuracies the sweep reports are evaluated.
  */
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { accuracy, predictionEnsemble } from '../engine/nn/evaluate.ts';
 import type { ReportSweep } from './report.ts';
 import { type FusionRequest, type RunContext, runFusion } from './run-fusion.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isFusionError } from '../engine/errors.ts';
+import { isFusionError } from '@clafusion/model-format/errors';
 import { resolveTrainingSettings } from './training-settings.ts';
 
 function fieldOf(run: () => unknown): unknown {

@@ -4,8 +4,8 @@
  * into one flat, fully specified record that goes into the report as-is, so
  * a run can be repeated from its report.
  */
-import type { Family } from '../engine/arch.ts';
-import { FusionError } from '../engine/errors.ts';
+import type { Family } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
 import { checkDistillOptions } from '../engine/nn/distill-loss.ts';
 import { PRESETS, type PresetName, defaultPreset, isPresetName } from '../engine/nn/presets.ts';
 

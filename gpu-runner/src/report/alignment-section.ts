@@ -1,5 +1,5 @@
 /** The "Layer alignment" section: per group, the cost heatmap beside the two networks. */
-import { numel } from '../engine/tensor.ts';
+import { numel } from '@clafusion/model-format/tensor';
 import type { FusionReport, ReportAlignmentGroup, ReportInput } from '../pipeline/report.ts';
 import { esc } from './escape.ts';
 import { exact } from './format.ts';

@@ -3,7 +3,7 @@
  * everything needed to reproduce the run — the inputs' hashes, engine
  * version, backend, seed, every resolved option and the stage timings.
  */
-import { describeArch } from '../engine/arch.ts';
+import { describeArch } from '@clafusion/model-format/arch';
 import type { FusionReport } from '../pipeline/report.ts';
 import { esc } from './escape.ts';
 import { exact, integer, isNum, seconds } from './format.ts';

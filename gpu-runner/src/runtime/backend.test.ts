@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isFusionError } from '../engine/errors.ts';
+import { isFusionError } from '@clafusion/model-format/errors';
 import { backendFromEnv, initBackend } from './backend.ts';
 import { ADDED_WASM_KERNELS, REPLACED_WASM_KERNELS } from './wasm-kernels/index.ts';
 

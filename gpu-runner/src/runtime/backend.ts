@@ -17,7 +17,7 @@
  * of tfjs-core in node_modules would create tensors the engine's ops reject.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { registerWasmTrainingKernels } from './wasm-kernels/index.ts';
 
 export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu';

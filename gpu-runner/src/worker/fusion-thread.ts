@@ -8,14 +8,13 @@
  * a run cleanly for its next job (run-in-thread.ts), so the imports and the
  * backend below are loaded once per thread, not once per job.
  */
-import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import { FusionError, isFusionError } from '../engine/errors.ts';
+import { FusionError, isFusionError } from '@clafusion/model-format/errors';
 import type { LabeledData } from '../engine/nn/data.ts';
 import { parseDatasetSafetensors } from '../io/datasets.ts';
-import { parseModelFile, serializeModel } from '../io/model-file.ts';
+import { parseModelFile } from '../io/model-file.ts';
+import { fusedFile } from '../pipeline/fused-file.ts';
 import { runFusion } from '../pipeline/run-fusion.ts';
-import { ENGINE_VERSION } from '../pipeline/version.ts';
 import { initBackend } from '../runtime/backend.ts';
 import { serializeFusionError } from './job-errors.ts';
 import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
@@ -61,8 +60,10 @@ async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
     },
   );
   // The same bytes as the CLI's `fuse --out`: same naming, same metadata.
-  const fused = serializeModel(outcome.fused, files[outcome.namingFrom].convention, { 'clafusion.version': ENGINE_VERSION });
-  const report = { ...outcome.report, fused: { ...outcome.report.fused, sha256: createHash('sha256').update(fused).digest('hex') } };
+  const { bytes: fused, report } = fusedFile(
+    outcome,
+    files.map((f) => f.convention),
+  );
   return { fused, report };
 }
 

@@ -1,6 +1,6 @@
 /** The job runner: consumes fusion jobs from a queue, with inputs and outputs in an object store. */
-import type { FusionQueueData } from '../../../api/src/jobs/queue-data.ts';
-import type { JobQueue, ObjectStore, WorkerHandle } from '../../../api/src/ports/index.ts';
+import type { FusionQueueData } from '@clafusion/contract/queue-data';
+import type { JobQueue, ObjectStore, WorkerHandle } from '@clafusion/contract/ports';
 import { FusionRunner, type FusionRunnerOptions } from './fusion-runner.ts';
 import { reserveFusionThreads } from './run-in-thread.ts';
 

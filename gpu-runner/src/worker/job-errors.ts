@@ -3,8 +3,10 @@
  * same inputs fail the same way), so they fail the job at once with a code
  * that says what to fix; anything else is the service's fault and is retried.
  */
-import type { JobError, JobStage } from '../../../api/src/contract/index.ts';
-import { type FusionErrorCode, FusionError } from '../engine/errors.ts';
+import type { JobError, JobStage } from '@clafusion/contract';
+import { type FusionErrorCode, FusionError } from '@clafusion/model-format/errors';
+import { FUSION_OPTIONS } from '@clafusion/contract/options';
+import { inOptionTerms } from '../engine/fusion/options.ts';
 
 const JOB_CODE: Record<FusionErrorCode, JobError['code']> = {
   INVALID_ARCH: 'invalid_input',
@@ -45,8 +47,9 @@ export interface SerializedFusionError {
   details: Record<string, unknown>;
 }
 
+/** A FusionError as it crosses from the fusion thread; an option field its message starts with is named as the API names it (`calibration.samples`). */
 export function serializeFusionError(err: FusionError): SerializedFusionError {
-  return { name: 'FusionError', code: err.code, message: err.message, details: err.details };
+  return { name: 'FusionError', code: err.code, message: inOptionTerms(err, (field, value) => FUSION_OPTIONS[field].api + (value === undefined ? '' : `=${value}`)), details: err.details };
 }
 
 export function deserializeFusionError(e: SerializedFusionError): FusionError {

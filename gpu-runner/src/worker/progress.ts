@@ -3,7 +3,7 @@
  * job writes tens of progress events, not one per layer step. Stage weights
  * are rough shares of a typical MLP run; progress never goes backwards.
  */
-import type { JobStage } from '../../../api/src/contract/index.ts';
+import type { JobStage } from '@clafusion/contract';
 
 type Ranges = Record<JobStage, [number, number]>;
 

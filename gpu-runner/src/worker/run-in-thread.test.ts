@@ -4,9 +4,9 @@
  * failed job's thread is ended and replaced, so the next job runs normally.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { FusionSpec } from '../../../api/src/contract/index.ts';
+import type { FusionSpec } from '@clafusion/contract';
 import { ARCH_A, ARCH_B, datasetBytes, modelBytes } from '../../../test/support/fixtures.ts';
-import { isFusionError } from '../engine/errors.ts';
+import { isFusionError } from '@clafusion/model-format/errors';
 import { FusionAborted, fusionThreadStats, reserveFusionThreads, runInThread } from './run-in-thread.ts';
 import type { ThreadInput } from './thread-protocol.ts';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type DistillSpec, type FinetuneSpec, FusionSpec as FusionSpecSchema, type FusionSpec, TRAINING_PRESETS } from '../../../api/src/contract/index.ts';
+import { type DistillSpec, type FinetuneSpec, FusionSpec as FusionSpecSchema, type FusionSpec, TRAINING_PRESETS } from '@clafusion/contract';
 import { Args, parseArgs } from '../cli/args.ts';
 import { DATA_FLAGS } from '../cli/data-arg.ts';
 import { DISTILL_FLAGS, distillRequestFromArgs } from '../cli/distill-flags.ts';
@@ -10,7 +10,7 @@ import { FINETUNE_FLAGS, finetuneRequestFromArgs } from '../cli/finetune-flags.t
 import { FUSION_FLAGS, fusionOptionsFromArgs } from '../cli/fusion-flags.ts';
 import { PRESETS } from '../engine/nn/presets.ts';
 import { parseDatasetSafetensors } from '../io/datasets.ts';
-import { serializeSafetensors } from '../io/safetensors.ts';
+import { serializeSafetensors } from '@clafusion/model-format/safetensors';
 import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
 
 const base: FusionSpec = { models: ['file_0000000000000000000000000', 'file_1000000000000000000000000'], calibration: { file: 'file_2000000000000000000000000' } };

@@ -1,71 +1,29 @@
 /**
- * The API's fusion spec → the engine's resolved FusionOptions. It mirrors
- * the CLI's fusionOptionsFromArgs (cli/fusion-flags.ts) field for field:
- * defaults from the family's paper configuration, each field overriding only
- * what it names, so a spec and the equivalent flags give the same options and
- * therefore the same fused bytes (spec-options.test.ts checks the pairs).
+ * The API's fusion spec → the engine's resolved FusionOptions: the spec's
+ * fields read at the paths the options declaration gives
+ * (@clafusion/contract/options), resolved by the same resolver as the CLI's
+ * flags, so a spec and the equivalent flags give the same options and
+ * therefore the same fused bytes (spec-options.test.ts checks every declared
+ * option). Errors name the spec's field (`fusion.weights`).
  */
-import type { FusionSpec } from '../../../api/src/contract/index.ts';
-import type { Family } from '../engine/arch.ts';
-import { FusionError } from '../engine/errors.ts';
-import { type FusionOptions, type MappingChoice, defaultFusionOptions } from '../engine/fusion/options.ts';
+import type { FusionSpec } from '@clafusion/contract';
+import { FUSION_OPTIONS, fusionOptionValuesFromSpec } from '@clafusion/contract/options';
+import type { Family } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import { type FusionOptions, OptionError, resolveFusionOptions } from '../engine/fusion/options.ts';
 import type { LabeledData } from '../engine/nn/data.ts';
 import type { DistillRequest } from '../pipeline/distill-fusion.ts';
 import type { FinetuneRequest } from '../pipeline/finetune-fusion.ts';
 import type { TrainingSpec } from '../pipeline/training-settings.ts';
 
-function mappingFrom(spec: NonNullable<FusionSpec['fusion']>['mapping']): MappingChoice {
-  if (spec === undefined) return { kind: 'cla', firstConstraint: true, lastConstraint: true };
-  switch (spec.kind) {
-    case 'cla':
-      return { kind: 'cla', firstConstraint: spec.first_constraint ?? true, lastConstraint: spec.last_constraint ?? true };
-    case 'chain':
-      return { kind: 'chain' };
-    case 'random':
-      return { kind: 'random' };
-    case 'explicit':
-      return { kind: 'explicit', mapping: [...spec.layers] };
-  }
-}
-
 export function fusionOptionsFromSpec(spec: FusionSpec, family: Family, modelCount: number): FusionOptions {
-  const base = defaultFusionOptions(family);
-  const f = spec.fusion ?? {};
-  if (f.weights && f.weights.length !== modelCount) {
-    throw new FusionError('INVALID_ARGUMENT', `fusion.weights has ${f.weights.length} entries but ${modelCount} models were given`, {
-      field: 'fusion.weights',
-    });
+  try {
+    return resolveFusionOptions(fusionOptionValuesFromSpec(spec), family, modelCount);
+  } catch (err) {
+    if (!(err instanceof OptionError)) throw err;
+    const field = FUSION_OPTIONS[err.problem.field].api;
+    throw new FusionError('INVALID_ARGUMENT', err.problem.say(field), { field });
   }
-  if (f.anchor !== undefined && f.anchor > modelCount) {
-    throw new FusionError('INVALID_ARGUMENT', `fusion.anchor ${f.anchor} is beyond the ${modelCount} models given`, { field: 'fusion.anchor' });
-  }
-  const gm = f.ground_metric ?? {};
-  return {
-    ...base,
-    layerCost: f.layer_cost ?? base.layerCost,
-    mapping: mappingFrom(f.mapping),
-    balance: f.balance ?? base.balance,
-    mergeEstimator: f.merge_estimator ?? base.mergeEstimator,
-    fusion: f.method ?? base.fusion,
-    weights: f.weights ? [...f.weights] : null,
-    outputLayer: f.output_layer ?? base.outputLayer,
-    groundMetric: {
-      metric: gm.metric ?? base.groundMetric.metric,
-      squared: gm.squared ?? base.groundMetric.squared,
-      efficient: gm.efficient ?? base.groundMetric.efficient,
-      distNormalize: base.groundMetric.distNormalize,
-      normalize: gm.normalize ?? base.groundMetric.normalize,
-    },
-    solver: f.solver?.kind === 'sinkhorn' ? { kind: 'sinkhorn', reg: f.solver.reg ?? 0.01 } : { kind: 'exact' },
-    correction: f.correction ?? base.correction,
-    pastCorrection: f.past_correction ?? base.pastCorrection,
-    activations: f.activations ?? base.activations,
-    anchor: f.anchor === undefined ? null : f.anchor - 1,
-    seed: spec.seed ?? base.seed,
-    handleSkips: f.handle_skips ?? base.handleSkips,
-    bnReestimate: f.bn_reestimate ?? base.bnReestimate,
-    repair: f.repair ?? base.repair,
-  };
 }
 
 /**

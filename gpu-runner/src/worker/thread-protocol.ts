@@ -1,6 +1,6 @@
 /** Messages between a runner and its fusion thread (structured-clone friendly). */
-import type { FusionSpec } from '../../../api/src/contract/index.ts';
-import type { Arch } from '../engine/arch.ts';
+import type { FusionSpec } from '@clafusion/contract';
+import type { Arch } from '@clafusion/model-format/arch';
 import type { FusionTrainingEvent } from '../pipeline/finetune-fusion.ts';
 import type { ProgressEvent } from '../pipeline/run-fusion.ts';
 import type { FusionReport } from '../pipeline/report.ts';

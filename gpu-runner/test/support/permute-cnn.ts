@@ -5,7 +5,7 @@
  * stage, the stage's shortcut conv) must share one permutation, since the
  * identity shortcuts add them position by position; conv1 outputs are free.
  */
-import { type Model, type Params, layerSpecs, makeModel } from '../../src/engine/arch.ts';
+import { type Model, type Params, layerSpecs, makeModel } from '@clafusion/model-format/arch';
 import { Rng } from '../../src/engine/rng.ts';
 
 export function permuteChannels(model: Model, seed: number): Model {

@@ -1,5 +1,5 @@
 /** Test support: permuting an MLP's hidden neurons gives the same function in another basis. */
-import { type Model, type Params, layerCount, makeModel, mlpBiasName, mlpWeightName } from '../../src/engine/arch.ts';
+import { type Model, type Params, layerCount, makeModel, mlpBiasName, mlpWeightName } from '@clafusion/model-format/arch';
 import { Rng } from '../../src/engine/rng.ts';
 
 export function permuteHidden(model: Model, seed: number): Model {

@@ -4,9 +4,9 @@
  * float64 reference forward of engine/nn (plain loops, no tfjs) behind one
  * family-dispatching call.
  */
-import { type Arch, type Model, type Params, type ResNetArch, type VggArch, makeModel, paramSpecs } from '../../src/engine/arch.ts';
+import { type Arch, type Model, type Params, type ResNetArch, type VggArch, makeModel, paramSpecs } from '@clafusion/model-format/arch';
 import { Rng } from '../../src/engine/rng.ts';
-import type { Tensor32 } from '../../src/engine/tensor.ts';
+import type { Tensor32 } from '@clafusion/model-format/tensor';
 import { type BnMode, referenceResNet, referenceVgg } from '../../src/engine/nn/cnn-reference.fixture.ts';
 
 export function randomCnn(arch: VggArch | ResNetArch, seed: number): Model {

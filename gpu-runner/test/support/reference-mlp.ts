@@ -3,7 +3,7 @@
  * small random models. Used as the "independent check" for balancing and
  * fusion properties (function preservation, permutation recovery).
  */
-import { type MlpArch, type Model, type Params, layerCount, makeModel, mlpBiasName, mlpWeightName, paramSpecs } from '../../src/engine/arch.ts';
+import { type MlpArch, type Model, type Params, layerCount, makeModel, mlpBiasName, mlpWeightName, paramSpecs } from '@clafusion/model-format/arch';
 import { Rng } from '../../src/engine/rng.ts';
 
 export interface ReferenceForward {

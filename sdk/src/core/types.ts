@@ -28,4 +28,4 @@ export type {
   Schedule,
   ScheduleRun,
   UpdateScheduleInput,
-} from '../../../api/src/contract/index.ts';
+} from '@clafusion/contract';

@@ -13,13 +13,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type MlpArch } from '../../engine/arch.ts';
+import { type MlpArch } from '@clafusion/model-format/arch';
 import { initModel } from '../../engine/nn/init.ts';
 import { train } from '../../engine/nn/train.ts';
 import { loadDataset, writeDatasetSafetensors } from '../../io/datasets.ts';
-import { officialNaming } from '../../io/naming.ts';
+import { officialNaming } from '@clafusion/model-format/naming';
 import { serializeModel } from '../../io/model-file.ts';
-import { atomicWriteFile } from '../../io/atomic-write.ts';
+import { atomicWriteFile } from '@clafusion/model-format/atomic-write';
 import { initBackend } from '../../runtime/backend.ts';
 import { Args, type FlagSpecs, helpText, parseArgs } from '../args.ts';
 import { createProgress } from '../progress.ts';

@@ -7,11 +7,11 @@
  */
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type Model, parseArch } from '../../engine/arch.ts';
+import { type Model, parseArch } from '@clafusion/model-format/arch';
 import { defaultFusionOptions } from '../../engine/fusion/options.ts';
 import { initModel } from '../../engine/nn/init.ts';
 import { type ModelFile, readModelFile } from '../../io/model-file.ts';
-import { type NamingConvention, officialNaming } from '../../io/naming.ts';
+import { type NamingConvention, officialNaming } from '@clafusion/model-format/naming';
 import { distillModel } from '../../pipeline/finetune.ts';
 import { runFusion } from '../../pipeline/run-fusion.ts';
 import { initBackend } from '../../runtime/backend.ts';

@@ -2,14 +2,12 @@
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { readModelFile, serializeModel } from '../../io/model-file.ts';
-import { atomicWriteFile } from '../../io/atomic-write.ts';
+import { readModelFile } from '../../io/model-file.ts';
+import { atomicWriteFile } from '@clafusion/model-format/atomic-write';
 import { runFusion } from '../../pipeline/run-fusion.ts';
 import { runWeightSweep } from '../../pipeline/sweep.ts';
 import { renderReportHtml } from '../../report/html-report.ts';
-import type { FusionReport } from '../../pipeline/report.ts';
-import { ENGINE_VERSION } from '../../pipeline/version.ts';
+import { fusedFile, fusionModelBytes } from '../../pipeline/fused-file.ts';
 import { Args, type FlagSpecs, UsageError, helpText, parseArgs } from '../args.ts';
 import { FUSION_FLAGS, fusionOptionsFromArgs } from '../fusion-flags.ts';
 import { createProgress } from '../progress.ts';
@@ -92,21 +90,18 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   );
   progress.done();
 
-  const bytes = serializeModel(outcome.fused, files[outcome.namingFrom].convention, { 'clafusion.version': ENGINE_VERSION });
+  const conventions = files.map((f) => f.convention);
+  const { bytes, report } = fusedFile(outcome, conventions);
   await atomicWriteFile(outPath, bytes);
-  const report: FusionReport = {
-    ...outcome.report,
-    fused: { ...outcome.report.fused, sha256: createHash('sha256').update(bytes).digest('hex') },
-  };
   const unfinetunedPath = args.string('unfinetuned-out');
   if (unfinetunedPath && outcome.unfinetuned) {
-    await atomicWriteFile(unfinetunedPath, serializeModel(outcome.unfinetuned, files[outcome.namingFrom].convention, { 'clafusion.version': ENGINE_VERSION }));
+    await atomicWriteFile(unfinetunedPath, fusionModelBytes(outcome.unfinetuned, conventions[outcome.namingFrom]));
   }
   const depthAlignedPath = args.string('depth-aligned-out');
   if (depthAlignedPath) {
     for (const d of outcome.depthAligned) {
       const path = outcome.depthAligned.length === 1 ? depthAlignedPath : depthAlignedPath.replace(/(\.safetensors)?$/, `-model${d.input + 1}.safetensors`);
-      await atomicWriteFile(path, serializeModel(d.model, files[d.input].convention, { 'clafusion.version': ENGINE_VERSION }));
+      await atomicWriteFile(path, fusionModelBytes(d.model, conventions[d.input]));
     }
   }
   if (sweepWeights) {

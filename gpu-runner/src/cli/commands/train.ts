@@ -1,13 +1,13 @@
 /** `clafusion train`: train a model from an architecture on a dataset. */
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { parseArch } from '../../engine/arch.ts';
-import { FusionError } from '../../engine/errors.ts';
+import { parseArch } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
 import { initModel } from '../../engine/nn/init.ts';
 import { train } from '../../engine/nn/train.ts';
-import { officialNaming } from '../../io/naming.ts';
+import { officialNaming } from '@clafusion/model-format/naming';
 import { serializeModel } from '../../io/model-file.ts';
-import { atomicWriteFile } from '../../io/atomic-write.ts';
+import { atomicWriteFile } from '@clafusion/model-format/atomic-write';
 import { initBackend } from '../../runtime/backend.ts';
 import { Args, type FlagSpecs, helpText, parseArgs } from '../args.ts';
 import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';

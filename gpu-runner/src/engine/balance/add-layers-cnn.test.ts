@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ResNetArch, type VggArch, layerSpecs } from '../arch.ts';
+import { type ResNetArch, type VggArch, layerSpecs } from '@clafusion/model-format/arch';
 import { addLayers, addLayersPlan, depthAlignedArch } from './add-layers.ts';
 import { alignByParts } from '../cla/grouped-alignment.ts';
 import { indexCost } from '../cla/layer-cost.ts';

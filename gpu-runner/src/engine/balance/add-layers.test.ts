@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addLayers, addLayersPlan } from './add-layers.ts';
 import { randomInputs, randomMlp, referenceForward } from '../../../test/support/reference-mlp.ts';
-import { type MlpArch, mlpWeightName } from '../arch.ts';
+import { type MlpArch, mlpWeightName } from '@clafusion/model-format/arch';
 
 /** A deeper MLP architecture with m hidden layers (only its depth matters for adding layers). */
 const deeper = (m: number): MlpArch => ({ family: 'mlp', input: [1], hidden: new Array(m).fill(1), classes: 1, bias: false });

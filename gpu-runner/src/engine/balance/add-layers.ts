@@ -18,9 +18,9 @@
  * zero block's BatchNorms have weight and bias 0, so they output 0 in eval
  * and in training mode alike and the block still adds nothing.
  */
-import { type Arch, BN_SUFFIXES, type LayerSpec, type Model, type Params, layerCount, layerSpecs, makeModel } from '../arch.ts';
-import { FusionError } from '../errors.ts';
-import { type Tensor32, tensor32 } from '../tensor.ts';
+import { type Arch, BN_SUFFIXES, type LayerSpec, type Model, type Params, layerCount, layerSpecs, makeModel } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import { type Tensor32, tensor32 } from '@clafusion/model-format/tensor';
 import { validateMapping } from '../cla/dynamic-program.ts';
 import { BN_EPS } from '../nn/batchnorm.ts';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mergeLayers, reluApproximation } from './merge-layers.ts';
 import { matmul } from '../linalg.ts';
 import { maxAbsDiff, randomInputs, randomMlp, referenceForward } from '../../../test/support/reference-mlp.ts';
-import { type Model, layerCount, mlpBiasName, mlpWeightName } from '../arch.ts';
+import { type Model, layerCount, mlpBiasName, mlpWeightName } from '@clafusion/model-format/arch';
 
 describe('ReLU approximation estimators (spec §6.2 table)', () => {
   // t = 4 samples × 3 neurons, stored [t, p].

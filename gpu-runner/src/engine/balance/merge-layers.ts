@@ -7,8 +7,8 @@
  * Beyond the official code, biases are folded too: the running map is affine,
  * x ↦ P x + q, so a folded layer updates (P, q) ← (D W P, D (W q + b)).
  */
-import { type Model, type Params, layerBias, layerCount, layerWeight, makeModel, mlpBiasName, mlpWeightName } from '../arch.ts';
-import { FusionError } from '../errors.ts';
+import { type Model, type Params, layerBias, layerCount, layerWeight, makeModel, mlpBiasName, mlpWeightName } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
 import { matmul, matvec } from '../linalg.ts';
 import { validateMapping } from '../cla/dynamic-program.ts';
 

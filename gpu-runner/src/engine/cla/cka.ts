@@ -8,7 +8,7 @@
  * A layer's centred Gram matrix is computed once and reused for every pair, so
  * an m×n cost matrix costs m+n Gram products, not 2mn.
  */
-import { FusionError } from '../errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { rowProducts } from '../fusion/row-products.ts';
 
 /** A centred t×t Gram matrix with its Frobenius norm. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mat64 } from '../tensor.ts';
+import { mat64 } from '@clafusion/model-format/tensor';
 import { alignLayers, chainMapping, mappingCost, randomMapping, validateMapping } from './dynamic-program.ts';
 import { Rng } from '../rng.ts';
 

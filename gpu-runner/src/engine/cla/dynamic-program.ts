@@ -8,8 +8,8 @@
  * wins during the backtrack) and its handling of the constraints *inside* the
  * DP, which can differ from the paper's Algorithm 1 read literally (§4.6).
  */
-import { FusionError } from '../errors.ts';
-import type { Mat64 } from '../tensor.ts';
+import { FusionError } from '@clafusion/model-format/errors';
+import type { Mat64 } from '@clafusion/model-format/tensor';
 
 export interface AlignOptions {
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ResNetArch, VggArch } from '../arch.ts';
-import { mat64 } from '../tensor.ts';
+import type { ResNetArch, VggArch } from '@clafusion/model-format/arch';
+import { mat64 } from '@clafusion/model-format/tensor';
 import { Rng } from '../rng.ts';
 import { type UnitCost, type UnitMappingKind, alignByParts } from './grouped-alignment.ts';
 import { alignmentStructure } from './structure.ts';

@@ -9,11 +9,11 @@
  * for ResNet), `random` per part from one seeded generator. An explicit
  * mapping is given per layer and checked against the structure instead.
  */
-import { FusionError } from '../errors.ts';
-import type { Mat64 } from '../tensor.ts';
+import { FusionError } from '@clafusion/model-format/errors';
+import type { Mat64 } from '@clafusion/model-format/tensor';
 import { type AlignOptions, alignLayers, chainMapping, mappingCost, randomMapping, validateMapping } from './dynamic-program.ts';
 import { type AlignmentPart, type AlignmentUnit, type ModelStructure, pairedStructures } from './structure.ts';
-import type { Arch } from '../arch.ts';
+import type { Arch } from '@clafusion/model-format/arch';
 
 export type UnitMappingKind =
   | { kind: 'cla'; align: AlignOptions }

@@ -3,8 +3,8 @@
  * Rows are the deeper model A's hidden layers, columns the shallower model
  * B's; entries are float64.
  */
-import { FusionError } from '../errors.ts';
-import { type Mat64, mat64 } from '../tensor.ts';
+import { FusionError } from '@clafusion/model-format/errors';
+import { type Mat64, mat64 } from '@clafusion/model-format/tensor';
 import { centeredGram, linearCka } from './cka.ts';
 import { type GroundMetricOptions, type Rows, groundMetric } from '../fusion/ground-metric.ts';
 import { emd2 } from '../ot/index.ts';

@@ -14,8 +14,8 @@
  * Layer indices here are 0-based positions among the hidden layers, which
  * are the weight tensors in parameter order without the classifier.
  */
-import { type Arch, type LayerSpec, layerSpecs } from '../arch.ts';
-import { FusionError } from '../errors.ts';
+import { type Arch, type LayerSpec, layerSpecs } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
 
 export interface AlignmentUnit {
   /** Module name of a layer, or `layerX.Y` for a ResNet block. */

@@ -2,9 +2,9 @@
  * Cross-layer alignment of two models of different depth: build the layer
  * cost matrix, solve the mapping (spec §3–§4) and balance the pair (§6).
  */
-import { type Model, layerCount, layerWidths } from '../arch.ts';
-import { FusionError } from '../errors.ts';
-import type { Mat64 } from '../tensor.ts';
+import { type Model, layerCount, layerWidths } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import type { Mat64 } from '@clafusion/model-format/tensor';
 import { Rng } from '../rng.ts';
 import { ckaCost, layerIndexCost, neuronCountCost, wassersteinCost } from '../cla/layer-cost.ts';
 import { type UnitCost, type UnitMappingKind, alignByParts } from '../cla/grouped-alignment.ts';
@@ -100,9 +100,9 @@ export async function alignDepths(
   A: Model,
   B: Model,
   options: FusionOptions,
-  samples: number,
   hooks: FusionHooks,
 ): Promise<DepthAlignment> {
+  const samples = hooks.rows;
   const m = layerCount(A.arch) - 1;
   const n = layerCount(B.arch) - 1;
   if (m <= n) throw new FusionError('INVALID_ARGUMENT', 'alignDepths needs a strictly deeper first model');
@@ -110,7 +110,7 @@ export async function alignDepths(
     throw new FusionError('INCOMPATIBLE_MODELS', 'the shallower model has no hidden layer; there is nothing to align');
   }
   if (options.balance === 'merge' && A.arch.family !== 'mlp') {
-    throw new FusionError('UNSUPPORTED', `merging layers is defined for MLPs only (spec §6.2); balance the ${A.arch.family} by adding layers (--balance add)`, {
+    throw new FusionError('UNSUPPORTED', `merging layers is defined for MLPs only (spec §6.2); balance the ${A.arch.family} by adding layers (balance=add)`, {
       field: 'balance',
     });
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Model, type ResNetArch, type VggArch, layerSpecs } from '../arch.ts';
-import type { Tensor32 } from '../tensor.ts';
+import { type Model, type ResNetArch, type VggArch, layerSpecs } from '@clafusion/model-format/arch';
+import type { Tensor32 } from '@clafusion/model-format/tensor';
 import { tapShapes } from '../nn/layers.ts';
 import type { BatchStats } from '../nn/cnn-reference.fixture.ts';
 import { reestimateBatchNorm } from './bn-statistics.ts';

@@ -17,9 +17,9 @@
  * `momentum=None` recalibration does with per-batch statistics.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type Arch, type Model, type Params, layerSpecs, makeModel } from '../arch.ts';
-import { FusionError } from '../errors.ts';
-import { type Tensor32, numel } from '../tensor.ts';
+import { type Arch, type Model, type Params, layerSpecs, makeModel } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import { type Tensor32, numel } from '@clafusion/model-format/tensor';
 import { BN_MOMENTUM } from '../nn/batchnorm.ts';
 import { inputLayout } from '../nn/data.ts';
 import { familyNet } from '../nn/families.ts';

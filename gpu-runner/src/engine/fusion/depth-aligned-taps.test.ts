@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Model, ResNetArch, VggArch } from '../arch.ts';
-import type { Tensor32 } from '../tensor.ts';
+import type { Model, ResNetArch, VggArch } from '@clafusion/model-format/arch';
+import type { Tensor32 } from '@clafusion/model-format/tensor';
 import { tapShapes } from '../nn/layers.ts';
 import { addLayers, addLayersPlan } from '../balance/add-layers.ts';
 import { deriveDepthAlignedTaps } from './depth-aligned-taps.ts';

@@ -23,9 +23,9 @@
  * B's first layer (possible without the first-layer constraint), whose
  * input may be negative. `deriveDepthAlignedTaps` returns null then.
  */
-import { type Arch, type Model, layerSpecs } from '../arch.ts';
+import { type Arch, type Model, layerSpecs } from '@clafusion/model-format/arch';
 import { type AddPlan, addLayersPlan } from '../balance/add-layers.ts';
-import { numel } from '../tensor.ts';
+import { numel } from '@clafusion/model-format/tensor';
 import { tapShapes } from '../nn/layers.ts';
 import type { FusionHooks } from './hooks.ts';
 import type { Tap } from './taps.ts';

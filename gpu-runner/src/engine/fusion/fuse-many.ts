@@ -5,8 +5,8 @@
  * and the K parameter lists are averaged with the fusion weights (1/K by
  * default). The anchor enters unaligned.
  */
-import { type Model, archEquals, layerCount } from '../arch.ts';
-import { FusionError } from '../errors.ts';
+import { type Model, archEquals, layerCount } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
 import { type AlignmentGroup, alignDepths } from './align-depths.ts';
 import { depthAlignedTaps } from './depth-aligned-taps.ts';
 import type { FusionHooks } from './hooks.ts';
@@ -49,10 +49,11 @@ export function chooseAnchor(models: readonly Model[], requested: number | null)
   return requested;
 }
 
-export async function fuseMany(models: readonly Model[], options: FusionOptions, samples: number, hooks: FusionHooks): Promise<ManyFusionResult> {
+export async function fuseMany(models: readonly Model[], options: FusionOptions, hooks: FusionHooks): Promise<ManyFusionResult> {
+  const samples = hooks.rows;
   if (models.length < 2) throw new FusionError('INVALID_ARGUMENT', 'fusion needs at least two models');
   if (options.balance !== 'add') {
-    throw new FusionError('INVALID_ARGUMENT', 'fusing more than two models balances by adding layers; --balance merge needs exactly two models', {
+    throw new FusionError('INVALID_ARGUMENT', 'fusing more than two models balances by adding layers; balance=merge needs exactly two models', {
       field: 'balance',
     });
   }
@@ -84,7 +85,7 @@ export async function fuseMany(models: readonly Model[], options: FusionOptions,
     let alignment: AlignmentGroup[] = [];
     let depthAligned: Model | null = null;
     if (layerCount(Mi.arch) !== layerCount(MF.arch)) {
-      const aligned = await alignDepths(MF, Mi, options, samples, hooks);
+      const aligned = await alignDepths(MF, Mi, options, hooks);
       Mi = aligned.n1;
       mapping = aligned.mapping;
       alignment = aligned.groups;

@@ -4,8 +4,8 @@
  * then fuse layer by layer. The fused model has N1's architecture and neuron
  * order: A's depth with B's widths for `add`, B's architecture for `merge`.
  */
-import { type Model, archEquals, layerCount } from '../arch.ts';
-import { FusionError } from '../errors.ts';
+import { type Model, archEquals, layerCount } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
 import { type AlignmentGroup, alignDepths } from './align-depths.ts';
 import { depthAlignedTaps } from './depth-aligned-taps.ts';
 import type { FusionHooks } from './hooks.ts';
@@ -49,7 +49,8 @@ export interface PairFusionResult {
   balanced: { n0: Model; n1: Model; results: LayerFusionResult[] };
 }
 
-export async function fusePair(models: readonly [Model, Model], options: FusionOptions, samples: number, hooks: FusionHooks): Promise<PairFusionResult> {
+export async function fusePair(models: readonly [Model, Model], options: FusionOptions, hooks: FusionHooks): Promise<PairFusionResult> {
+  const samples = hooks.rows;
   const weights = normalizeWeights(options.weights, 2);
   // The official code swaps the pair when the first has fewer weight tensors.
   const swap = layerCount(models[0].arch) < layerCount(models[1].arch);
@@ -66,7 +67,7 @@ export async function fusePair(models: readonly [Model, Model], options: FusionO
   const n0 = deeper;
   const n1 = shallower;
   if (layerCount(A.arch) !== layerCount(B.arch)) {
-    const aligned = await alignDepths(A, B, options, samples, hooks);
+    const aligned = await alignDepths(A, B, options, hooks);
     n0Model = aligned.n0;
     n1Model = aligned.n1;
     alignment = aligned.groups;
@@ -83,7 +84,7 @@ export async function fusePair(models: readonly [Model, Model], options: FusionO
     if (!archEquals(n0Model.arch, n1Model.arch)) {
       throw new FusionError(
         'INCOMPATIBLE_MODELS',
-        'plain weight averaging needs models of identical architecture after balancing; use --fusion ot-activations or ot-weights',
+        'plain weight averaging needs models of identical architecture after balancing; use fusion=ot-activations or ot-weights',
       );
     }
     const l1 = fusionLayers(n1Model);

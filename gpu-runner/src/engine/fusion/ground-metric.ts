@@ -4,8 +4,8 @@
  * are activations over the calibration samples (activation-based fusion) or
  * incoming weights (weight-based fusion).
  */
-import { FusionError } from '../errors.ts';
-import { type Mat64, mat64 } from '../tensor.ts';
+import { FusionError } from '@clafusion/model-format/errors';
+import { type Mat64, mat64 } from '@clafusion/model-format/tensor';
 import { rowProducts } from './row-products.ts';
 
 /** Neuron rows, row-major: float32 straight from recorded activations, float64 for weights. */

@@ -3,7 +3,7 @@
  * the clock or runs a network itself: the caller records activations (with
  * whichever tensor backend it chose) and measures stage times.
  */
-import type { Model } from '../arch.ts';
+import type { Model } from '@clafusion/model-format/arch';
 import type { Tap } from './taps.ts';
 
 export type FusionStage = 'activations' | 'cost' | 'alignment' | 'balance' | 'fusion';
@@ -16,6 +16,13 @@ export interface FusionHooks {
    * CLA's A and as OT's N0): callers may cache by identity.
    */
   record(model: Model, role: string): Promise<Tap[]>;
+  /**
+   * How many calibration rows (samples, t) every tap `record` returns holds.
+   * The count travels with the recorder rather than as an argument through
+   * the engine; it is also needed where nothing is recorded (weight-based
+   * OT normalises distances by it, as the official code does).
+   */
+  readonly rows: number;
   /** Stage boundaries, so the caller can time them. */
   stage?(stage: FusionStage, phase: 'start' | 'end'): void;
   /** Fine-grained progress within a stage, fraction in [0, 1]. */

@@ -5,9 +5,9 @@
  * model. Names and structure come from arch.ts layerSpecs, so one adapter
  * serves every family.
  */
-import { BN_SUFFIXES, type LayerSpec, type Model, type Params, layerSpecs, makeModel } from '../arch.ts';
-import { FusionError } from '../errors.ts';
-import type { Tensor32 } from '../tensor.ts';
+import { BN_SUFFIXES, type LayerSpec, type Model, type Params, layerSpecs, makeModel } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import type { Tensor32 } from '@clafusion/model-format/tensor';
 import type { LayerActivations } from '../cla/layer-cost.ts';
 import type { BnVectors, FusionLayer, LayerFusionResult, NeuronRows, ResidualRole } from './otfusion.ts';
 import { type Tap, denseTaps, tapActivations, tapNeuronRows } from './taps.ts';

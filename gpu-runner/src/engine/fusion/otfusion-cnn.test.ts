@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Model, type ResNetArch, type VggArch, layerSpecs } from '../arch.ts';
-import type { Tensor32 } from '../tensor.ts';
+import { type Model, type ResNetArch, type VggArch, layerSpecs } from '@clafusion/model-format/arch';
+import type { Tensor32 } from '@clafusion/model-format/tensor';
 import { tapShapes } from '../nn/layers.ts';
 import { type OtFusionOptions, otFusion } from './otfusion.ts';
 import { CNN_GROUND_METRIC } from './ground-metric.ts';

@@ -4,7 +4,7 @@ import { MLP_GROUND_METRIC } from './ground-metric.ts';
 import { fusedModel, fusionLayers, neuronRows } from './model-layers.ts';
 import { maxAbsDiff, randomInputs, randomMlp, referenceForward } from '../../../test/support/reference-mlp.ts';
 import { permuteHidden } from '../../../test/support/permute-mlp.ts';
-import { tensor32 } from '../tensor.ts';
+import { tensor32 } from '@clafusion/model-format/tensor';
 
 const options: OtFusionOptions = {
   alignment: 'activations',

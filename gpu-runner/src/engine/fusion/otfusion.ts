@@ -21,8 +21,8 @@
  * unequal widths different vertices pair different channels and the fused
  * function genuinely differs; only the plan's cost is reproducible there.
  */
-import { FusionError } from '../errors.ts';
-import { type Tensor32, shapeString } from '../tensor.ts';
+import { FusionError } from '@clafusion/model-format/errors';
+import { type Tensor32, shapeString } from '@clafusion/model-format/tensor';
 import { matmulTransA } from '../linalg.ts';
 import { type GroundMetricOptions, type Rows, groundMetric } from './ground-metric.ts';
 import { type OtSolver, correctByColumnMass, correctByNominalMass, transportPlan } from './transport.ts';

@@ -33,9 +33,9 @@
  * Without either there is no parameter to move a channel's mean, and REPAIR
  * is refused. Statistics are over calibration samples and positions.
  */
-import { type Model, type Params, layerSpecs, makeModel } from '../arch.ts';
-import { FusionError } from '../errors.ts';
-import { type Tensor32, numel } from '../tensor.ts';
+import { type Model, type Params, layerSpecs, makeModel } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import { type Tensor32, numel } from '@clafusion/model-format/tensor';
 import { forward } from '../nn/forward.ts';
 import { hasBatchNorm, reestimateBatchNorm } from './bn-statistics.ts';
 

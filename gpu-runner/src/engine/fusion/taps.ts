@@ -7,8 +7,8 @@
  *   P[c] ∈ R^{H·W·t} of its values at every position and sample, a dense
  *   neuron the point of its t values.
  */
-import { FusionError } from '../errors.ts';
-import { numel, shapeString } from '../tensor.ts';
+import { FusionError } from '@clafusion/model-format/errors';
+import { numel, shapeString } from '@clafusion/model-format/tensor';
 import type { LayerActivations } from '../cla/layer-cost.ts';
 import type { NeuronRows } from './otfusion.ts';
 

@@ -4,8 +4,8 @@
  * the plan is cast to float32, and the correction divides each column by its
  * float32 mass plus 1e-7.
  */
-import { FusionError } from '../errors.ts';
-import type { Mat64 } from '../tensor.ts';
+import { FusionError } from '@clafusion/model-format/errors';
+import type { Mat64 } from '@clafusion/model-format/tensor';
 import { emd, sinkhorn } from '../ot/index.ts';
 
 export type OtSolver = { kind: 'exact' } | { kind: 'sinkhorn'; reg: number };

@@ -1,11 +1,11 @@
 /** Per-model fusion weights: validated and normalised to sum to 1. */
-import { FusionError } from '../errors.ts';
+import { weightsProblem } from '@clafusion/contract/options';
+import { FusionError } from '@clafusion/model-format/errors';
 
 export function normalizeWeights(weights: readonly number[] | null, count: number): number[] {
   if (weights === null) return Array.from({ length: count }, () => 1 / count);
-  if (weights.length !== count) {
-    throw new FusionError('INVALID_ARGUMENT', `--weights has ${weights.length} entries for ${count} models`, { field: 'weights' });
-  }
+  const problem = weightsProblem(weights, count);
+  if (problem) throw new FusionError('INVALID_ARGUMENT', problem.say('weights'), { field: 'weights' });
   weights.forEach((w, i) => {
     if (!Number.isFinite(w) || w < 0) {
       throw new FusionError('INVALID_ARGUMENT', `weight ${i + 1} must be a finite number ≥ 0, got ${w}`, { field: 'weights' });

@@ -7,8 +7,8 @@
  * image with 0 before normalising, so the fill of a normalised batch is
  * (0 − mean)/std per channel — pass it as `fill`.
  */
-import type { Arch } from '../arch.ts';
-import { FusionError } from '../errors.ts';
+import type { Arch } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
 import type { Rng } from '../rng.ts';
 
 export interface AugmentOptions {

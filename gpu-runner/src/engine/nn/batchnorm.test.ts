@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../runtime/backend.ts';
-import { isFusionError } from '../errors.ts';
+import { isFusionError } from '@clafusion/model-format/errors';
 import { BN_EPS, type RunningStatUpdate, batchNorm } from './batchnorm.ts';
 
 // x as NHWC [2, 1, 2, 2]: channel 0 holds 1, 3, -2, 6 and channel 1 holds 0.5, 0.5, 2, -1.

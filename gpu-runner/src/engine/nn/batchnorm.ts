@@ -12,7 +12,7 @@
  * (momentum 0.1, eps 1e-5, track_running_stats) do.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FusionError } from '../errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import type { BnIndices } from './layers.ts';
 
 export const BN_EPS = 1e-5;

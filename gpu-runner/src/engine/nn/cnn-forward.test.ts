@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../runtime/backend.ts';
-import { type Model, type ResNetArch, type VggArch, layerSpecs, paramSpecs } from '../arch.ts';
+import { type Model, type ResNetArch, type VggArch, layerSpecs, paramSpecs } from '@clafusion/model-format/arch';
 import { Rng } from '../rng.ts';
-import { type Tensor32, numel } from '../tensor.ts';
+import { type Tensor32, numel } from '@clafusion/model-format/tensor';
 import { referenceResNet, referenceVgg } from './cnn-reference.fixture.ts';
 import { predictionEnsemble } from './evaluate.ts';
 import { forward, modelOutput } from './forward.ts';

@@ -3,9 +3,9 @@
  * plain loops over NCHW arrays and OIHW weights, no tfjs, written from
  * docs/algorithm.md §1.2–1.3 and §2.2 rather than from the nets' code.
  */
-import { type Model, type ResNetArch, type VggArch, layerSpecs } from '../arch.ts';
+import { type Model, type ResNetArch, type VggArch, layerSpecs } from '@clafusion/model-format/arch';
 import { BN_EPS } from './batchnorm.ts';
-import type { Tensor32 } from '../tensor.ts';
+import type { Tensor32 } from '@clafusion/model-format/tensor';
 
 /** A batch of NCHW maps. */
 export interface Maps {

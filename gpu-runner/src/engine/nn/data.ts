@@ -6,9 +6,9 @@
  * for images). Row-major data flattened per sample is already in C,H,W
  * order, so "flattening" is only a reinterpretation of the shape.
  */
-import type { Arch } from '../arch.ts';
-import { FusionError } from '../errors.ts';
-import { type Tensor32, numel, shapeString } from '../tensor.ts';
+import type { Arch } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import { type Tensor32, numel, shapeString } from '@clafusion/model-format/tensor';
 
 /** Samples with integer class labels, e.g. a training or test set. */
 export interface LabeledData {

@@ -10,7 +10,7 @@
  * weighs the distillation term, which carries the T² factor.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FusionError } from '../errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 
 export interface DistillOptions {
   /** Weight of the distillation term (the paper's γ), in [0, 1]. */

@@ -1,9 +1,9 @@
 /**
  * Accuracy of a model, and the prediction-ensemble baseline (docs/algorithm.md §9).
  */
-import { type Model, validateParams } from '../arch.ts';
-import { FusionError } from '../errors.ts';
-import { numel } from '../tensor.ts';
+import { type Model, validateParams } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import { numel } from '@clafusion/model-format/tensor';
 import { type LabeledData, argmaxRows, checkLabels, fractionCorrect, inputLayout } from './data.ts';
 import { forward, modelOutput } from './forward.ts';
 

@@ -7,7 +7,7 @@
  * family, this file stops compiling until the family has one.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { Arch, Family } from '../arch.ts';
+import type { Arch, Family } from '@clafusion/model-format/arch';
 import type { RunningStatUpdate } from './batchnorm.ts';
 import { mlpNet } from './mlp.ts';
 import { resnetNet } from './resnet.ts';

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../runtime/backend.ts';
-import { type MlpArch, type Model, layerWidths, paramSpecs } from '../arch.ts';
-import { isFusionError } from '../errors.ts';
+import { type MlpArch, type Model, layerWidths, paramSpecs } from '@clafusion/model-format/arch';
+import { isFusionError } from '@clafusion/model-format/errors';
 import { Rng } from '../rng.ts';
-import { type Tensor32, numel } from '../tensor.ts';
+import { type Tensor32, numel } from '@clafusion/model-format/tensor';
 import { forward, modelOutput } from './forward.ts';
 import { initModel } from './init.ts';
 

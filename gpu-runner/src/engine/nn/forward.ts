@@ -8,8 +8,8 @@
  * call.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type Arch, type Model, validateParams } from '../arch.ts';
-import type { Tensor32 } from '../tensor.ts';
+import { type Arch, type Model, validateParams } from '@clafusion/model-format/arch';
+import type { Tensor32 } from '@clafusion/model-format/tensor';
 import { checkBatchSize, inputLayout } from './data.ts';
 import { familyNet } from './families.ts';
 import { tapShapes } from './layers.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type MlpArch, type ResNetArch, type VggArch, layerSpecs, makeModel, paramSpecs } from '../arch.ts';
+import { type MlpArch, type ResNetArch, type VggArch, layerSpecs, makeModel, paramSpecs } from '@clafusion/model-format/arch';
 import { Rng } from '../rng.ts';
 import { defaultInitBound, initModel } from './init.ts';
 

@@ -13,8 +13,8 @@
  * BatchNorm draws nothing: weight 1, bias 0, running_mean 0, running_var 1,
  * as torch.nn.BatchNorm2d.reset_parameters leaves them.
  */
-import { type Arch, type Model, type Params, paramSpecs } from '../arch.ts';
-import { numel } from '../tensor.ts';
+import { type Arch, type Model, type Params, paramSpecs } from '@clafusion/model-format/arch';
+import { numel } from '@clafusion/model-format/tensor';
 import { type Rng, toRng } from '../rng.ts';
 
 /** The bound b of U(−b, b) for a weight of this shape ([out, ...]). */

@@ -6,7 +6,7 @@
  * position to a layer and a role; it reads the order from paramSpecs rather
  * than re-deriving it, so it cannot drift from arch.ts.
  */
-import { type Arch, type LayerSpec, type ResNetArch, type VggArch, layerSpecs, paramSpecs } from '../arch.ts';
+import { type Arch, type LayerSpec, type ResNetArch, type VggArch, layerSpecs, paramSpecs } from '@clafusion/model-format/arch';
 
 /** Positions of a BatchNorm's tensors in the parameter list. */
 export interface BnIndices {

@@ -4,7 +4,7 @@
  * log_softmax(logits).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { MlpArch } from '../arch.ts';
+import type { MlpArch } from '@clafusion/model-format/arch';
 import type { ApplyOptions, FamilyNet, NetOutput } from './families.ts';
 import { linear } from './linear.ts';
 

@@ -3,8 +3,8 @@
  * tfjs backend (tensors in canonical paramSpecs order).
  */
 import * as tf from '@tensorflow/tfjs';
-import { type Arch, type Params, paramSpecs } from '../arch.ts';
-import type { Model } from '../arch.ts';
+import { type Arch, type Params, paramSpecs } from '@clafusion/model-format/arch';
+import type { Model } from '@clafusion/model-format/arch';
 
 /** Uploads a model's parameters in paramSpecs order. The caller disposes them. */
 export function uploadParams(model: Model): tf.Tensor[] {

@@ -18,7 +18,7 @@
  *  - linear: the logits.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ResNetArch } from '../arch.ts';
+import type { ResNetArch } from '@clafusion/model-format/arch';
 import { type NetRun, convLayer, linearLayer, recordMap, recordRows, rowsToNhwc } from './conv.ts';
 import type { ApplyOptions, FamilyNet, NetOutput } from './families.ts';
 import { type LayerParams, layerParams } from './layers.ts';

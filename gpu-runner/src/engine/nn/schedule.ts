@@ -6,7 +6,7 @@
  * after that many `scheduler.step()` calls) and the base rate to the rate
  * used for the next epoch.
  */
-import { FusionError } from '../errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 
 export type LrSchedule = (completedEpochs: number, baseLr: number) => number;
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../runtime/backend.ts';
-import type { MlpArch, Model } from '../arch.ts';
+import type { MlpArch, Model } from '@clafusion/model-format/arch';
 import { multiStepLr } from './schedule.ts';
 import { Sgd } from './sgd.ts';
 import { train } from './train.ts';

@@ -11,7 +11,7 @@
  * The order of the float32 operations follows PyTorch's in-place calls.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FusionError } from '../errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 
 export interface SgdOptions {
   momentum?: number;

@@ -9,9 +9,9 @@
  * ignores, so the distillation loss is the same either way.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type Arch, type Model, validateParams } from '../arch.ts';
-import { FusionError } from '../errors.ts';
-import { numel } from '../tensor.ts';
+import { type Arch, type Model, validateParams } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
+import { numel } from '@clafusion/model-format/tensor';
 import { familyNet } from './families.ts';
 import { uploadParams } from './params.ts';
 

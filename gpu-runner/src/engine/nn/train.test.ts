@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../runtime/backend.ts';
-import type { MlpArch, Model } from '../arch.ts';
-import { isFusionError } from '../errors.ts';
+import type { MlpArch, Model } from '@clafusion/model-format/arch';
+import { isFusionError } from '@clafusion/model-format/errors';
 import { loadDigits } from './digits.fixture.ts';
 import { accuracy } from './evaluate.ts';
 import { initModel } from './init.ts';

@@ -25,8 +25,8 @@
  * synchronous on the chosen backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type Model, type Params, validateParams } from '../arch.ts';
-import { FusionError } from '../errors.ts';
+import { type Model, type Params, validateParams } from '@clafusion/model-format/arch';
+import { FusionError } from '@clafusion/model-format/errors';
 import { Rng } from '../rng.ts';
 import { type AugmentOptions, augmentBatch, imageGeometry } from './augment.ts';
 import { type DistillOptions, checkDistillOptions, distillationLoss } from './distill-loss.ts';

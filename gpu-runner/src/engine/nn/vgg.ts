@@ -9,7 +9,7 @@
  * each FC layer's output, the logits last.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { VggArch } from '../arch.ts';
+import type { VggArch } from '@clafusion/model-format/arch';
 import { type NetRun, convLayer, linearLayer, nhwcToRows, recordMap, recordRows, rowsToNhwc } from './conv.ts';
 import type { ApplyOptions, FamilyNet, NetOutput } from './families.ts';
 import { layerParams } from './layers.ts';

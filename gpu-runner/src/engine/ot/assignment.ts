@@ -3,7 +3,7 @@
  * "replicate to lcm" construction of docs/algorithm.md §7.7 (Solver advice) built on it. Used as a
  * cross-check of `emd` on uniform problems; it returns *an* optimal plan, not POT's.
  */
-import { FusionError } from '../errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 
 export interface AssignmentResult {
   /** rowToCol[i] = column assigned to row i. */

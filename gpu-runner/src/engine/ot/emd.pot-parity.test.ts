@@ -4,7 +4,7 @@
  * degenerate problems where many plans are optimal.
  */
 import { describe, expect, it } from 'vitest';
-import { isFusionError } from '../errors.ts';
+import { isFusionError } from '@clafusion/model-format/errors';
 import { emd, emdWrap } from './emd.ts';
 import { ProblemType } from './network-simplex.ts';
 import { numpySum } from './numpy-sum.ts';

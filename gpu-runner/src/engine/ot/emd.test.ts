@@ -4,7 +4,7 @@
  * inputs, the iteration cap and input validation.
  */
 import { describe, expect, it } from 'vitest';
-import { FusionError } from '../errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { Rng } from '../rng.ts';
 import { solveAssignment, uniformPlanViaAssignment } from './assignment.ts';
 import { emd, emd2 } from './emd.ts';

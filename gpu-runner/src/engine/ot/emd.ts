@@ -11,7 +11,7 @@
  *   uniform ones as POT does for `len(a) == 0`, because an empty marginal in this engine can
  *   only come from a bug upstream.
  */
-import { FusionError } from '../errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { NetworkSimplexSimple, ProblemType, type ProblemTypeCode } from './network-simplex.ts';
 import { numpySum } from './numpy-sum.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FusionError } from '../errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { Rng } from '../rng.ts';
 import { emd } from './emd.ts';
 import { sinkhorn } from './sinkhorn.ts';

@@ -11,7 +11,7 @@
  * - `auto` (the default here): log domain whenever K would underflow (max M / reg > 600) or a
  *   marginal has zero entries (1/a would be infinite), so no NaN is ever produced.
  */
-import { FusionError } from '../errors.ts';
+import { FusionError } from '@clafusion/model-format/errors';
 import { numpySum } from './numpy-sum.ts';
 
 export type SinkhornMethod = 'sinkhorn' | 'sinkhorn_log' | 'auto';

@@ -15,8 +15,8 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { open, readFile } from 'node:fs/promises';
-import { FusionError } from '../engine/errors.ts';
-import { numel, shapeString } from '../engine/tensor.ts';
+import { FusionError } from './errors.ts';
+import { numel, shapeString } from './tensor.ts';
 import { atomicWriteFile } from './atomic-write.ts';
 import { type RawTensor, type SafetensorsDtype, dtypeSize, isSafetensorsDtype } from './dtypes.ts';
 import { scanJsonKeys } from './json-keys.ts';

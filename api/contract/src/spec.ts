@@ -5,14 +5,10 @@
  * fused weights through either. Engine options sit in the `fusion` section;
  * later stages (finetuning, distillation) get sections of their own beside it.
  *
- * CLI flag → field: --samples → calibration.samples, --layer-cost →
- * fusion.layer_cost, --first/last-constraint → fusion.mapping.first/last_constraint,
- * --mapping → fusion.mapping, --balance, --merge-estimator, --fusion →
- * fusion.method, --weights, --output-layer, --anchor, --activations,
- * --ground-metric/--squared/--ground-metric-normalize/--efficient-metric →
- * fusion.ground_metric, --solver/--sinkhorn-reg → fusion.solver, --correction,
- * --past-correction, --handle-skips → fusion.handle_skips, --bn-reestimate →
- * fusion.bn_reestimate, --repair → fusion.repair, --seed → seed.
+ * The engine options (the `fusion` section, `calibration.samples` and `seed`)
+ * are built from the options declaration (options.ts), which names each
+ * one's CLI flag and field: --samples → calibration.samples, --layer-cost →
+ * fusion.layer_cost, --mapping → fusion.mapping, and so on.
  *
  * `fuse --finetune EPOCHS --train DATA` → finetune.epochs and finetune.train;
  * --finetune-preset → finetune.preset, --lr, --momentum, --weight-decay,
@@ -27,55 +23,98 @@
  */
 import { z } from 'zod';
 import { FileId } from './ids.ts';
+import { FUSION_OPTIONS, FUSION_OPTION_NAMES, type FusionOptionName, type OptionDeclaration, type OptionType } from './options.ts';
 
-export const MappingSpec = z.discriminatedUnion('kind', [
-  z.strictObject({
-    /** The CLA dynamic program (default). */
-    kind: z.literal('cla'),
-    first_constraint: z.boolean().optional(),
-    last_constraint: z.boolean().optional(),
-  }),
-  z.strictObject({ kind: z.literal('chain') }),
-  z.strictObject({ kind: z.literal('random') }),
-  /** Explicit 1-based indices of the deeper model's hidden layers, like 1,2,5 on the CLI. */
-  z.strictObject({ kind: z.literal('explicit'), layers: z.array(z.int().positive()).min(1) }),
-]);
+/** The zod schema of one declared option's value (options.ts), with its range. */
+function optionSchema(name: FusionOptionName): z.ZodType {
+  const type: OptionType = FUSION_OPTIONS[name].type;
+  switch (type.kind) {
+    case 'choice':
+      return z.enum(type.values as unknown as [string, ...string[]]);
+    case 'on-off':
+      return z.boolean();
+    case 'integer': {
+      let s = z.int();
+      if (type.min !== undefined) s = type.min === 1 ? s.positive() : s.min(type.min);
+      if (type.max !== undefined) s = s.max(type.max);
+      return s;
+    }
+    case 'number': {
+      let s = z.number();
+      if (type.min !== undefined) s = s.min(type.min);
+      if (type.max !== undefined) s = s.max(type.max);
+      return s;
+    }
+    case 'weights':
+      return z.array(z.number().positive());
+    case 'mapping':
+      throw new Error(`${name}: the mapping is a union, built by unionSpec`);
+  }
+}
 
-export const GroundMetricSpec = z.strictObject({
-  metric: z.enum(['euclidean', 'cosine']).optional(),
-  squared: z.boolean().optional(),
-  efficient: z.boolean().optional(),
-  normalize: z.enum(['none', 'log', 'max', 'median', 'mean']).optional(),
-});
+/** The declared options whose API field sits directly in the object at `parent` (dot path), optional each. */
+function fieldsAt(parent: string, variant?: { option: string; is: string }): Record<string, z.ZodType> {
+  const fields: Record<string, z.ZodType> = {};
+  for (const name of FUSION_OPTION_NAMES) {
+    const decl: OptionDeclaration = FUSION_OPTIONS[name];
+    const path = decl.api.split('.');
+    const key = path.pop()!;
+    if (path.join('.') !== parent || key === 'kind') continue;
+    if (decl.when?.option !== variant?.option || decl.when?.is !== variant?.is) continue;
+    fields[key] = optionSchema(name).optional();
+  }
+  return fields;
+}
 
-export const SolverSpec = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('exact') }),
-  z.strictObject({ kind: z.literal('sinkhorn'), reg: z.number().min(1e-9).optional() }),
-]);
+/**
+ * An object whose `kind` is a declared option: one variant per value, each
+ * holding the options declared `when` that value. The mapping's `explicit`
+ * variant carries the 1-based `layers` of the deeper model (1,2,5 on the CLI).
+ */
+function unionSpec(parent: string) {
+  const name = FUSION_OPTION_NAMES.find((n) => FUSION_OPTIONS[n].api === `${parent}.kind`)!;
+  const type: OptionType = FUSION_OPTIONS[name].type;
+  const kinds = type.kind === 'choice' ? [...type.values] : ['cla', 'chain', 'random'];
+  const variants = kinds.map((kind) => z.strictObject({ kind: z.literal(kind), ...fieldsAt(parent, { option: name, is: kind }) }));
+  if (type.kind === 'mapping') variants.push(z.strictObject({ kind: z.literal('explicit'), layers: z.array(z.int().positive()).min(1) }) as never);
+  return z.discriminatedUnion('kind', variants as [(typeof variants)[number], ...(typeof variants)[number][]]);
+}
 
+export const MappingSpec = unionSpec('fusion.mapping');
+
+export const GroundMetricSpec = z.strictObject(fieldsAt('fusion.ground_metric'));
+
+export const SolverSpec = unionSpec('fusion.solver');
+
+/** The engine options of a job, each optional (default: the family's, options.ts), derived from the declaration. */
 export const FusionOptionsSpec = z.strictObject({
-  method: z.enum(['ot-activations', 'ot-weights', 'average']).optional(),
-  layer_cost: z.enum(['cka', 'neurons', 'wasserstein', 'index']).optional(),
+  ...fieldsAt('fusion'),
   mapping: MappingSpec.optional(),
-  balance: z.enum(['add', 'merge']).optional(),
-  merge_estimator: z.enum(['sum', 'majority', 'average']).optional(),
-  /** One weight per input model, in order (normalised to sum to 1). */
-  weights: z.array(z.number().positive()).optional(),
-  output_layer: z.enum(['align', 'average']).optional(),
   ground_metric: GroundMetricSpec.optional(),
   solver: SolverSpec.optional(),
-  correction: z.boolean().optional(),
-  past_correction: z.boolean().optional(),
-  activations: z.enum(['pre', 'post']).optional(),
+}) as unknown as z.ZodType<FusionOptionsSpecShape, FusionOptionsSpecShape>;
+
+/** The `fusion` section's type, spelled out for clients (the schema above is built from the declaration). */
+export interface FusionOptionsSpecShape {
+  method?: 'ot-activations' | 'ot-weights' | 'average';
+  layer_cost?: 'cka' | 'neurons' | 'wasserstein' | 'index';
+  mapping?: { kind: 'cla'; first_constraint?: boolean; last_constraint?: boolean } | { kind: 'chain' } | { kind: 'random' } | { kind: 'explicit'; layers: number[] };
+  balance?: 'add' | 'merge';
+  merge_estimator?: 'sum' | 'majority' | 'average';
+  /** One weight per input model, in order (normalised to sum to 1). */
+  weights?: number[];
+  output_layer?: 'align' | 'average';
+  ground_metric?: { metric?: 'euclidean' | 'cosine'; squared?: boolean; efficient?: boolean; normalize?: 'none' | 'log' | 'max' | 'median' | 'mean' };
+  solver?: { kind: 'exact' } | { kind: 'sinkhorn'; reg?: number };
+  correction?: boolean;
+  past_correction?: boolean;
+  activations?: 'pre' | 'post';
   /** For 3+ models: 1-based index of the anchor model (default: the deepest). */
-  anchor: z.int().positive().optional(),
-  /** ResNets: shortcut convs reuse the block input's map (default on for ResNets). */
-  handle_skips: z.boolean().optional(),
-  /** Models with BatchNorm: re-estimate the fused running statistics on the calibration data (default on). */
-  bn_reestimate: z.boolean().optional(),
-  /** REPAIR: match each fused channel's mean/std to the interpolated parents' (two models with bias or BatchNorm; default off). */
-  repair: z.boolean().optional(),
-});
+  anchor?: number;
+  handle_skips?: boolean;
+  bn_reestimate?: boolean;
+  repair?: boolean;
+}
 export type FusionOptionsSpec = z.infer<typeof FusionOptionsSpec>;
 
 /**
@@ -162,7 +201,7 @@ export const FusionSpec = z.strictObject({
     /** Dataset file with tensor `x`. */
     file: FileId,
     /** Rows of `x` to record (default 200, or all if fewer). */
-    samples: z.int().positive().optional(),
+    samples: optionSchema('samples').optional() as z.ZodOptional<z.ZodInt>,
   }),
   /** Labelled dataset (`x` and `y`) for the accuracy report. */
   evaluation: z.strictObject({ file: FileId }).optional(),
@@ -172,6 +211,6 @@ export const FusionSpec = z.strictObject({
   /** Distil the input models into the fused model after fusion; see DistillSpec. Not with `finetune` (invalid_request). */
   distill: DistillSpec.optional(),
   /** Seed for every random choice (default 0). */
-  seed: z.int().min(0).max(2 ** 31 - 1).optional(),
+  seed: optionSchema('seed').optional() as z.ZodOptional<z.ZodInt>,
 });
 export type FusionSpec = z.infer<typeof FusionSpec>;

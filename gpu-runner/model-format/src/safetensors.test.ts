@@ -2,7 +2,7 @@ import { mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from './errors.ts';
 import { decodeTensor, toFloat32 } from './dtypes.ts';
 import {
   parseSafetensors,

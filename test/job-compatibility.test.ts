@@ -1,11 +1,11 @@
 /** The API's early compatibility check says exactly what the engine says for the same models. */
 import { describe, expect, it } from 'vitest';
-import type { Arch } from '../../../gpu-runner/src/engine/arch.ts';
-import { defaultFusionOptions } from '../../../gpu-runner/src/engine/fusion/options.ts';
-import { initModel } from '../../../gpu-runner/src/engine/nn/init.ts';
-import { runFusion } from '../../../gpu-runner/src/pipeline/run-fusion.ts';
-import type { ArchJson } from '../contract/index.ts';
-import { checkCompatible } from './compatibility.ts';
+import type { Arch } from '../gpu-runner/model-format/src/arch.ts';
+import { defaultFusionOptions } from '../gpu-runner/src/engine/fusion/options.ts';
+import { initModel } from '../gpu-runner/src/engine/nn/init.ts';
+import { runFusion } from '../gpu-runner/src/pipeline/run-fusion.ts';
+import type { ArchJson } from '../api/contract/src/index.ts';
+import { checkCompatible } from '../api/src/jobs/compatibility.ts';
 
 const mlp: Arch = { family: 'mlp', input: [12], hidden: [8], classes: 3, bias: false };
 const vgg: Arch = { family: 'vgg', input: [4, 4, 3], config: [4, 'M'], classes: 3, bias: false };

@@ -8,7 +8,7 @@
  * being aligned inside the file (our writer keeps the caller's tensor order,
  * which does not guarantee alignment).
  */
-import { FusionError } from '../engine/errors.ts';
+import { FusionError } from './errors.ts';
 
 /** Every dtype the safetensors specification defines, with its element size. */
 export const SAFETENSORS_DTYPE_SIZES = {

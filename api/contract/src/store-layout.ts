@@ -4,7 +4,7 @@
  * objects; ids are validated against the contract's patterns before they get
  * here, so a key can never be steered outside its prefix.
  */
-import type { OutputName } from './contract/index.ts';
+import type { OutputName } from './index.ts';
 
 const tenantRoot = (tenant: string) => `tenants/${tenant}`;
 

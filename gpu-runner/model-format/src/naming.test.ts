@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type MlpArch, makeModel, paramSpecs } from '../engine/arch.ts';
-import { type Tensor32, tensor32 } from '../engine/tensor.ts';
+import { type MlpArch, makeModel, paramSpecs } from './arch.ts';
+import { type Tensor32, tensor32 } from './tensor.ts';
 import { type MlpNaming, OFFICIAL_MLP_NAMING, detectMlpNaming, fromCanonical, isOfficialMlpNaming, toCanonical, userParamName } from './naming.ts';
 
 /** A small model with distinct, deterministic values in every tensor. */

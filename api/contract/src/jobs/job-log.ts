@@ -9,7 +9,7 @@
  * sequence number, readers fold whatever came after it, so a stale snapshot
  * (written late by a slow writer) costs a few reads but is never wrong.
  */
-import { type FusionJob, type JobEvent, JobEvent as JobEventSchema } from '../contract/index.ts';
+import { type FusionJob, type JobEvent, JobEvent as JobEventSchema } from '../index.ts';
 import { type ObjectStore, ObjectStoreError } from '../ports/index.ts';
 import { layout, seqFromEventKey } from '../store-layout.ts';
 import { type JobRecord, applyEvent, initialJob } from './job-state.ts';

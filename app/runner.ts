@@ -2,11 +2,13 @@
  * `npm run runner`: a runner process. It takes jobs from the configured
  * queue (REDIS_URL for BullMQ) and reads/writes the configured store
  * (S3_BUCKET for S3, else DATA_DIR), `RUNNER_CONCURRENCY` at a time. SIGTERM
- * stops taking jobs and waits for the running ones.
+ * stops taking jobs and waits for the running ones. It lives here, outside
+ * both packages, because it wires the API's store/queue adapters into the
+ * worker (see app/embedded.ts).
  */
-import { createQueue, createStore } from '../../../api/src/adapters.ts';
-import { configFromEnv } from '../../../api/src/config.ts';
-import { startRunner } from './index.ts';
+import { createQueue, createStore } from '@clafusion/api/adapters';
+import { configFromEnv } from '@clafusion/api/config';
+import { startRunner } from '@clafusion/gpu-runner/worker';
 
 const config = configFromEnv();
 if (!config.redis) {

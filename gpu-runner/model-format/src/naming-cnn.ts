@@ -20,9 +20,9 @@
  * `*.num_batches_tracked` (BatchNorm's int64 step counter) carries nothing
  * the engine uses and is dropped on input.
  */
-import type { ResNetArch, VggArch, VggEntry } from '../engine/arch.ts';
-import { FusionError } from '../engine/errors.ts';
-import { type Tensor32, shapeString } from '../engine/tensor.ts';
+import type { ResNetArch, VggArch, VggEntry } from './arch.ts';
+import { FusionError } from './errors.ts';
+import { type Tensor32, shapeString } from './tensor.ts';
 
 export type CnnStyle = 'official' | 'torchvision';
 

@@ -14,3 +14,5 @@ export * from './jobs.ts';
 export * from './lineages.ts';
 export * from './fusion-request.ts';
 export * from './schedules.ts';
+export * from './records.ts';
+export * from './options.ts';

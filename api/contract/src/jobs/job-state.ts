@@ -17,7 +17,7 @@ import {
   type JobMetrics,
   type JobOutput,
   TERMINAL_STATUSES,
-} from '../contract/index.ts';
+} from '../index.ts';
 
 /** Written once when the job is created; never changes. */
 export interface JobRecord {

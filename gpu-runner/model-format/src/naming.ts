@@ -20,9 +20,9 @@
  * `__metadata__.arch`, else from the names: `features.<i>.` means VGG,
  * `layerX.Y.` ResNet, anything else an MLP.
  */
-import { type Arch, type Family, type Model, type Params, makeModel, mlpBiasName, mlpWeightName, paramSpecs, parseArch } from '../engine/arch.ts';
-import { FusionError } from '../engine/errors.ts';
-import { type Tensor32, shapeString } from '../engine/tensor.ts';
+import { type Arch, type Family, type Model, type Params, makeModel, mlpBiasName, mlpWeightName, paramSpecs, parseArch } from './arch.ts';
+import { FusionError } from './errors.ts';
+import { type Tensor32, shapeString } from './tensor.ts';
 import {
   type CnnDetection,
   NUM_BATCHES_TRACKED,
