@@ -37,13 +37,13 @@ const HEADER = (what: string) =>
 
 export const GENERATED_DIR = join(import.meta.dirname, '../src/generated');
 
-/** The exported zod schemas of the contract, by type name, in export order. */
+/** The exported zod schemas of the contract, by type name, sorted by name (module loaders differ in export order). */
 function contractSchemas(): Map<string, z.ZodType> {
-  const schemas = new Map<string, z.ZodType>();
+  const schemas: [string, z.ZodType][] = [];
   for (const [name, value] of Object.entries(contract)) {
-    if (value instanceof z.ZodType) schemas.set(TYPE_NAMES[name] ?? name, value);
+    if (value instanceof z.ZodType) schemas.push([TYPE_NAMES[name] ?? name, value]);
   }
-  return schemas;
+  return new Map(schemas.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 function registryOf(schemas: Map<string, z.ZodType>) {
