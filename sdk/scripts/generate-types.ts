@@ -68,7 +68,7 @@ export function generateContract(): string {
   const registry = registryOf(schemas);
   const out = z.toJSONSchema(registry, { io: 'output', uri: (id) => id, unrepresentable: 'throw' }).schemas;
   const input = z.toJSONSchema(registry, { io: 'input', uri: (id) => id, unrepresentable: 'throw', override: coercedInputsAreUnknown('input') }).schemas;
-  const lines = [HEADER('the contract (api/src/contract)')];
+  const lines = [HEADER("the server's contract (sdk/scripts/contract-source.ts)").trimEnd()];
   for (const name of schemas.keys()) {
     const type = toTypeScript(strip(out[name] as JsonSchema), { ref: byName }, name);
     // Requests use these types too: a schema whose input side differs (a default, a
@@ -155,7 +155,7 @@ export function generateRouter(): string {
       .join('\n')}\n${indent}}`;
   const record = print(tree, '');
 
-  return `${HEADER('the server\'s tRPC router (api/src/trpc/app-router.ts)')}
+  return `${HEADER("the server's tRPC router (sdk/scripts/contract-source.ts)")}
 import type {
   TRPCBuiltRouter,
   TRPCMutationProcedure,
