@@ -19,7 +19,7 @@ export interface JsonSchema {
   required?: string[];
   additionalProperties?: JsonSchema | boolean;
   propertyNames?: JsonSchema;
-  items?: JsonSchema;
+  items?: JsonSchema | boolean;
   prefixItems?: JsonSchema[];
   not?: JsonSchema;
   description?: string;
@@ -110,13 +110,15 @@ export function toTypeScript(schema: JsonSchema, options: EmitOptions, path = '#
     case 'null':
       return 'null';
     case 'array': {
+      // `items` is the element type, or after `prefixItems` the rest's; `false` means none.
+      const items = schema.items;
+      const element =
+        items === false ? null : items === undefined || items === true ? 'unknown' : wrap(toTypeScript(items, options, `${path}/items`, indent));
       if (schema.prefixItems !== undefined) {
-        const items = schema.prefixItems.map((m, i) => toTypeScript(m, options, `${path}/prefixItems/${i}`, indent));
-        const rest = schema.items !== undefined ? [`...${wrap(toTypeScript(schema.items, options, `${path}/items`, indent))}[]`] : [];
-        return `[${[...items, ...rest].join(', ')}]`;
+        const fixed = schema.prefixItems.map((m, i) => toTypeScript(m, options, `${path}/prefixItems/${i}`, indent));
+        return `[${[...fixed, ...(element === null ? [] : [`...${element}[]`])].join(', ')}]`;
       }
-      if (schema.items === undefined) return 'unknown[]';
-      return `${wrap(toTypeScript(schema.items, options, `${path}/items`, indent))}[]`;
+      return element === null ? '[]' : `${element}[]`;
     }
     case 'object': {
       const lines: string[] = [];
