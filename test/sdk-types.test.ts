@@ -2,11 +2,11 @@
  * The SDK's generated types (sdk/src/generated, from sdk/scripts/generate-types.ts)
  * against the server: the committed files are what the generator produces
  * from today's contract and router (a stale file fails here: run
- * `npm run generate -w sdk`), and, checked by the type checker
- * (`tsc --noEmit -p .`, and vitest's typecheck of expectTypeOf), each
- * generated type equals the contract's own `z.infer` type and the generated
- * router gives clients the same inputs, outputs, procedure kinds and error
- * shape as the server's AppRouter.
+ * `npm run generate -w sdk`), and, as the type checker sees it (the
+ * expectTypeOf lines fail `npm run typecheck`, i.e. `tsc --noEmit -p .`),
+ * each generated type equals the contract's own `z.infer` type and the
+ * generated router has the server AppRouter's procedure kinds, input and
+ * output types and error shape.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
