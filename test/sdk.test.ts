@@ -20,7 +20,7 @@ import {
   NotFoundError,
   UnprocessableEntityError,
   createClient,
-} from '../sdk/src/index.ts';
+} from '@clafusion/sdk';
 import { startEmbedded } from './support/embedded.ts';
 import { type Fixtures, fuseWithCli, writeFixtures } from './support/fixtures.ts';
 

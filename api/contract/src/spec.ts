@@ -80,11 +80,12 @@ function unionSpec(parent: string) {
   return z.discriminatedUnion('kind', variants as [(typeof variants)[number], ...(typeof variants)[number][]]);
 }
 
-export const MappingSpec = unionSpec('fusion.mapping');
+/** The schemas below are built from the declaration; their static types are the spelled-out shape (FusionOptionsSpecShape), which test/sdk-types.test.ts checks against the generated, runtime-derived types. */
+export const MappingSpec = unionSpec('fusion.mapping') as unknown as z.ZodType<NonNullable<FusionOptionsSpecShape['mapping']>>;
 
-export const GroundMetricSpec = z.strictObject(fieldsAt('fusion.ground_metric'));
+export const GroundMetricSpec = z.strictObject(fieldsAt('fusion.ground_metric')) as unknown as z.ZodType<NonNullable<FusionOptionsSpecShape['ground_metric']>>;
 
-export const SolverSpec = unionSpec('fusion.solver');
+export const SolverSpec = unionSpec('fusion.solver') as unknown as z.ZodType<NonNullable<FusionOptionsSpecShape['solver']>>;
 
 /** The engine options of a job, each optional (default: the family's, options.ts), derived from the declaration. */
 export const FusionOptionsSpec = z.strictObject({

@@ -1,31 +1,6 @@
 /**
- * The API's types, imported from the server's contract at build time only
- * (`import type` is erased from the JavaScript), so the SDK carries no
- * server code at run time.
+ * The API's types, generated from the server's contract into
+ * src/generated/contract.ts (sdk/scripts/generate-types.ts), so the package
+ * carries them as plain TypeScript and needs no server sources.
  */
-export type {
-  ApiErrorBody,
-  ApiErrorCode,
-  CreateFileInput,
-  CreateFileResult,
-  CreateScheduleInput,
-  DownloadLink,
-  FileObject,
-  FilePurpose,
-  FusionJob,
-  FusionRequest,
-  FusionSpec,
-  JobError,
-  JobEvent,
-  JobOutput,
-  JobStage,
-  JobStatus,
-  Lineage,
-  ListPage,
-  ModelRef,
-  ModelVersion,
-  OutputName,
-  Schedule,
-  ScheduleRun,
-  UpdateScheduleInput,
-} from '@clafusion/contract';
+export type * from '../generated/contract.ts';
