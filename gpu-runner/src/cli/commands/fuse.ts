@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { readModelFile, serializeModel } from '../../io/model-file.ts';
+import { readModelFile } from '../../io/model-file.ts';
 import { atomicWriteFile } from '../../io/atomic-write.ts';
 import { runFusion } from '../../pipeline/run-fusion.ts';
 import { runWeightSweep } from '../../pipeline/sweep.ts';
@@ -20,12 +20,14 @@ import { DISTILL_FLAGS, distillRequestFromArgs } from '../distill-flags.ts';
 import { initBackend } from '../../runtime/backend.ts';
 import type { CommandIo } from '../io.ts';
 import { formatSummary } from '../summary.ts';
+import { MODEL_OUTPUT_FLAGS, modelFormatFor, modelOutputFromArgs, serializeModelAs, writeModelOutputs } from '../model-output.ts';
 
 const FLAGS: FlagSpecs = {
   model: { kind: 'value', repeat: true, placeholder: 'FILE', description: 'input model (.safetensors); give 2 or more' },
   calibration: { kind: 'value', placeholder: 'DATA', description: 'calibration inputs: a .safetensors with x (used as given), or any --data form' },
   eval: { kind: 'value', placeholder: 'DATA', description: 'labelled evaluation data (x and y) to report accuracies' },
-  out: { kind: 'value', placeholder: 'FILE', description: 'where to write the fused model (.safetensors)' },
+  out: { kind: 'value', placeholder: 'FILE', description: 'where to write the fused model (.safetensors, or .pt/.pth for a PyTorch state dict)' },
+  ...MODEL_OUTPUT_FLAGS,
   report: { kind: 'value', placeholder: 'FILE', description: 'where to write the JSON report' },
   'report-html': { kind: 'value', placeholder: 'FILE', description: 'where to write the report as a self-contained HTML page' },
   sweep: SWEEP_FLAG,
@@ -55,6 +57,7 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   if (modelPaths.length < 2) throw new UsageError(`fuse needs at least two --model files, got ${modelPaths.length}`);
   const calibrationSpec = args.required('calibration');
   const outPath = args.required('out');
+  const outputChoice = modelOutputFromArgs(args, outPath);
   const reportPath = args.string('report');
   const evalSpec = args.string('eval');
   const requestedSamples = args.optionalInteger('samples', 1);
@@ -92,21 +95,25 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   );
   progress.done();
 
-  const bytes = serializeModel(outcome.fused, files[outcome.namingFrom].convention, { 'clafusion.version': ENGINE_VERSION });
-  await atomicWriteFile(outPath, bytes);
+  const metadata = { 'clafusion.version': ENGINE_VERSION };
+  const bytes = await writeModelOutputs(outPath, outputChoice, outcome.fused, files[outcome.namingFrom].convention, metadata);
   const report: FusionReport = {
     ...outcome.report,
     fused: { ...outcome.report.fused, sha256: createHash('sha256').update(bytes).digest('hex') },
   };
   const unfinetunedPath = args.string('unfinetuned-out');
   if (unfinetunedPath && outcome.unfinetuned) {
-    await atomicWriteFile(unfinetunedPath, serializeModel(outcome.unfinetuned, files[outcome.namingFrom].convention, { 'clafusion.version': ENGINE_VERSION }));
+    const format = modelFormatFor(unfinetunedPath, outputChoice);
+    await atomicWriteFile(unfinetunedPath, serializeModelAs(format, outcome.unfinetuned, files[outcome.namingFrom].convention, metadata));
   }
   const depthAlignedPath = args.string('depth-aligned-out');
   if (depthAlignedPath) {
     for (const d of outcome.depthAligned) {
-      const path = outcome.depthAligned.length === 1 ? depthAlignedPath : depthAlignedPath.replace(/(\.safetensors)?$/, `-model${d.input + 1}.safetensors`);
-      await atomicWriteFile(path, serializeModel(d.model, files[d.input].convention, { 'clafusion.version': ENGINE_VERSION }));
+      const path =
+        outcome.depthAligned.length === 1
+          ? depthAlignedPath
+          : depthAlignedPath.replace(/(\.safetensors|\.pth?)?$/i, (ext) => `-model${d.input + 1}${ext || '.safetensors'}`);
+      await atomicWriteFile(path, serializeModelAs(modelFormatFor(path, outputChoice), d.model, files[d.input].convention, metadata));
     }
   }
   if (sweepWeights) {
