@@ -14,6 +14,7 @@ import { FusionError, isFusionError } from '../engine/errors.ts';
 import type { LabeledData } from '../engine/nn/data.ts';
 import { parseDatasetSafetensors } from '../io/datasets.ts';
 import { parseModelFile, serializeModel } from '../io/model-file.ts';
+import { fusedExports } from './fused-exports.ts';
 import { runFusion } from '../pipeline/run-fusion.ts';
 import { ENGINE_VERSION } from '../pipeline/version.ts';
 import { initBackend } from '../runtime/backend.ts';
@@ -63,7 +64,8 @@ async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
   // The same bytes as the CLI's `fuse --out`: same naming, same metadata.
   const fused = serializeModel(outcome.fused, files[outcome.namingFrom].convention, { 'clafusion.version': ENGINE_VERSION });
   const report = { ...outcome.report, fused: { ...outcome.report.fused, sha256: createHash('sha256').update(fused).digest('hex') } };
-  return { fused, report };
+  const exports = fusedExports(input.spec.outputs, outcome.fused, files[outcome.namingFrom].convention, { 'clafusion.version': ENGINE_VERSION });
+  return { fused, report, exports };
 }
 
 /** The training dataset; the API checked at job creation that it is labelled, this guards a record written otherwise. */
@@ -81,7 +83,11 @@ port.on('message', (request: ThreadRequest) => {
   const { run } = request;
   const post: Post = (m) => port.postMessage({ ...m, run } as ThreadMessage);
   fuse(request.input, post).then(
-    (result) => port.postMessage({ type: 'done', run, result } satisfies ThreadMessage, [result.fused.buffer as ArrayBuffer]),
+    (result) =>
+      port.postMessage({ type: 'done', run, result } satisfies ThreadMessage, [
+        result.fused.buffer as ArrayBuffer,
+        ...result.exports.map((e) => e.bytes.buffer as ArrayBuffer),
+      ]),
     (err: unknown) =>
       post({
         type: 'error',
