@@ -10,31 +10,54 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Model } from '../src/engine/arch.ts';
 import { forward } from '../src/engine/nn/forward.ts';
+import type { Tensor32 } from '../src/engine/tensor.ts';
 import { serializeModel } from '../src/io/model-file.ts';
 import { type NamingConvention, officialNaming, stateDictToWrite } from '../src/io/naming.ts';
 import { serializeModelPytorch } from '../src/io/pytorch-writer.ts';
 import { parseSafetensors } from '../src/io/safetensors.ts';
 import { initBackend } from '../src/runtime/backend.ts';
 import { EXPORT_ARCHS, evalImages, exportModel } from './support/export-models.ts';
-import { maxAbsDiff, runTorchModel } from './support/pytorch.ts';
+import { type TorchRun, maxAbsDiff, runTorchModels } from './support/pytorch.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-pt-export-'));
+const SEQUENTIAL: NamingConvention = { family: 'mlp', prefix: 'layers.', offset: 1, stride: 2 };
 
+interface Case {
+  model: Model;
+  x: Tensor32;
+  convention: NamingConvention;
+  torch: TorchRun | Error;
+}
+const cases = new Map<string, Case>();
+
+// Every file goes through one python process (importing torch takes seconds).
 beforeAll(async () => {
   await initBackend();
-});
+  const prepared: Omit<Case, 'torch'>[] = [];
+  const labels: string[] = [];
+  for (const [label, arch] of EXPORT_ARCHS) {
+    prepared.push({ model: exportModel(arch, 7), x: await evalImages(arch, 64), convention: officialNaming(arch.family) });
+    labels.push(label);
+  }
+  // The first MLP again, in an nn.Sequential's names.
+  prepared.push({ model: exportModel(EXPORT_ARCHS[0][1], 3), x: await evalImages(EXPORT_ARCHS[0][1], 2), convention: SEQUENTIAL });
+  labels.push('sequential');
+  const jobs = prepared.map((c, i) => {
+    const path = join(dir, `${i}.pt`);
+    writeFileSync(path, serializeModelPytorch(c.model, c.convention));
+    return { arch: c.model.arch, path, x: c.x };
+  });
+  const results = await runTorchModels(jobs);
+  prepared.forEach((c, i) => cases.set(labels[i], { ...c, torch: results[i] }));
+}, 300_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('PyTorch export', () => {
-  it.each(EXPORT_ARCHS)('%s: torch.load + load_state_dict(strict=True) give our logits', async (label, arch) => {
-    const model = exportModel(arch, 7);
-    const convention = officialNaming(arch.family);
-    const path = join(dir, `${label.replace(/\W+/g, '-')}.pt`);
-    writeFileSync(path, serializeModelPytorch(model, convention));
-    const x = await evalImages(arch, 64);
-    const torch = await runTorchModel(arch, path, x);
-
+  it.each(EXPORT_ARCHS)('%s: torch.load + load_state_dict(strict=True) give our logits', (label) => {
+    const { model, x, convention, torch } = cases.get(label)!;
+    if (torch instanceof Error) throw torch;
     expect(torch.type).toBe('collections.OrderedDict');
     // Same names in the same order as the safetensors output.
     const safetensorsNames = [...parseSafetensors(serializeModel(model, convention)).tensors.keys()];
@@ -46,16 +69,15 @@ describe('PyTorch export', () => {
     expect(maxAbsDiff(torch.logits, ours)).toBeLessThanOrEqual(1e-4);
   });
 
-  it('writes the names of the input files’ convention, as the safetensors output does', async () => {
-    const arch = EXPORT_ARCHS[0][1];
-    const model = exportModel(arch, 3);
-    const sequential: NamingConvention = { family: 'mlp', prefix: 'layers.', offset: 1, stride: 2 };
-    const path = join(dir, 'sequential.pt');
-    writeFileSync(path, serializeModelPytorch(model, sequential));
-    const names = [...stateDictToWrite(model, sequential).keys()];
-    expect(names).toEqual(['layers.1.weight', 'layers.1.bias', 'layers.3.weight', 'layers.3.bias', 'layers.5.weight', 'layers.5.bias']);
+  it('writes the names of the input files’ convention, as the safetensors output does', () => {
+    const { model, torch } = cases.get('sequential')!;
+    expect([...stateDictToWrite(model, SEQUENTIAL).keys()]).toEqual([
+      'layers.1.weight', 'layers.1.bias', 'layers.3.weight', 'layers.3.bias', 'layers.5.weight', 'layers.5.bias',
+    ]);
     // An official-named model refuses these names, which shows they are the file's own.
-    await expect(runTorchModel(arch, path, await evalImages(arch, 2))).rejects.toThrow(/Missing key\(s\) in state_dict: "fc1.weight"/);
+    expect(torch).toBeInstanceOf(Error);
+    expect((torch as Error).message).toMatch(/Missing key\(s\) in state_dict: "fc1.weight"/);
+    expect((torch as Error).message).toMatch(/Unexpected key\(s\) in state_dict: "layers.1.weight"/);
   });
 
   it('is a pure function of the model', () => {

@@ -1,7 +1,8 @@
 /**
  * Test support: real PyTorch (Debian's python3-torch, under /usr/bin/python3)
- * loads a `.pt` file clafusion wrote into a model built with the official
- * repository's layer names (torch_models.py) and runs it.
+ * loads `.pt` files clafusion wrote into models built with the official
+ * repository's layer names (torch_models.py) and runs them. Several models
+ * go through one python process, since importing torch takes seconds.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,14 @@ import type { Tensor32 } from '../../src/engine/tensor.ts';
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./torch_models.py', import.meta.url));
 
+export interface TorchJob {
+  arch: Arch;
+  /** The .pt file. */
+  path: string;
+  /** N samples, C,H,W order per image. */
+  x: Tensor32;
+}
+
 export interface TorchRun {
   /** [N, classes] logits from PyTorch. */
   logits: Float32Array;
@@ -25,23 +34,37 @@ export interface TorchRun {
   dtypes: Record<string, string>;
 }
 
-/** torch.load(ptPath) → load_state_dict(strict=True) → eval → logits on `x` (N samples, C,H,W order). */
-export async function runTorchModel(arch: Arch, ptPath: string, x: Tensor32): Promise<TorchRun> {
+/**
+ * For each job: torch.load(path) → load_state_dict(strict=True) → eval →
+ * logits on x. A job whose state dict load_state_dict refuses gives an
+ * Error with PyTorch's message in its place.
+ */
+export async function runTorchModels(jobs: readonly TorchJob[]): Promise<(TorchRun | Error)[]> {
   const dir = mkdtempSync(join(tmpdir(), 'clafusion-torch-'));
   try {
-    const input = join(dir, 'x.f32');
-    const output = join(dir, 'logits.f32');
-    writeFileSync(input, new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength));
-    const n = x.shape[0];
-    const { stdout } = await promisify(execFile)(SYSTEM_PYTHON, [SCRIPT, JSON.stringify(arch), ptPath, input, String(n), output], {
-      maxBuffer: 16 * 1024 * 1024,
+    const specs = jobs.map((job, i) => {
+      const input = join(dir, `x${i}.f32`);
+      writeFileSync(input, new Uint8Array(job.x.data.buffer, job.x.data.byteOffset, job.x.data.byteLength));
+      return { arch: job.arch, model: job.path, input, n: job.x.shape[0], output: join(dir, `logits${i}.f32`) };
     });
-    const bytes = readFileSync(output);
-    const logits = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-    return { logits, ...(JSON.parse(stdout) as Omit<TorchRun, 'logits'>) };
+    writeFileSync(join(dir, 'jobs.json'), JSON.stringify(specs));
+    const { stdout } = await promisify(execFile)(SYSTEM_PYTHON, [SCRIPT, join(dir, 'jobs.json')], { maxBuffer: 64 * 1024 * 1024 });
+    const results = JSON.parse(stdout) as (Omit<TorchRun, 'logits'> | { error: string })[];
+    return results.map((r, i) => {
+      if ('error' in r) return new Error(r.error);
+      const bytes = readFileSync(specs[i].output);
+      return { logits: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)), ...r };
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** One model; throws when load_state_dict refuses the file. */
+export async function runTorchModel(arch: Arch, path: string, x: Tensor32): Promise<TorchRun> {
+  const [result] = await runTorchModels([{ arch, path, x }]);
+  if (result instanceof Error) throw result;
+  return result;
 }
 
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {

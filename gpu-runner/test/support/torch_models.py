@@ -2,11 +2,14 @@
 export tests: loads a state dict written by clafusion (`torch.load` +
 `load_state_dict(strict=True)`) and runs it in eval mode.
 
-Usage: python3 torch_models.py ARCH_JSON MODEL.pt INPUT.f32 N OUTPUT.f32
+Usage: python3 torch_models.py JOBS.json
 
-INPUT.f32 holds N samples as little-endian float32 in the engine's layout
-(C,H,W per image); OUTPUT.f32 receives the N×classes logits (before any
-softmax). Prints one JSON line: the state dict's keys and dtypes, as loaded.
+JOBS.json lists jobs {arch, model, input, n, output}, run in one process
+(importing torch takes seconds): `input` holds n samples as little-endian
+float32 in the engine's layout (C,H,W per image); `output` receives the
+n×classes logits (before any softmax). Prints one JSON line: per job the
+state dict's type, keys and dtypes as loaded, or {"error"} when
+load_state_dict refuses it.
 
 The modules follow the official code: MLP `fc1…`, VGG `features` (Conv2d,
 [BatchNorm2d], ReLU, MaxPool2d(2, 2); a final AvgPool2d(1, 1) as in the
@@ -124,30 +127,38 @@ def build(arch):
     return {"mlp": Mlp, "vgg": Vgg, "resnet": ResNet}[arch["family"]](arch)
 
 
-def main():
-    arch_json, model_path, input_path, n, output_path = sys.argv[1:6]
-    arch = json.loads(arch_json)
-    n = int(n)
-    state = torch.load(model_path)
+def run(job):
+    arch = job["arch"]
+    n = job["n"]
+    state = torch.load(job["model"])
     model = build(arch)
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        return {"error": str(e)}
     model.eval()
     if arch["family"] == "mlp":
         shape = [n] + arch["input"]
     else:
         h, w, c = arch["input"]
         shape = [n, c, h, w]
-    with open(input_path, "rb") as f:
+    with open(job["input"], "rb") as f:
         x = torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(shape)
     with torch.no_grad():
         logits = model(x).contiguous()
-    with open(output_path, "wb") as f:
+    with open(job["output"], "wb") as f:
         f.write(logits.numpy().astype("<f4").tobytes())
-    print(json.dumps({
+    return {
         "type": type(state).__module__ + "." + type(state).__name__,
         "keys": list(state.keys()),
         "dtypes": {k: str(v.dtype) for k, v in state.items()},
-    }))
+    }
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        jobs = json.load(f)
+    print(json.dumps([run(job) for job in jobs]))
 
 
 if __name__ == "__main__":
