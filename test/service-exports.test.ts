@@ -93,7 +93,7 @@ describe('job outputs in PyTorch and ONNX', () => {
     const session = await ort.InferenceSession.create(downloaded.onnx);
     const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', x.data, x.shape) });
     expect(maxAbsDiff(out[ONNX_OUTPUT_NAME].data as Float32Array, ours)).toBeLessThanOrEqual(1e-4);
-  });
+   }, 300_000);
 
   it('writes only the usual outputs without `outputs`, and refuses an unknown format naming the field', async () => {
     const client = createClient({ baseUrl: server.url, apiKey });
@@ -106,5 +106,5 @@ describe('job outputs in PyTorch and ONNX', () => {
     const err = await bad.catch((e: unknown) => e);
     expect(err instanceof BadRequestError || err instanceof UnprocessableEntityError).toBe(true);
     expect(JSON.stringify(err)).toMatch(/outputs/);
-  });
+   }, 120_000);
 });

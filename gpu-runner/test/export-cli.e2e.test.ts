@@ -67,7 +67,7 @@ describe('clafusion model outputs', () => {
     const torch = await runTorchModel(fused.arch, path('fused.pt'), x);
     expect(maxAbsDiff(torch.logits, ours)).toBeLessThanOrEqual(1e-4);
     expect(maxAbsDiff(await onnxLogits(path('fused.onnx'), x), ours)).toBeLessThanOrEqual(1e-4);
-  });
+  }, 300_000);
 
   it('--format pt writes a PyTorch file whatever its name; train takes --out M.pth and --onnx', async () => {
     const arch: Arch = { family: 'mlp', input: [1, 28, 28], hidden: [16], classes: 10, bias: true };
@@ -86,7 +86,7 @@ describe('clafusion model outputs', () => {
     const x = await evalImages(arch, 32);
     const torch = await runTorchModel(arch, path('mlp.pth'), x);
     expect(maxAbsDiff(await onnxLogits(path('mlp.onnx'), x), torch.logits)).toBeLessThanOrEqual(1e-4);
-  });
+  }, 300_000);
 
   it('refuses an ONNX name for --out and an unknown --format before doing any work', async () => {
     const models = ['--model', path('a.safetensors'), '--model', path('b.safetensors')];
@@ -97,5 +97,5 @@ describe('clafusion model outputs', () => {
     expect(badFormat.code).not.toBe(0);
     expect(badFormat.stderr).toContain('--format must be one of safetensors|pt, got "onnx"');
     expect(existsSync(path('x.onnx')) || existsSync(path('x.bin'))).toBe(false);
-  });
+  }, 120_000);
 });
