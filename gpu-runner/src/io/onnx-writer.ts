@@ -21,7 +21,6 @@
  */
 import { type Arch, type LayerSpec, type Model, inputChannels, layerSpecs, validateParams } from '../engine/arch.ts';
 import { FusionError } from '../engine/errors.ts';
-import { BN_EPS } from '../engine/nn/batchnorm.ts';
 import type { Tensor32 } from '../engine/tensor.ts';
 import { ProtoMessage } from './protobuf-writer.ts';
 
@@ -31,6 +30,12 @@ export const ONNX_IR_VERSION = 7;
 export const ONNX_INPUT_NAME = 'input';
 export const ONNX_OUTPUT_NAME = 'logits';
 const BATCH_DIM = 'batch';
+/**
+ * BatchNorm's epsilon: torch.nn.BatchNorm2d's default, as engine/nn/batchnorm.ts
+ * uses it (not imported: the file layer stays free of tfjs). The export
+ * tests compare logits of BatchNorm models, so the two cannot drift apart.
+ */
+const BN_EPS = 1e-5;
 
 const FLOAT = 1; // TensorProto.DataType.FLOAT
 const ATTR_FLOAT = 1; // AttributeProto.AttributeType
