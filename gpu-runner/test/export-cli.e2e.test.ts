@@ -52,11 +52,15 @@ describe('clafusion model outputs', () => {
     const st = await runCli(['fuse', ...models, ...COMMON, '--out', path('fused.safetensors')]);
     expect(st.stderr).toBe('');
     expect(st.code).toBe(0);
-    const pt = await runCli(['fuse', ...models, ...COMMON, '--out', path('fused.pt'), '--onnx', path('fused.onnx'), '--report', path('report.json')]);
+    const pt = await runCli(['fuse', ...models, ...COMMON, '--out', path('fused.pt'), '--onnx', path('fused.onnx'), '--report', path('report.json'), '--depth-aligned-out', path('aligned.pt')]);
     expect(pt.stderr).toBe('');
     expect(pt.code).toBe(0);
     expect(pt.stdout).toContain(path('fused.pt'));
 
+    // Every model file follows its name: the depth-aligned model is a torch.save zip too.
+    const aligned = readFileSync(path('aligned.pt'));
+    expect([...aligned.subarray(0, 4)]).toEqual([0x50, 0x4b, 0x03, 0x04]);
+    expect(aligned.includes(Buffer.from('archive/data.pkl'))).toBe(true);
     // The report hashes the file --out wrote.
     const report = JSON.parse(readFileSync(path('report.json'), 'utf8')) as FusionReport;
     expect(report.fused.sha256).toBe(sha256(readFileSync(path('fused.pt'))));
