@@ -63,7 +63,7 @@ function storageBytes(name: string, t: TensorToWrite): Uint8Array {
   const count = numel(t.shape);
   if (t.data.length !== count) throw invalid(name, `${t.data.length} values do not fill shape ${shapeString(t.shape)}`);
   if (dtype === 'F32' && t.data instanceof Float32Array && LITTLE_ENDIAN_HOST) {
-    return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).slice();
+    return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   }
   const out = new Uint8Array(count * ELEMENT_SIZE[dtype]);
   const dv = new DataView(out.buffer);
