@@ -130,7 +130,8 @@ def build(arch):
 def run(job):
     arch = job["arch"]
     n = job["n"]
-    state = torch.load(job["model"])
+    # weights_only: the restricted unpickler (the default since PyTorch 2.6) must accept the file.
+    state = torch.load(job["model"], weights_only=True)
     model = build(arch)
     try:
         model.load_state_dict(state, strict=True)
