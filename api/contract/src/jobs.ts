@@ -33,7 +33,7 @@ export const JobError = z.object({
 });
 export type JobError = z.infer<typeof JobError>;
 
-export const OutputName = z.enum(['fused.safetensors', 'report.json', 'report.html']);
+export const OutputName = z.enum(['fused.safetensors', 'report.json', 'report.html', 'fused.pt', 'fused.onnx']);
 export type OutputName = z.infer<typeof OutputName>;
 
 export const JobOutput = z.object({

@@ -213,5 +213,12 @@ export const FusionSpec = z.strictObject({
   distill: DistillSpec.optional(),
   /** Seed for every random choice (default 0). */
   seed: optionSchema('seed').optional() as z.ZodOptional<z.ZodInt>,
+  /**
+   * Model formats to write (default ["safetensors"]): "safetensors" →
+   * fused.safetensors, "pt" → fused.pt (a torch.load-able state dict),
+   * "onnx" → fused.onnx (opset 13). fused.safetensors is written in any
+   * case: lineage versions and scheduled fusions are made from it.
+   */
+  outputs: z.array(z.enum(['safetensors', 'pt', 'onnx'])).min(1).optional(),
 });
 export type FusionSpec = z.infer<typeof FusionSpec>;

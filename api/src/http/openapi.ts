@@ -39,9 +39,9 @@ export function openApiDocument(baseUrl: string): OpenAPIObject {
       '/fusions/{id}/outputs/{name}/content': {
         get: {
           tags: ['fusions'],
-          summary: 'Download an output: fused.safetensors, report.json or report.html (302 to a presigned URL, or the bytes)',
+          summary: 'Download an output: fused.safetensors, report.json, report.html, fused.pt or fused.onnx (302 to a presigned URL, or the bytes)',
           security: bearer,
-          requestParams: { path: z.object({ id, name: z.enum(['fused.safetensors', 'report.json', 'report.html']) }) },
+          requestParams: { path: z.object({ id, name: z.enum(['fused.safetensors', 'report.json', 'report.html', 'fused.pt', 'fused.onnx']) }) },
           responses: { '200': { description: 'The bytes' }, '302': { description: 'Presigned URL' }, ...errors },
         },
       },

@@ -290,6 +290,10 @@ export class JobService {
   async succeededWith(tenant: string, id: string, name: OutputName): Promise<string> {
     const job = await this.get(tenant, id);
     const output = job.status === 'succeeded' ? job.outputs.find((o) => o.name === name) : undefined;
+    if (!output && job.status === 'succeeded') {
+      // A model format the spec's `outputs` did not ask for: it will never exist.
+      throw new ApiError('not_found', `Fusion ${id} has no ${name}: its spec's outputs did not ask for it`, { id, name, field: 'outputs' });
+    }
     if (!output) {
       throw new ApiError('output_not_ready', `Fusion ${id} has no ${name} yet (status ${job.status})`, { id, status: job.status });
     }

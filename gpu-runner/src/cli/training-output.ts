@@ -1,6 +1,6 @@
 /**
  * What `finetune` and `distill` write: the kept model (safetensors, with the
- * settings in its metadata and nothing run-specific, so the same inputs and
+ * settings in its metadata, or a PyTorch state dict; see model-output.ts) and nothing run-specific, so the same inputs and
  * seed give byte-identical files), an optional JSON report with the
  * per-epoch metrics, and a short summary on stdout.
  */
@@ -8,12 +8,11 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import type { Arch } from '@clafusion/model-format/arch';
 import type { NamingConvention } from '@clafusion/model-format/naming';
-import { serializeModel } from '../io/model-file.ts';
-import { atomicWriteFile } from '@clafusion/model-format/atomic-write';
 import { type TrainingOutcome, trainingReport } from '../pipeline/finetune.ts';
 import type { ReportTraining } from '../pipeline/report.ts';
 import { ENGINE_VERSION } from '../pipeline/version.ts';
 import type { CommandIo } from './io.ts';
+import { type ModelOutputChoice, writeModelOutputs } from './model-output.ts';
 import { describeArch } from './summary.ts';
 
 export interface TrainingModelRef {
@@ -38,17 +37,18 @@ export interface TrainingRunReport {
 
 export interface TrainingOutputs {
   out: string;
+  /** --format and --onnx (model-output.ts). */
+  modelOutput?: ModelOutputChoice;
   reportPath?: string;
   convention: NamingConvention;
   report: Omit<TrainingRunReport, 'schema' | 'engine' | 'training' | 'output'>;
 }
 
 export async function writeTrainingOutputs(outcome: TrainingOutcome, outputs: TrainingOutputs, io: CommandIo): Promise<TrainingRunReport> {
-  const bytes = serializeModel(outcome.model, outputs.convention, {
+  const bytes = await writeModelOutputs(outputs.out, outputs.modelOutput ?? {}, outcome.model, outputs.convention, {
     'clafusion.version': ENGINE_VERSION,
     [`clafusion.${outcome.kind}`]: JSON.stringify({ ...outcome.settings, keptEpoch: outcome.keptEpoch }),
   });
-  await atomicWriteFile(outputs.out, bytes);
   const report: TrainingRunReport = {
     schema: 'clafusion.training/v1',
     engine: { name: 'clafusion', version: ENGINE_VERSION },

@@ -3,7 +3,8 @@
  * record and event log, downloads the inputs from the store, runs the fusion
  * in a thread while writing progress events (with a finetune section, one
  * `finetune` event per epoch carrying its metrics), uploads fused.safetensors,
- * report.json and report.html (each verified by reading it back), and
+ * report.json and report.html, and fused.pt / fused.onnx when the spec's
+ * `outputs` asks for them (each verified by reading it back), and
  * records the outcome.
  *
  * Runs are safe to repeat, and even to overlap. A job can reach a runner more
@@ -195,11 +196,17 @@ export class FusionRunner {
       new TextEncoder().encode(renderReportHtml(result.report)),
       'text/html; charset=utf-8',
     );
-    return [
+    const outputs: JobOutput[] = [
       { name: 'fused.safetensors', size: fused.size, sha256: fused.sha256, content_type: 'application/octet-stream' },
       { name: 'report.json', size: report.size, sha256: report.sha256, content_type: 'application/json' },
       { name: 'report.html', size: html.size, sha256: html.sha256, content_type: 'text/html; charset=utf-8' },
     ];
+    // The formats the spec's `outputs` adds (fused.pt, fused.onnx).
+    for (const e of result.exports) {
+      const put = await this.putVerified((sha) => key(e.name, sha), e.bytes, 'application/octet-stream');
+      outputs.push({ name: e.name, size: put.size, sha256: put.sha256, content_type: 'application/octet-stream' });
+    }
+    return outputs;
   }
 
   /**

@@ -13,7 +13,8 @@ import { FusionError, isFusionError } from '@clafusion/model-format/errors';
 import type { LabeledData } from '../engine/nn/data.ts';
 import { parseDatasetSafetensors } from '../io/datasets.ts';
 import { parseModelFile } from '../io/model-file.ts';
-import { fusedFile } from '../pipeline/fused-file.ts';
+import { FUSION_FILE_METADATA, fusedFile } from '../pipeline/fused-file.ts';
+import { fusedExports } from './fused-exports.ts';
 import { runFusion } from '../pipeline/run-fusion.ts';
 import { initBackend } from '../runtime/backend.ts';
 import { serializeFusionError } from './job-errors.ts';
@@ -60,11 +61,13 @@ async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
     },
   );
   // The same bytes as the CLI's `fuse --out`: same naming, same metadata.
+  const convention = files[outcome.namingFrom].convention;
   const { bytes: fused, report } = fusedFile(
     outcome,
     files.map((f) => f.convention),
   );
-  return { fused, report };
+  const exports = fusedExports(input.spec.outputs, outcome.fused, convention, FUSION_FILE_METADATA);
+  return { fused, report, exports };
 }
 
 /** The training dataset; the API checked at job creation that it is labelled, this guards a record written otherwise. */
@@ -82,7 +85,11 @@ port.on('message', (request: ThreadRequest) => {
   const { run } = request;
   const post: Post = (m) => port.postMessage({ ...m, run } as ThreadMessage);
   fuse(request.input, post).then(
-    (result) => port.postMessage({ type: 'done', run, result } satisfies ThreadMessage, [result.fused.buffer as ArrayBuffer]),
+    (result) =>
+      port.postMessage({ type: 'done', run, result } satisfies ThreadMessage, [
+        result.fused.buffer as ArrayBuffer,
+        ...result.exports.map((e) => e.bytes.buffer as ArrayBuffer),
+      ]),
     (err: unknown) =>
       post({
         type: 'error',

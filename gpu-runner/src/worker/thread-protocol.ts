@@ -20,6 +20,8 @@ export interface ThreadInput {
 export interface ThreadResult {
   fused: Uint8Array;
   report: FusionReport;
+  /** The other model formats the spec's `outputs` asks for (fused.pt, fused.onnx), in that order. */
+  exports: { name: 'fused.pt' | 'fused.onnx'; bytes: Uint8Array }[];
 }
 
 /**

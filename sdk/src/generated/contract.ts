@@ -165,6 +165,7 @@ export type FusionRequest = {
   finetune?: FinetuneSpec;
   distill?: DistillSpec;
   seed?: number;
+  outputs?: ("safetensors" | "pt" | "onnx")[];
 };
 
 export type FusionSpec = {
@@ -180,6 +181,7 @@ export type FusionSpec = {
   finetune?: FinetuneSpec;
   distill?: DistillSpec;
   seed?: number;
+  outputs?: ("safetensors" | "pt" | "onnx")[];
 };
 
 export type GroundMetricSpec = {
@@ -310,7 +312,7 @@ export type ModelVersion = {
   source: VersionSource;
 };
 
-export type OutputName = "fused.safetensors" | "report.json" | "report.html";
+export type OutputName = "fused.safetensors" | "report.json" | "report.html" | "fused.pt" | "fused.onnx";
 
 export type RegisterVersionInput = {
   name: LineageName;

@@ -88,7 +88,7 @@ export class Fusions {
     return this.http.json({ method: 'GET', path: `/v1/fusions/${encodeURIComponent(id)}/outputs/${name}` });
   }
 
-  /** An output's bytes (fused.safetensors or report.json). */
+  /** An output's bytes (fused.safetensors, report.json, report.html; fused.pt and fused.onnx when the spec's `outputs` asked for them). */
   async download(id: string, name: OutputName): Promise<Uint8Array> {
     return downloadBytes(this.http, await this.outputLink(id, name));
   }

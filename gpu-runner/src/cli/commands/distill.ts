@@ -17,6 +17,7 @@ import { runFusion } from '../../pipeline/run-fusion.ts';
 import { initBackend } from '../../runtime/backend.ts';
 import { Args, type FlagSpecs, UsageError, helpText, parseArgs } from '../args.ts';
 import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
+import { MODEL_OUTPUT_FLAGS, modelOutputFromArgs } from '../model-output.ts';
 import type { CommandIo } from '../io.ts';
 import { createProgress } from '../progress.ts';
 import { trainingFlags, trainingPrinter, trainingSpecFromArgs } from '../training-flags.ts';
@@ -40,7 +41,8 @@ const FLAGS: FlagSpecs = {
   eval: { kind: 'value', placeholder: 'DATA', description: 'labelled data evaluated before distillation and after every epoch' },
   alpha: { kind: 'value', placeholder: 'A', description: 'weight of the distillation term in [0, 1] (the paper\'s γ)' },
   temperature: { kind: 'value', placeholder: 'T', description: 'softmax temperature (> 0)' },
-  out: { kind: 'value', placeholder: 'FILE', description: 'where to write the distilled student (.safetensors)' },
+  out: { kind: 'value', placeholder: 'FILE', description: 'where to write the distilled student (.safetensors, or .pt/.pth for a PyTorch state dict)' },
+  ...MODEL_OUTPUT_FLAGS,
   report: { kind: 'value', placeholder: 'FILE', description: 'where to write the JSON report with per-epoch metrics' },
   ...trainingFlags(),
   seed: { kind: 'value', placeholder: 'N', description: 'seed for a random student, shuffling, augmentation and fusion (default 0)' },
@@ -130,6 +132,7 @@ export async function distillCommand(argv: readonly string[], io: CommandIo): Pr
   checkStudentFlags(args, init, teacherPaths.length);
   const dataSpec = args.required('data');
   const out = args.required('out');
+  const modelOutput = modelOutputFromArgs(args, out);
   const alpha = args.number('alpha', Number.NaN, { min: 0, max: 1 });
   if (Number.isNaN(alpha)) throw new UsageError('--alpha is required');
   if (!args.has('temperature')) throw new UsageError('--temperature is required');
@@ -164,6 +167,7 @@ export async function distillCommand(argv: readonly string[], io: CommandIo): Pr
     outcome,
     {
       out,
+      modelOutput,
       reportPath: args.string('report'),
       convention: student.convention,
       report: {

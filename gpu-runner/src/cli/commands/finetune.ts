@@ -6,6 +6,7 @@ import { finetuneModel } from '../../pipeline/finetune.ts';
 import { initBackend } from '../../runtime/backend.ts';
 import { Args, type FlagSpecs, helpText, parseArgs } from '../args.ts';
 import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
+import { MODEL_OUTPUT_FLAGS, modelOutputFromArgs } from '../model-output.ts';
 import type { CommandIo } from '../io.ts';
 import { createProgress } from '../progress.ts';
 import { trainingFlags, trainingPrinter, trainingSpecFromArgs } from '../training-flags.ts';
@@ -15,7 +16,8 @@ const FLAGS: FlagSpecs = {
   model: { kind: 'value', placeholder: 'FILE', description: 'the model to finetune (.safetensors), e.g. a fused model' },
   data: { kind: 'value', placeholder: 'DATA', description: 'labelled training data' },
   eval: { kind: 'value', placeholder: 'DATA', description: 'labelled data evaluated before and after every epoch; the best epoch is kept' },
-  out: { kind: 'value', placeholder: 'FILE', description: 'where to write the finetuned model (.safetensors)' },
+  out: { kind: 'value', placeholder: 'FILE', description: 'where to write the finetuned model (.safetensors, or .pt/.pth for a PyTorch state dict)' },
+  ...MODEL_OUTPUT_FLAGS,
   report: { kind: 'value', placeholder: 'FILE', description: 'where to write the JSON report with per-epoch metrics' },
   ...trainingFlags(),
   seed: { kind: 'value', placeholder: 'N', description: 'seed for shuffling and augmentation (default 0)' },
@@ -37,6 +39,7 @@ export async function finetuneCommand(argv: readonly string[], io: CommandIo): P
   const modelPath = args.required('model');
   const dataSpec = args.required('data');
   const out = args.required('out');
+  const modelOutput = modelOutputFromArgs(args, out);
   const evalSpec = args.string('eval');
   const spec = trainingSpecFromArgs(args, dataSpec);
   const quiet = args.switch('quiet');
@@ -57,6 +60,7 @@ export async function finetuneCommand(argv: readonly string[], io: CommandIo): P
     outcome,
     {
       out,
+      modelOutput,
       reportPath: args.string('report'),
       convention: file.convention,
       report: {

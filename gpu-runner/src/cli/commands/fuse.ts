@@ -7,7 +7,7 @@ import { atomicWriteFile } from '@clafusion/model-format/atomic-write';
 import { runFusion } from '../../pipeline/run-fusion.ts';
 import { runWeightSweep } from '../../pipeline/sweep.ts';
 import { renderReportHtml } from '../../report/html-report.ts';
-import { fusedFile, fusionModelBytes } from '../../pipeline/fused-file.ts';
+import { FUSION_FILE_METADATA, reportWithFusedFile } from '../../pipeline/fused-file.ts';
 import { Args, type FlagSpecs, UsageError, helpText, parseArgs } from '../args.ts';
 import { FUSION_FLAGS, fusionOptionsFromArgs } from '../fusion-flags.ts';
 import { createProgress } from '../progress.ts';
@@ -18,12 +18,14 @@ import { DISTILL_FLAGS, distillRequestFromArgs } from '../distill-flags.ts';
 import { initBackend } from '../../runtime/backend.ts';
 import type { CommandIo } from '../io.ts';
 import { formatSummary } from '../summary.ts';
+import { MODEL_OUTPUT_FLAGS, modelFormatFor, modelOutputFromArgs, serializeModelAs, writeModelOutputs } from '../model-output.ts';
 
 const FLAGS: FlagSpecs = {
   model: { kind: 'value', repeat: true, placeholder: 'FILE', description: 'input model (.safetensors); give 2 or more' },
   calibration: { kind: 'value', placeholder: 'DATA', description: 'calibration inputs: a .safetensors with x (used as given), or any --data form' },
   eval: { kind: 'value', placeholder: 'DATA', description: 'labelled evaluation data (x and y) to report accuracies' },
-  out: { kind: 'value', placeholder: 'FILE', description: 'where to write the fused model (.safetensors)' },
+  out: { kind: 'value', placeholder: 'FILE', description: 'where to write the fused model (.safetensors, or .pt/.pth for a PyTorch state dict)' },
+  ...MODEL_OUTPUT_FLAGS,
   report: { kind: 'value', placeholder: 'FILE', description: 'where to write the JSON report' },
   'report-html': { kind: 'value', placeholder: 'FILE', description: 'where to write the report as a self-contained HTML page' },
   sweep: SWEEP_FLAG,
@@ -53,6 +55,7 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   if (modelPaths.length < 2) throw new UsageError(`fuse needs at least two --model files, got ${modelPaths.length}`);
   const calibrationSpec = args.required('calibration');
   const outPath = args.required('out');
+  const outputChoice = modelOutputFromArgs(args, outPath);
   const reportPath = args.string('report');
   const evalSpec = args.string('eval');
   const requestedSamples = args.optionalInteger('samples', 1);
@@ -90,18 +93,23 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   );
   progress.done();
 
-  const conventions = files.map((f) => f.convention);
-  const { bytes, report } = fusedFile(outcome, conventions);
-  await atomicWriteFile(outPath, bytes);
+  // The same bytes as the runner's upload for safetensors (fused-file.ts); --format/--onnx add formats.
+  const metadata = FUSION_FILE_METADATA;
+  const bytes = await writeModelOutputs(outPath, outputChoice, outcome.fused, files[outcome.namingFrom].convention, metadata);
+  const report = reportWithFusedFile(outcome.report, bytes);
   const unfinetunedPath = args.string('unfinetuned-out');
   if (unfinetunedPath && outcome.unfinetuned) {
-    await atomicWriteFile(unfinetunedPath, fusionModelBytes(outcome.unfinetuned, conventions[outcome.namingFrom]));
+    const format = modelFormatFor(unfinetunedPath, outputChoice);
+    await atomicWriteFile(unfinetunedPath, serializeModelAs(format, outcome.unfinetuned, files[outcome.namingFrom].convention, metadata));
   }
   const depthAlignedPath = args.string('depth-aligned-out');
   if (depthAlignedPath) {
     for (const d of outcome.depthAligned) {
-      const path = outcome.depthAligned.length === 1 ? depthAlignedPath : depthAlignedPath.replace(/(\.safetensors)?$/, `-model${d.input + 1}.safetensors`);
-      await atomicWriteFile(path, fusionModelBytes(d.model, conventions[d.input]));
+      const path =
+        outcome.depthAligned.length === 1
+          ? depthAlignedPath
+          : depthAlignedPath.replace(/(\.safetensors|\.pth?)?$/i, (ext) => `-model${d.input + 1}${ext || '.safetensors'}`);
+      await atomicWriteFile(path, serializeModelAs(modelFormatFor(path, outputChoice), d.model, files[d.input].convention, metadata));
     }
   }
   if (sweepWeights) {

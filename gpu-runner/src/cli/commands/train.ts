@@ -6,11 +6,10 @@ import { FusionError } from '@clafusion/model-format/errors';
 import { initModel } from '../../engine/nn/init.ts';
 import { train } from '../../engine/nn/train.ts';
 import { officialNaming } from '@clafusion/model-format/naming';
-import { serializeModel } from '../../io/model-file.ts';
-import { atomicWriteFile } from '@clafusion/model-format/atomic-write';
 import { initBackend } from '../../runtime/backend.ts';
 import { Args, type FlagSpecs, helpText, parseArgs } from '../args.ts';
 import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
+import { MODEL_OUTPUT_FLAGS, modelOutputFromArgs, writeModelOutputs } from '../model-output.ts';
 import { createProgress } from '../progress.ts';
 import type { CommandIo } from '../io.ts';
 import { describeArch } from '../summary.ts';
@@ -22,7 +21,8 @@ const FLAGS: FlagSpecs = {
   arch: { kind: 'value', placeholder: 'FILE|JSON', description: 'architecture JSON (a file or inline), e.g. {"family":"mlp","input":[784],"hidden":[400,200,100],"classes":10}' },
   data: { kind: 'value', placeholder: 'DATA', description: 'labelled training data (see README: .safetensors, .npy, IDX, mnist:train, fashion-mnist:train)' },
   eval: { kind: 'value', placeholder: 'DATA', description: 'labelled data evaluated after every epoch' },
-  out: { kind: 'value', placeholder: 'FILE', description: 'where to write the trained model (.safetensors)' },
+  out: { kind: 'value', placeholder: 'FILE', description: 'where to write the trained model (.safetensors, or .pt/.pth for a PyTorch state dict)' },
+  ...MODEL_OUTPUT_FLAGS,
   preset: {
     kind: 'value',
     placeholder: 'NAME',
@@ -62,6 +62,7 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
   const presetName = presetFromArgs(args);
   const arch = parseArch(await readArchArg(args.required('arch')));
   const out = args.required('out');
+  const modelOutput = modelOutputFromArgs(args, out);
   const data = await loadDataArg(args.required('data'), args, {
     what: 'data',
     labels: true,
@@ -97,10 +98,9 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
   });
   progress.done();
   const kept = preset?.report === 'best' && result.best ? result.best : undefined;
-  const bytes = serializeModel(kept?.model ?? result.model, officialNaming(arch.family), {
+  await writeModelOutputs(out, modelOutput, kept?.model ?? result.model, officialNaming(arch.family), {
     'clafusion.train': JSON.stringify({ epochs, seed, samples: data.x.shape[0], ...(presetName ? { preset: presetName } : {}), augment }),
   });
-  await atomicWriteFile(out, bytes);
   const last = result.history.at(-1);
   io.stdout.write(
     `Trained ${describeArch(arch)} on ${data.x.shape[0]} samples in ${((performance.now() - t0) / 1000).toFixed(1)}s on ${backend.detail}\n` +
