@@ -9,15 +9,18 @@ import { type Arch, paramSpecs } from '../../../gpu-runner/src/engine/arch.ts';
 import { FusionError } from '../../../gpu-runner/src/engine/errors.ts';
 import { numel, type Tensor32 } from '../../../gpu-runner/src/engine/tensor.ts';
 import { FLOAT_DTYPES, INTEGER_DTYPES, READABLE_DTYPES, isReadableDtype } from '../../../gpu-runner/src/io/dtypes.ts';
-import { toCanonical } from '../../../gpu-runner/src/io/naming.ts';
+import { isIgnoredTensor, toCanonical } from '../../../gpu-runner/src/io/naming.ts';
 import type { SafetensorsHeader } from '../../../gpu-runner/src/io/safetensors.ts';
 import type { ArchJson, FileObject } from '../contract/index.ts';
+import type { ModelHeader } from './read-model-header.ts';
 
 const NO_VALUES = new Float32Array(0);
 
-export function summarizeModel(header: SafetensorsHeader, arch: ArchJson | undefined): NonNullable<FileObject['model']> {
+export function summarizeModel(header: ModelHeader, arch: ArchJson | undefined): NonNullable<FileObject['model']> {
   const stateDict = new Map<string, Tensor32>();
   for (const t of header.tensors) {
+    // BatchNorm's int64 num_batches_tracked: parseModelFile skips it before converting.
+    if (isIgnoredTensor(t.name)) continue;
     // parseModelFile converts every tensor with toFloat32, which refuses integer dtypes in these words.
     if (!FLOAT_DTYPES.includes(t.dtype)) {
       throw new FusionError('UNSUPPORTED', `tensor ${t.name} has dtype ${t.dtype}, but a float tensor (F32, F16, BF16 or F64) is needed`, {

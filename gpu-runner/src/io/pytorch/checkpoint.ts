@@ -315,7 +315,7 @@ interface ZipLayout {
   dataPkl: ZipEntry;
 }
 
-function* zipLayout(fileSize: number): RangeReads<ZipLayout> {
+function* zipLayout(fileSize: number, maxPickleBytes = MAX_DATA_PKL_BYTES): RangeReads<ZipLayout> {
   const entries = yield* readZipDirectory(fileSize);
   const pickles = [...entries.keys()].filter((n) => /^([^/]+\/)?data\.pkl$/.test(n));
   if (pickles.length !== 1) {
@@ -327,7 +327,7 @@ function* zipLayout(fileSize: number): RangeReads<ZipLayout> {
     );
   }
   const dataPkl = entries.get(pickles[0])!;
-  if (dataPkl.size > MAX_DATA_PKL_BYTES) throw malformed(`${dataPkl.name} declares ${dataPkl.size} bytes, beyond the ${MAX_DATA_PKL_BYTES} a state dict's pickle may take`);
+  if (dataPkl.size > maxPickleBytes) throw malformed(`${dataPkl.name} declares ${dataPkl.size} bytes, beyond the ${maxPickleBytes} a state dict's pickle may take`);
   const folder = pickles[0].slice(0, pickles[0].length - 'data.pkl'.length);
   const byteorder = entries.get(`${folder}byteorder`);
   const layout = { entries, folder, dataPkl };
@@ -348,8 +348,8 @@ function storageEntry(layout: ZipLayout, ref: StorageRef): ZipEntry {
   return entry;
 }
 
-function* zipState(fileSize: number, options: ZipReadOptions): RangeReads<{ layout: ZipLayout; tensors: Map<string, TensorRef> }> {
-  const layout = yield* zipLayout(fileSize);
+function* zipState(fileSize: number, options: CheckpointHeaderOptions): RangeReads<{ layout: ZipLayout; tensors: Map<string, TensorRef> }> {
+  const layout = yield* zipLayout(fileSize, options.maxPickleBytes);
   const pkl = yield* readZipEntry(layout.dataPkl, fileSize, options);
   const storages = new Map<string, StorageRef>();
   const { value } = unpickle(pkl, 0, torchHooks(storages, false));
@@ -445,7 +445,12 @@ export function parsePytorchCheckpoint(bytes: Uint8Array, options: CheckpointRea
  * the legacy format the pickles at the start (its storages are checked when
  * the file is loaded). Yields the ranges it needs; see zip.ts.
  */
-export function* readPytorchHeader(fileSize: number, options: ZipReadOptions = {}): RangeReads<CheckpointHeader> {
+export interface CheckpointHeaderOptions extends ZipReadOptions {
+  /** Most bytes the pickle describing the tensors may take (default 64 MiB). */
+  maxPickleBytes?: number;
+}
+
+export function* readPytorchHeader(fileSize: number, options: CheckpointHeaderOptions = {}): RangeReads<CheckpointHeader> {
   const prefix = yield [0, Math.min(16, fileSize)];
   const format = sniffPytorchFormat(prefix);
   if (format === null) throw malformed('file is not a PyTorch checkpoint (neither a torch.save zip archive nor a legacy torch.save pickle)');
@@ -460,7 +465,7 @@ export function* readPytorchHeader(fileSize: number, options: ZipReadOptions = {
     }
     refs = state.tensors;
   } else {
-    const head = yield [0, Math.min(fileSize, MAX_LEGACY_PICKLE_BYTES)];
+    const head = yield [0, Math.min(fileSize, options.maxPickleBytes ?? MAX_LEGACY_PICKLE_BYTES)];
     refs = legacyPickles(head).tensors;
   }
   const tensors: CheckpointTensorInfo[] = [];
