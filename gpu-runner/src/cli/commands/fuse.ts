@@ -3,7 +3,9 @@ import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { readModelFile, serializeModel } from '../../io/model-file.ts';
+import { serializeModel } from '../../io/model-file.ts';
+import { readModelInputs } from '../model-inputs.ts';
+import { checkDestinations } from '../destinations.ts';
 import { atomicWriteFile } from '../../io/atomic-write.ts';
 import { runFusion } from '../../pipeline/run-fusion.ts';
 import { runWeightSweep } from '../../pipeline/sweep.ts';
@@ -62,10 +64,11 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   const sweepWeights = sweepWeightsFromArgs(args);
   if (sweepWeights && modelPaths.length !== 2) throw new UsageError(`--sweep fuses exactly two models, got ${modelPaths.length}`);
   if (sweepWeights && !evalSpec) throw new UsageError('--sweep needs --eval to measure accuracy at each weight');
+  await checkDestinations(args);
 
   const finetune = await finetuneRequestFromArgs(args);
   const distill = await distillRequestFromArgs(args);
-  const files = await Promise.all(modelPaths.map((p) => readModelFile(p)));
+  const files = await readModelInputs(modelPaths);
   const family = files[0].model.arch.family;
   const options = fusionOptionsFromArgs(args, family, files.length);
   const calibration = await loadDataArg(calibrationSpec, args, { limit: requestedSamples ?? undefined, what: 'calibration' });
