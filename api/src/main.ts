@@ -5,11 +5,22 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createQueue, createStore, createTickQueue } from './adapters.ts';
-import { authenticate, createApiKey } from './auth/api-keys.ts';
 import { configFromEnv } from './config.ts';
 import type { ObjectStore } from './ports/index.ts';
-import { startServer } from './server.ts';
+import { isAddressInUse, portInUse, portInUseMessage } from './port-check.ts';
+
+const config = configFromEnv();
+// PORT 0 asks the system for a free port, which is never in use.
+if (config.port !== 0 && (await portInUse(config.host, config.port))) {
+  console.error(portInUseMessage(config.host, config.port));
+  process.exit(1);
+}
+// Imported after the port check: loading the service takes seconds, and a busy port is said at once.
+const [{ createQueue, createStore, createTickQueue }, { authenticate, createApiKey }, { startServer }] = await Promise.all([
+  import('./adapters.ts'),
+  import('./auth/api-keys.ts'),
+  import('./server.ts'),
+]);
 
 async function developmentKey(store: ObjectStore, dataDir: string): Promise<string> {
   const path = join(dataDir, 'dev-api-key');
@@ -23,13 +34,17 @@ async function developmentKey(store: ObjectStore, dataDir: string): Promise<stri
   return token;
 }
 
-const config = configFromEnv();
 const store = await createStore(config);
 const queue = await createQueue(config);
 const ticks = await createTickQueue(config);
 // Reconcile on start with either queue: the embedded one forgot everything, and
 // a Redis may have come back empty while no API ran (see jobs/recover.ts).
-const server = await startServer({ ...config, store, queue, ticks, requeueOnStart: true });
+const server = await startServer({ ...config, store, queue, ticks, requeueOnStart: true }).catch((err: unknown) => {
+  // Taken between the check above and the listen.
+  if (!isAddressInUse(err)) throw err;
+  console.error(portInUseMessage(config.host, config.port));
+  process.exit(1);
+});
 console.log(`clafusion API listening on ${server.url}`);
 console.log(`  store: ${config.s3 ? `s3://${config.s3.bucket}` : config.dataDir}  queue: ${config.redis ? 'redis' : 'in-process'}  in-process runners: ${config.inProcessRunners}`);
 if (!config.s3) console.log(`  development API key (tenant "dev"): ${await developmentKey(store, config.dataDir)}`);
