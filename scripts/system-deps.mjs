@@ -13,6 +13,8 @@ const PACKAGES = {
   'redis-server': '/usr/bin/redis-server',
   // The HTML report test opens the report in headless Chromium (gpu-runner/test/report-html.e2e.test.ts).
   chromium: '/usr/bin/chromium',
+  // The PyTorch checkpoint tests write .pt files with real torch.save (gpu-runner/test/pytorch-checkpoints.e2e.test.ts).
+  'python3-torch': '/usr/lib/python3/dist-packages/torch/__init__.py',
 };
 
 const missing = Object.entries(PACKAGES)
