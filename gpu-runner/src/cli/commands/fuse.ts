@@ -24,7 +24,7 @@ import type { CommandIo } from '../io.ts';
 import { formatSummary } from '../summary.ts';
 
 const FLAGS: FlagSpecs = {
-  model: { kind: 'value', repeat: true, placeholder: 'FILE', description: 'input model (.safetensors); give 2 or more' },
+  model: { kind: 'value', repeat: true, placeholder: 'FILE', description: 'input model (.safetensors, or a PyTorch .pt/.pth checkpoint); give 2 or more' },
   calibration: { kind: 'value', placeholder: 'DATA', description: 'calibration inputs: a .safetensors with x (used as given), or any --data form' },
   eval: { kind: 'value', placeholder: 'DATA', description: 'labelled evaluation data (x and y) to report accuracies' },
   out: { kind: 'value', placeholder: 'FILE', description: 'where to write the fused model (.safetensors)' },
