@@ -3,7 +3,7 @@
  * as /usr/bin/python3): MLP, VGG and ResNet models in the official
  * repository's names are written by our serializer, loaded into torch
  * modules by write-checkpoints.fixture.py and saved with torch.save in every
- * form people keep them (zip and legacy format, a training checkpoint dict,
+ * form people keep them (zip and legacy format, pickle protocol 4, a training checkpoint dict,
  * DataParallel, float16/bfloat16, non-contiguous tensors). The reader must
  * give back exactly the tensors torch holds, the API's header reader the
  * same architecture, and `clafusion fuse` on .pt inputs the very bytes it
@@ -45,7 +45,7 @@ const MODELS: Record<string, Model> = {
   'res-a': randomCnn(RES_A, 15),
   'res-b': randomCnn(RES_B, 16),
 };
-const VARIANTS = ['zip.pt', 'legacy.pt', 'ckpt.pth', 'dp.pt', 'strided.pt'] as const;
+const VARIANTS = ['zip.pt', 'legacy.pt', 'p4.pt', 'ckpt.pth', 'dp.pt', 'strided.pt'] as const;
 
 beforeAll(() => {
   for (const [name, model] of Object.entries(MODELS)) writeFileSync(path(`${name}.safetensors`), serializeModel(model, officialNaming(model.arch.family)));

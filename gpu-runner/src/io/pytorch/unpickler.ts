@@ -106,6 +106,28 @@ function decodeLong(bytes: Uint8Array): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
+/** Protocol 0's UNICODE argument: latin-1 text where \uXXXX and \UXXXXXXXX stand for other code points. */
+function rawUnicodeEscape(text: string): string {
+  return text.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (m, u4: string | undefined, u8: string | undefined) => {
+    const code = parseInt(u4 ?? u8!, 16);
+    return code <= 0x10ffff ? String.fromCodePoint(code) : m;
+  });
+}
+
+const STRING_ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', '0': '\0' };
+
+/** Protocol 0's STRING argument: 'text' or "text" with Python escapes (\n, \xHH, \\, quotes). */
+function pythonStringLiteral(text: string, what: string): string {
+  const quote = text[0];
+  if (text.length < 2 || (quote !== "'" && quote !== '"') || text.at(-1) !== quote) {
+    throw malformed(`${what} pickle has a STRING that is not quoted`);
+  }
+  return text.slice(1, -1).replace(/\\(x[0-9a-fA-F]{2}|.)/g, (m, e: string) => {
+    if (e.startsWith('x') && e.length === 3) return String.fromCharCode(parseInt(e.slice(1), 16));
+    return STRING_ESCAPES[e] ?? m;
+  });
+}
+
 /**
  * Runs one pickle starting at `start` and returns the object STOP leaves.
  * Throws MALFORMED_FILE for a stream that is not a valid pickle, UNSUPPORTED
@@ -318,6 +340,12 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpicklerHooks
         break;
       case 0x55: // SHORT_BINSTRING
         stack.push(latin1.decode(take(u8('SHORT_BINSTRING'), 'SHORT_BINSTRING')));
+        break;
+      case 0x56: // UNICODE (protocol 0): raw-unicode-escape text to the end of the line
+        stack.push(rawUnicodeEscape(line('UNICODE')));
+        break;
+      case 0x53: // STRING (protocol 0): a quoted Python 2 string literal
+        stack.push(pythonStringLiteral(line('STRING'), what));
         break;
       case 0x42: // BINBYTES
         stack.push(take(u32('BINBYTES'), 'BINBYTES'));

@@ -9,6 +9,7 @@ _metadata), checks load_state_dict(strict=True), and writes:
 
   NAME.zip.pt      torch.save(state_dict)                      (zip format)
   NAME.legacy.pt   ... _use_new_zipfile_serialization=False    (legacy format)
+  NAME.p4.pt       ... pickle_protocol=4                       (framed pickle, STACK_GLOBAL, MEMOIZE)
   NAME.ckpt.pth    {'epoch', 'test_accuracy', 'model_state_dict'} as the official CLAFusion code saves
   NAME.dp.pt       torch.nn.DataParallel(model).state_dict()   ('module.' prefixes)
   NAME.strided.pt  the same values as non-contiguous views: weights transposed
@@ -104,6 +105,7 @@ def main():
         sd = model.state_dict()
         torch.save(sd, p('zip.pt'))
         torch.save(sd, p('legacy.pt'), _use_new_zipfile_serialization=False)
+        torch.save(sd, p('p4.pt'), pickle_protocol=4)
         torch.save({'epoch': 300, 'test_accuracy': 91.25, 'model_state_dict': sd}, p('ckpt.pth'))
         torch.save(torch.nn.DataParallel(model).state_dict(), p('dp.pt'))
         views = collections.OrderedDict((k, strided(k, v)) for k, v in sd.items())
