@@ -188,8 +188,13 @@ export interface ZipEntrySpec {
   declaredSize?: number;
 }
 
-/** A zip archive with the given entries, stored unless told otherwise; no zip64, no data descriptors. */
-export function zipBytes(entries: ZipEntrySpec[]): Uint8Array {
+/**
+ * A zip archive with the given entries, stored unless told otherwise, without
+ * data descriptors. With `zip64`, every size and offset is in zip64 form (the
+ * 32-bit fields 0xffffffff, the values in extra fields and a zip64 end
+ * record), as writers do for archives past 4 GiB.
+ */
+export function zipBytes(entries: ZipEntrySpec[], zip64 = false): Uint8Array {
   const enc = new TextEncoder();
   const locals: Uint8Array[] = [];
   const centrals: Uint8Array[] = [];
@@ -206,17 +211,27 @@ export function zipBytes(entries: ZipEntrySpec[]): Uint8Array {
     lv.setUint32(22, size >>> 0, true);
     lv.setUint16(26, name.length, true);
     local.set(name, 30);
-    const central = new Uint8Array(46 + name.length);
+    const extra = zip64 ? 4 + 24 : 0;
+    const central = new Uint8Array(46 + name.length + extra);
     const cv = new DataView(central.buffer);
     cv.setUint32(0, 0x02014b50, true);
-    cv.setUint16(4, 20, true);
-    cv.setUint16(6, 20, true);
+    cv.setUint16(4, 45, true);
+    cv.setUint16(6, 45, true);
     cv.setUint16(10, e.method ?? 0, true);
-    cv.setUint32(20, e.data.length, true);
-    cv.setUint32(24, size >>> 0, true);
+    cv.setUint32(20, zip64 ? 0xffffffff : e.data.length, true);
+    cv.setUint32(24, zip64 ? 0xffffffff : size >>> 0, true);
     cv.setUint16(28, name.length, true);
-    cv.setUint32(42, offset, true);
+    cv.setUint16(30, extra, true);
+    cv.setUint32(42, zip64 ? 0xffffffff : offset, true);
     central.set(name, 46);
+    if (zip64) {
+      const x = 46 + name.length;
+      cv.setUint16(x, 0x0001, true);
+      cv.setUint16(x + 2, 24, true);
+      cv.setBigUint64(x + 4, BigInt(size), true);
+      cv.setBigUint64(x + 12, BigInt(e.data.length), true);
+      cv.setBigUint64(x + 20, BigInt(offset), true);
+    }
     locals.push(local, e.data);
     centrals.push(central);
     offset += local.length + e.data.length;
@@ -225,20 +240,39 @@ export function zipBytes(entries: ZipEntrySpec[]): Uint8Array {
   const eocd = new Uint8Array(22);
   const ev = new DataView(eocd.buffer);
   ev.setUint32(0, 0x06054b50, true);
-  ev.setUint16(8, entries.length, true);
-  ev.setUint16(10, entries.length, true);
-  ev.setUint32(12, cd.length, true);
-  ev.setUint32(16, offset, true);
-  return concatBytes(...locals, cd, eocd);
+  ev.setUint16(8, zip64 ? 0xffff : entries.length, true);
+  ev.setUint16(10, zip64 ? 0xffff : entries.length, true);
+  ev.setUint32(12, zip64 ? 0xffffffff : cd.length, true);
+  ev.setUint32(16, zip64 ? 0xffffffff : offset, true);
+  if (!zip64) return concatBytes(...locals, cd, eocd);
+  const record = new Uint8Array(56);
+  const rv = new DataView(record.buffer);
+  rv.setUint32(0, 0x06064b50, true);
+  rv.setBigUint64(4, 44n, true);
+  rv.setUint16(12, 45, true);
+  rv.setUint16(14, 45, true);
+  rv.setBigUint64(24, BigInt(entries.length), true);
+  rv.setBigUint64(32, BigInt(entries.length), true);
+  rv.setBigUint64(40, BigInt(cd.length), true);
+  rv.setBigUint64(48, BigInt(offset), true);
+  const locator = new Uint8Array(20);
+  const lv = new DataView(locator.buffer);
+  lv.setUint32(0, 0x07064b50, true);
+  lv.setBigUint64(8, BigInt(offset + cd.length), true);
+  lv.setUint32(16, 1, true);
+  return concatBytes(...locals, cd, record, locator, eocd);
 }
 
 /** A torch.save zip archive: `archive/data.pkl` plus one `archive/data/<key>` entry per storage. */
-export function torchZipBytes(dataPkl: Uint8Array, storages: Record<string, Uint8Array> = {}): Uint8Array {
-  return zipBytes([
-    { name: 'archive/data.pkl', data: dataPkl },
-    ...Object.entries(storages).map(([key, data]) => ({ name: `archive/data/${key}`, data })),
-    { name: 'archive/version', data: new TextEncoder().encode('3\n') },
-  ]);
+export function torchZipBytes(dataPkl: Uint8Array, storages: Record<string, Uint8Array> = {}, zip64 = false): Uint8Array {
+  return zipBytes(
+    [
+      { name: 'archive/data.pkl', data: dataPkl },
+      ...Object.entries(storages).map(([key, data]) => ({ name: `archive/data/${key}`, data })),
+      { name: 'archive/version', data: new TextEncoder().encode('3\n') },
+    ],
+    zip64,
+  );
 }
 
 /** A legacy (non-zip) torch.save file: magic, protocol and sys-info pickles, the state dict, the key list, then the storages. */

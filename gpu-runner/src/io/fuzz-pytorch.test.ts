@@ -65,18 +65,27 @@ const MLP: PickledTensor[] = [
 ];
 const STORAGES = { '0': f32(1, 2, 3, 4, 5, 6), '1': f32(6, 5, 4, 3, 2, 1) };
 const validZip = torchZipBytes(stateDictPickle(MLP), STORAGES);
+const validZip64 = torchZipBytes(stateDictPickle(MLP), STORAGES, true);
 const validLegacy = torchLegacyBytes(stateDictPickle(MLP, true), [
   ['0', 6, STORAGES['0']],
   ['1', 6, STORAGES['1']],
 ]);
 
 describe('PyTorch checkpoints built by hand', () => {
-  it('the well-formed zip and legacy files read as the MLP they hold', () => {
-    for (const bytes of [validZip, validLegacy]) {
+  it('the well-formed zip (plain and zip64) and legacy files read as the MLP they hold', () => {
+    for (const bytes of [validZip, torchZipBytes(stateDictPickle(MLP), STORAGES, true), validLegacy]) {
       const { model } = parseModelFile(bytes);
       expect(model.arch).toEqual({ family: 'mlp', input: [2], hidden: [3], classes: 2, bias: false });
       expect([...model.params.get('fc1.weight')!.data]).toEqual([1, 2, 3, 4, 5, 6]);
     }
+  });
+
+  it('torch.load reads the same hand-built files, so the corpus below mutates realistic checkpoints', () => {
+    const files = { zip: validZip, zip64: validZip64, legacy: validLegacy };
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, `${name}.pt`), bytes);
+    const script = 'import sys, torch\nfor f in sys.argv[1:]: print(torch.load(f)["fc2.weight"].flatten().tolist())';
+    const out = execFileSync('/usr/bin/python3', ['-c', script, ...Object.keys(files).map((n) => join(dir, `${n}.pt`))], { encoding: 'utf8' });
+    expect(out.trim().split('\n')).toEqual(Array(3).fill('[6.0, 5.0, 4.0, 3.0, 2.0, 1.0]'));
   });
 });
 
@@ -158,7 +167,7 @@ describe('PyTorch checkpoint corpus: claims beyond the file', () => {
 
 describe('PyTorch checkpoint corpus: damaged zips and bombs', () => {
   it('every truncation of a valid checkpoint fails typed (zip and legacy), never reads', () => {
-    for (const valid of [validZip, validLegacy]) {
+    for (const valid of [validZip, validZip64, validLegacy]) {
       for (let cut = 0; cut < valid.length; cut++) {
         const bytes = valid.subarray(0, cut);
         const outcome = expectTypedOutcome(() => parseModelFile(bytes));
@@ -239,7 +248,7 @@ describe('PyTorch checkpoint fuzzing', () => {
 
   it('mutated zip and legacy checkpoints: both readers fail typed or read tensors that fit their shapes', () => {
     fc.assert(
-      fc.property(fc.constantFrom(validZip, validLegacy), mutation, (valid, m) => {
+      fc.property(fc.constantFrom(validZip, validZip64, validLegacy), mutation, (valid, m) => {
         const bytes = mutate(valid, m);
         const full = expectTypedOutcome(() => parsePytorchCheckpoint(bytes));
         if (!(full instanceof FusionError)) {
@@ -254,7 +263,7 @@ describe('PyTorch checkpoint fuzzing', () => {
 
   it('the header reader over range requests never asks for bytes outside the file', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(validZip, validLegacy), mutation, async (valid, m) => {
+      fc.asyncProperty(fc.constantFrom(validZip, validZip64, validLegacy), mutation, async (valid, m) => {
         const bytes = mutate(valid, m);
         await expectTypedOutcomeAsync(() =>
           runRangesAsync(readPytorchHeader(bytes.length), async (start, end) => {
