@@ -365,15 +365,22 @@ interface LegacyPickles {
   end: number;
 }
 
+/** The legacy format's plain pickles (magic, protocol, sys info, storage keys) name no global at all. */
+const PLAIN: UnpicklerHooks = {
+  allowed: new Set(),
+  call: (fn) => {
+    throw unsupportedObject(fn.qualified);
+  },
+};
+
 function legacyPickles(bytes: Uint8Array): LegacyPickles {
-  const plain: UnpicklerHooks = { allowed: new Set(), call: (fn) => { throw unsupportedObject(fn.qualified); } };
-  const magic = unpickle(bytes, 0, plain);
+  const magic = unpickle(bytes, 0, PLAIN);
   if (magic.value !== LEGACY_MAGIC) throw malformed('file is a pickle but not a PyTorch checkpoint (no torch.save magic number)');
-  const protocol = unpickle(bytes, magic.end, plain);
+  const protocol = unpickle(bytes, magic.end, PLAIN);
   if (protocol.value !== LEGACY_PROTOCOL) {
     throw new FusionError('UNSUPPORTED', `checkpoint uses torch.save protocol ${String(protocol.value)}; protocol ${LEGACY_PROTOCOL} is read`);
   }
-  const sysInfo = unpickle(bytes, protocol.end, plain);
+  const sysInfo = unpickle(bytes, protocol.end, PLAIN);
   if (sysInfo.value instanceof PickleDict && sysInfo.value.map.get('little_endian') === false) {
     throw new FusionError('UNSUPPORTED', 'checkpoint was saved on a big-endian machine; only little-endian checkpoints are read');
   }
@@ -383,8 +390,7 @@ function legacyPickles(bytes: Uint8Array): LegacyPickles {
 }
 
 function legacyStorages(bytes: Uint8Array, pickles: LegacyPickles): Map<string, Uint8Array> {
-  const plain: UnpicklerHooks = { allowed: new Set(), call: (fn) => { throw unsupportedObject(fn.qualified); } };
-  const keys = unpickle(bytes, pickles.end, plain);
+  const keys = unpickle(bytes, pickles.end, PLAIN);
   if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) throw malformed('checkpoint storage key list is not a list of strings');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Map<string, Uint8Array>();
