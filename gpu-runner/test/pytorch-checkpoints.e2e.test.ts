@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Arch, Model, ResNetArch, VggArch } from '../src/engine/arch.ts';
 import { parseModelFile, serializeModel } from '../src/io/model-file.ts';
-import { officialNaming } from '../src/io/naming.ts';
+import { type NamingConvention, TORCHVISION_VGG_NAMING, officialNaming } from '../src/io/naming.ts';
 import { readPytorchHeader, runRangesSync } from '../src/io/pytorch/checkpoint.ts';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.ts';
 import { randomCnn } from './support/reference-cnn.ts';
@@ -45,10 +45,20 @@ const MODELS: Record<string, Model> = {
   'res-a': randomCnn(RES_A, 15),
   'res-b': randomCnn(RES_B, 16),
 };
+/** Models saved in other naming conventions the reader infers: torchvision's VGG, a sequential MLP (`layers.0`, `layers.2`, …). */
+const NAMING: Record<string, NamingConvention> = {
+  'vgg-tv': TORCHVISION_VGG_NAMING,
+  'mlp-seq': { family: 'mlp', prefix: 'layers.', offset: 0, stride: 2 },
+};
+const { batchnorm: _, ...VGG_PLAIN } = VGG_A;
+MODELS['vgg-tv'] = randomCnn(VGG_PLAIN, 17);
+MODELS['mlp-seq'] = randomMlp({ ...MLP_B, hidden: [...MLP_B.hidden], input: [...MLP_B.input] }, 18);
 const VARIANTS = ['zip.pt', 'legacy.pt', 'p4.pt', 'ckpt.pth', 'dp.pt', 'strided.pt'] as const;
 
 beforeAll(() => {
-  for (const [name, model] of Object.entries(MODELS)) writeFileSync(path(`${name}.safetensors`), serializeModel(model, officialNaming(model.arch.family)));
+  for (const [name, model] of Object.entries(MODELS)) {
+    writeFileSync(path(`${name}.safetensors`), serializeModel(model, NAMING[name] ?? officialNaming(model.arch.family)));
+  }
   execFileSync(PYTHON, [SCRIPT, dir, ...Object.keys(MODELS)], { stdio: 'pipe' });
 }, 120_000);
 
@@ -65,7 +75,7 @@ function expectSameParams(actual: Model, expected: Model, label: string): void {
 
 describe('PyTorch checkpoints written by torch.save', () => {
   for (const name of Object.keys(MODELS)) {
-    it(`${name}: every form reads back as the model torch saved, with the official names and inferred architecture`, () => {
+    it(`${name}: every form reads back as the model torch saved, in its naming and with the inferred architecture`, () => {
       const original = parseModelFile(readFileSync(path(`${name}.safetensors`)));
       expectSameParams(original.model, MODELS[name], `${name}.safetensors`);
       for (const variant of VARIANTS) {
@@ -120,6 +130,20 @@ describe('clafusion fuse on .pt inputs', () => {
     expect(run.code).toBe(0);
     return readFileSync(path(out));
   }
+
+  it('eval reads a checkpoint as it reads the safetensors: the same accuracy', async () => {
+    const arch = MLP_A as unknown as Arch;
+    const n = 30;
+    const x = Float32Array.from({ length: n * 6 }, (_, i) => Math.sin(0.9 * i));
+    writeFileSync(path('labelled.safetensors'), serializeSafetensors([
+      ['x', { shape: [n, ...(arch.input as number[])], data: x }],
+      ['y', { dtype: 'I64', shape: [n], data: Array.from({ length: n }, (_, i) => i % 4) }],
+    ]));
+    const run = await runCli(['eval', '--model', path('mlp-a.ckpt.pth'), '--model', path('mlp-a.safetensors'), '--data', path('labelled.safetensors'), '--json']);
+    expect(run.code).toBe(0);
+    const [fromTorch, fromSafetensors] = (JSON.parse(run.stdout) as { models: { accuracy: number }[] }).models;
+    expect(fromTorch.accuracy).toBe(fromSafetensors.accuracy);
+  });
 
   const pairs: [string, string, string, Arch][] = [
     ['mlp', 'zip.pt', 'legacy.pt', MLP_A as unknown as Arch],
