@@ -146,9 +146,15 @@ describe('PyTorch checkpoint corpus: claims beyond the file', () => {
     expectBoth(bytes, code, message);
   });
 
-  it('a strided view of 2^15 × 2^15 elements over one element exceeds the gather budget before allocating', () => {
+  it('a strided view of 2^15 × 2^15 elements over one element exceeds the budget before allocating', () => {
     const bytes = torchZipBytes(stateDictPickle([{ ...MLP[0], shape: [2 ** 15, 2 ** 15], stride: [0, 0], numel: 6 }, MLP[1]]), STORAGES);
-    expectCode(() => parseModelFile(bytes), 'MALFORMED_FILE', /gathering its strided view needs 4294967296 bytes/);
+    expectCode(() => parseModelFile(bytes), 'MALFORMED_FILE', /fc1\.weight: reading it needs 4294967296 bytes/);
+  });
+
+  it('2000 tensors viewing one 64 KiB storage exceed the budget instead of making 2000 float32 copies', () => {
+    const views: PickledTensor[] = Array.from({ length: 2000 }, (_, i) => ({ name: `t${i}`, key: '0', storage: 'FloatStorage', numel: 16384, shape: [16384] }));
+    const bytes = torchZipBytes(stateDictPickle(views), { '0': new Uint8Array(65536) });
+    expectCode(() => parseModelFile(bytes), 'MALFORMED_FILE', /are many tensors views of one storage/);
   });
 
   it('a legacy storage declaring 2^50 elements, and one declaring fewer than its tensors use', () => {

@@ -28,7 +28,7 @@ import { type RangeReads, type ZipEntry, type ZipReadOptions, checkZipEntry, loo
 export type PytorchFormat = 'pytorch-zip' | 'pytorch-legacy';
 
 export interface CheckpointReadOptions extends ZipReadOptions {
-  /** Bytes that strided tensors may be gathered into, in all (default: twice the file plus 1 MiB). */
+  /** Bytes the state dict's tensors may take, in all (default: twice the file plus 1 MiB; views of one storage count each time). */
   maxGatherBytes?: number;
 }
 
@@ -266,19 +266,25 @@ function isContiguous(t: TensorRef): boolean {
   return true;
 }
 
-/** The tensor's elements in row-major order: a view when contiguous, else a gathered copy charged to `budget`. */
+/**
+ * The tensor's elements in row-major order: a view when contiguous, else a
+ * gathered copy. Every tensor is charged to `budget`, views too: the caller
+ * converts each to float32, so a file whose thousands of tensors all view one
+ * large storage would otherwise make it allocate thousands of copies.
+ */
 function tensorBytes(name: string, t: TensorRef, storage: Uint8Array, budget: { left: number }): Uint8Array {
   const numel = checkView(name, t);
   const es = dtypeSize(t.storage.dtype);
   if (numel === 0) return new Uint8Array(0);
-  if (isContiguous(t)) return storage.subarray(t.offset * es, (t.offset + numel) * es);
   const bytes = numel * es;
   if (bytes > budget.left) {
-    throw malformed(`tensor ${name}: gathering its strided view needs ${bytes} bytes, beyond what this file may take (${budget.left} left)`, {
-      tensor: name,
-    });
+    throw malformed(
+      `tensor ${name}: reading it needs ${bytes} bytes, beyond what a file of this size may take (${budget.left} left; are many tensors views of one storage?)`,
+      { tensor: name },
+    );
   }
   budget.left -= bytes;
+  if (isContiguous(t)) return storage.subarray(t.offset * es, (t.offset + numel) * es);
   const out = new Uint8Array(bytes);
   const rank = t.shape.length;
   const index = new Array<number>(rank).fill(0);
