@@ -193,6 +193,17 @@ describe('PyTorch checkpoint corpus: damaged zips and bombs', () => {
     expectBoth(bomb, 'MALFORMED_FILE', /inflates to more than the 1000 bytes it declares/);
   });
 
+  it('deflated storages are bounded together, not only each on its own', () => {
+    const storage = new Uint8Array(4096);
+    const views: PickledTensor[] = Array.from({ length: 4 }, (_, i) => ({ name: `t${i}`, key: String(i), storage: 'FloatStorage', numel: 1024, shape: [1024] }));
+    const zip = zipBytes([
+      { name: 'x/data.pkl', data: stateDictPickle(views) },
+      ...views.map((v) => ({ name: `x/data/${v.key}`, data: deflateRawSync(storage), method: 8 as const, declaredSize: 4096 })),
+    ]);
+    expectCode(() => parsePytorchCheckpoint(zip, { maxInflatedBytes: 10_000 }), 'MALFORMED_FILE', /storage 2: its deflated entries inflate to more than 10000 bytes in all/);
+    expect(parsePytorchCheckpoint(zip, { maxInflatedBytes: 16_384 }).tensors.size).toBe(4);
+  });
+
   it('a well-formed deflated archive reads (bounded inflation does not refuse honest files)', () => {
     const pkl = stateDictPickle(MLP);
     const zip = zipBytes([

@@ -23,7 +23,7 @@ import { FusionError } from '../../engine/errors.ts';
 import { shapeString } from '../../engine/tensor.ts';
 import { type RawTensor, type SafetensorsDtype, dtypeSize } from '../dtypes.ts';
 import { type PickleValue, PickleDict, PickleGlobal, PickleTuple, type UnpicklerHooks, unpickle, unsupportedObject } from './unpickler.ts';
-import { type RangeReads, type ZipEntry, type ZipReadOptions, checkZipEntry, looksLikeZip, readZipDirectory, readZipEntry, runRangesSync } from './zip.ts';
+import { type RangeReads, type ZipEntry, type ZipReadOptions, DEFAULT_MAX_INFLATED, checkZipEntry, looksLikeZip, readZipDirectory, readZipEntry, runRangesSync } from './zip.ts';
 
 export type PytorchFormat = 'pytorch-zip' | 'pytorch-legacy';
 
@@ -432,10 +432,17 @@ export function parsePytorchCheckpoint(bytes: Uint8Array, options: CheckpointRea
   if (format === 'pytorch-zip') {
     const { layout, tensors: refs } = runRangesSync(zipState(bytes.length, options), bytes);
     const storageBytes = new Map<string, Uint8Array>();
+    // Each deflated entry is bounded on its own (zip.ts); this bounds them together.
+    let inflateLeft = options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED;
     for (const [name, t] of refs) {
       let storage = storageBytes.get(t.storage.key);
       if (!storage) {
-        storage = runRangesSync(readZipEntry(storageEntry(layout, t.storage), bytes.length, options), bytes);
+        const entry = storageEntry(layout, t.storage);
+        if (entry.method !== 0) {
+          inflateLeft -= entry.size;
+          if (inflateLeft < 0) throw malformed(`checkpoint storage ${t.storage.key}: its deflated entries inflate to more than ${options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED} bytes in all`);
+        }
+        storage = runRangesSync(readZipEntry(entry, bytes.length, options), bytes);
         storageBytes.set(t.storage.key, storage);
       }
       tensors.set(name, { dtype: t.storage.dtype, shape: t.shape, bytes: tensorBytes(name, t, storage, budget) });

@@ -61,7 +61,8 @@ const EOCD_SIZE = 22;
 const MAX_COMMENT = 0xffff;
 /** Deflate's best case: 258 bytes from about 2 bits, so no stream inflates beyond ~1032 times its size. */
 const DEFLATE_MAX_RATIO = 1032;
-const DEFAULT_MAX_INFLATED = 1024 ** 3;
+/** Default bound on what deflated entries may inflate to (each, and a checkpoint's storages together). */
+export const DEFAULT_MAX_INFLATED = 1024 ** 3;
 
 function malformed(message: string, details: Record<string, unknown> = {}): FusionError {
   return new FusionError('MALFORMED_FILE', message, details);
