@@ -17,6 +17,9 @@ import { createApiKey } from '../api/src/auth/api-keys.ts';
 import type { RunningServer } from '../api/src/server.ts';
 import type { FolderStore } from '../api/src/storage/index.ts';
 import { concatBytes, pickle, torchZipBytes } from '../gpu-runner/src/io/fuzz-helpers.ts';
+import { serializeModel } from '../gpu-runner/src/io/model-file.ts';
+import { OFFICIAL_RESNET_NAMING } from '../gpu-runner/src/io/naming.ts';
+import { randomCnn } from '../gpu-runner/test/support/reference-cnn.ts';
 import { type Fixtures, writeFixtures } from './support/fixtures.ts';
 import { startEmbedded } from './support/embedded.ts';
 import { Rest, expectApiError } from './support/rest.ts';
@@ -31,7 +34,10 @@ beforeAll(async () => {
   fixtures = writeFixtures(dir);
   copyFileSync(fixtures.a, join(dir, 'a.safetensors'));
   copyFileSync(fixtures.b, join(dir, 'b.safetensors'));
-  execFileSync('/usr/bin/python3', [SCRIPT, dir, 'a', 'b'], { stdio: 'pipe' });
+  // A ResNet with BatchNorm: its int64 num_batches_tracked buffers are in the checkpoint as torch writes them.
+  const resnet = randomCnn({ family: 'resnet', input: [32, 32, 3], blocks: [1, 1, 1, 1], widths: [4, 4, 8, 8], classes: 3, bias: false, batchnorm: true }, 1);
+  writeFileSync(join(dir, 'r.safetensors'), serializeModel(resnet, OFFICIAL_RESNET_NAMING));
+  execFileSync('/usr/bin/python3', [SCRIPT, dir, 'a', 'b', 'r'], { stdio: 'pipe' });
   server = await startEmbedded(join(dir, 'store'));
   api = new Rest(server.url, (await createApiKey(server.store, 'acme')).token);
 }, 120_000);
@@ -68,6 +74,12 @@ describe('PyTorch checkpoint uploads', () => {
     const fromTorch = await fuse([aZip, bLegacy], cal);
     expect(Buffer.from(fromTorch).equals(Buffer.from(fromSafetensors))).toBe(true);
     expect(Buffer.from(await fuse([aZip, bParallel], cal)).equals(Buffer.from(fromSafetensors))).toBe(true);
+
+    // A BatchNorm ResNet in the legacy format: the int64 num_batches_tracked buffers are skipped as the runner skips them.
+    const [r, rLegacy] = await Promise.all([api.upload(join(dir, 'r.safetensors'), 'model'), api.upload(join(dir, 'r.legacy.pt'), 'model')]);
+    expect(rLegacy.model!.arch).toEqual(r.model!.arch);
+    expect(rLegacy.model!.parameters).toBe(r.model!.parameters);
+    expect(rLegacy.model!.dtypes).toEqual(['F32', 'I64']);
 
     const version = await api.fetch('/v1/lineages/from-torch/versions', { method: 'POST', json: { file: aZip.id } });
     expect(version.ok).toBe(true);
