@@ -59,6 +59,16 @@ export {
   userParamName,
 } from './naming.ts';
 export { type ModelFile, type ReadModelOptions, parseModelFile, readModelFile, serializeModel, writeModelFile } from './model-file.ts';
+export {
+  type CheckpointContents,
+  type CheckpointHeader,
+  type PytorchFormat,
+  parsePytorchCheckpoint,
+  readPytorchHeader,
+  runRangesAsync,
+  runRangesSync,
+  sniffPytorchFormat,
+} from './pytorch/checkpoint.ts';
 export { type Dataset, type ReadLimits, DEFAULT_MAX_ELEMENTS, checkDataset } from './dataset.ts';
 export {
   type DatasetTransforms,
