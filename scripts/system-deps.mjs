@@ -13,7 +13,8 @@ const PACKAGES = {
   'redis-server': '/usr/bin/redis-server',
   // The HTML report test opens the report in headless Chromium (gpu-runner/test/report-html.e2e.test.ts).
   chromium: '/usr/bin/chromium',
-  // The export tests load the .pt files clafusion writes with real PyTorch under /usr/bin/python3 (gpu-runner/test/pytorch-export.e2e.test.ts).
+  // Real PyTorch under /usr/bin/python3: the checkpoint tests write .pt files with torch.save
+  // (gpu-runner/test/pytorch-checkpoints.e2e.test.ts), the export tests load ours (pytorch-export.e2e.test.ts).
   'python3-torch': '/usr/lib/python3/dist-packages/torch/__init__.py',
 };
 

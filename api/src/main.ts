@@ -12,6 +12,7 @@ import { createQueue, createStore, createTickQueue } from './adapters.ts';
 import { authenticate, createApiKey } from './auth/api-keys.ts';
 import { configFromEnv } from './config.ts';
 import type { ObjectStore } from '@clafusion/contract/ports';
+import { isAddressInUse, portInUse, portInUseMessage } from './port-check.ts';
 import { type RunnerFactory, startServer } from './server.ts';
 
 async function developmentKey(store: ObjectStore, dataDir: string): Promise<string> {
@@ -29,12 +30,22 @@ async function developmentKey(store: ObjectStore, dataDir: string): Promise<stri
 /** Starts the API process; `runner` runs jobs in it when RUNNERS is above zero. */
 export async function runApiProcess(runner?: RunnerFactory): Promise<void> {
   const config = configFromEnv();
+  // A busy port is said in one line, before the store, queue and runners start (PORT 0 is never busy).
+  if (config.port !== 0 && (await portInUse(config.host, config.port))) {
+    console.error(portInUseMessage(config.host, config.port));
+    process.exit(1);
+  }
   const store = await createStore(config);
   const queue = await createQueue(config);
   const ticks = await createTickQueue(config);
   // Reconcile on start with either queue: the embedded one forgot everything, and
   // a Redis may have come back empty while no API ran (see jobs/recover.ts).
-  const server = await startServer({ ...config, store, queue, ticks, requeueOnStart: true, runner });
+  const server = await startServer({ ...config, store, queue, ticks, requeueOnStart: true, runner }).catch((err: unknown) => {
+    // Taken between the check above and the listen.
+    if (!isAddressInUse(err)) throw err;
+    console.error(portInUseMessage(config.host, config.port));
+    process.exit(1);
+  });
   console.log(`clafusion API listening on ${server.url}`);
   console.log(`  store: ${config.s3 ? `s3://${config.s3.bucket}` : config.dataDir}  queue: ${config.redis ? 'redis' : 'in-process'}  in-process runners: ${config.inProcessRunners}`);
   if (!config.s3) console.log(`  development API key (tenant "dev"): ${await developmentKey(store, config.dataDir)}`);

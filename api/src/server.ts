@@ -89,8 +89,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   reconciler.start();
   const app = createApp(services, { rateLimit: options.rateLimit });
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s));
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject); // e.g. EADDRINUSE: main.ts says which port and how to choose another
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${options.host}:${port}`;

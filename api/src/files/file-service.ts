@@ -15,6 +15,7 @@ import { type ObjectStore, ObjectStoreError } from '@clafusion/contract/ports';
 import { layout } from '@clafusion/contract/store-layout';
 import { KeyedLock } from '../storage/keyed-lock.ts';
 import { readStoredHeader } from './read-header.ts';
+import { readStoredModelHeader } from './read-model-header.ts';
 import { summarizeDataset, summarizeModel } from './validate-upload.ts';
 
 export type { StoredFile };
@@ -174,11 +175,10 @@ export class FileService {
     }
     let summary: Pick<FileObject, 'model' | 'dataset'>;
     try {
-      const header = await readStoredHeader(this.store, key, info.size);
       summary =
         file.purpose === 'model'
-          ? { model: summarizeModel(header, file.arch_override ?? undefined), dataset: null }
-          : { model: null, dataset: summarizeDataset(header, file.name) };
+          ? { model: summarizeModel(await readStoredModelHeader(this.store, key, info.size), file.arch_override ?? undefined), dataset: null }
+          : { model: null, dataset: summarizeDataset(await readStoredHeader(this.store, key, info.size), file.name) };
     } catch (err) {
       if (err instanceof FusionError) throw invalidFile(err, file.name);
       throw err;

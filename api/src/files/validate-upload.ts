@@ -9,15 +9,18 @@ import { type Arch, paramSpecs } from '@clafusion/model-format/arch';
 import { FusionError } from '@clafusion/model-format/errors';
 import { numel, type Tensor32 } from '@clafusion/model-format/tensor';
 import { FLOAT_DTYPES, INTEGER_DTYPES, READABLE_DTYPES, isReadableDtype } from '@clafusion/model-format/dtypes';
-import { toCanonical } from '@clafusion/model-format/naming';
+import { isIgnoredTensor, toCanonical } from '@clafusion/model-format/naming';
 import type { SafetensorsHeader } from '@clafusion/model-format/safetensors';
 import type { ArchJson, FileObject } from '@clafusion/contract';
+import type { ModelHeader } from './read-model-header.ts';
 
 const NO_VALUES = new Float32Array(0);
 
-export function summarizeModel(header: SafetensorsHeader, arch: ArchJson | undefined): NonNullable<FileObject['model']> {
+export function summarizeModel(header: ModelHeader, arch: ArchJson | undefined): NonNullable<FileObject['model']> {
   const stateDict = new Map<string, Tensor32>();
   for (const t of header.tensors) {
+    // BatchNorm's int64 num_batches_tracked: parseModelFile skips it before converting.
+    if (isIgnoredTensor(t.name)) continue;
     // parseModelFile converts every tensor with toFloat32, which refuses integer dtypes in these words.
     if (!FLOAT_DTYPES.includes(t.dtype)) {
       throw new FusionError('UNSUPPORTED', `tensor ${t.name} has dtype ${t.dtype}, but a float tensor (F32, F16, BF16 or F64) is needed`, {

@@ -33,7 +33,7 @@ export const filesRouter = router({
         path: '/files/{id}/complete',
         tags: ['files'],
         summary: 'Validate the uploaded bytes and mark the file ready',
-        description: 'Reads only the safetensors header: names, dtypes, shapes and architecture (models) or x/y (datasets). Records size, sha256 and architecture.',
+        description: 'Reads only the safetensors header (for a model, or a PyTorch checkpoint\'s directory and pickle): names, dtypes, shapes and architecture (models) or x/y (datasets). Records size, sha256 and architecture.',
       },
     })
     .input(ById)

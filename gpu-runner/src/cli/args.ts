@@ -4,6 +4,8 @@
  * clear line. No dependency, because the CLI contract must stay exactly as
  * documented.
  */
+import { closest } from './suggest.ts';
+
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -42,7 +44,10 @@ export function parseArgs(argv: readonly string[], specs: FlagSpecs): ParsedArgs
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     const spec = specs[name];
-    if (!spec) throw new UsageError(`unknown option --${name}`);
+    if (!spec) {
+      const near = closest(name, Object.keys(specs));
+      throw new UsageError(`unknown option --${name}${near ? ` (did you mean --${near}?)` : ''}`);
+    }
     if (spec.kind === 'switch') {
       if (eq !== -1) throw new UsageError(`--${name} takes no value`);
       switches.add(name);

@@ -7,6 +7,7 @@ import { flagOf } from '@clafusion/contract/options';
 import { isFusionError } from '@clafusion/model-format/errors';
 import { inOptionTerms } from '../engine/fusion/options.ts';
 import { UsageError } from './args.ts';
+import { closest } from './suggest.ts';
 import type { CommandIo } from './io.ts';
 import { fuseCommand } from './commands/fuse.ts';
 import { trainCommand } from './commands/train.ts';
@@ -37,11 +38,13 @@ commands:
   distill   distil one or more teachers into a student (from a file, random, or fused with the teacher)
   demo      train two MLPs of different depth on MNIST digits, fuse them, print the report
 
-Run "clafusion <command> --help" for a command's options.
+Run "clafusion help <command>" (or "clafusion <command> --help") for a command's options.
 `;
 
 export async function main(argv: readonly string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [command, ...rest] = argv;
+  // `clafusion help fuse` is `clafusion fuse --help`.
+  if (command === 'help' && rest.length > 0) return main([rest[0], '--help'], io);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io.stdout.write(HELP);
     return command === undefined ? 2 : 0;
@@ -50,9 +53,10 @@ export async function main(argv: readonly string[], io: CommandIo = { stdout: pr
     io.stdout.write(`${ENGINE_VERSION}\n`);
     return 0;
   }
-  const run = COMMANDS[command];
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!run) {
-    io.stderr.write(`clafusion: unknown command "${command}" (try: ${Object.keys(COMMANDS).join(', ')})\n`);
+    const near = closest(command, Object.keys(COMMANDS));
+    io.stderr.write(`clafusion: unknown command "${command}" (${near ? `did you mean ${near}?` : `try: ${Object.keys(COMMANDS).join(', ')}`})\n`);
     return 2;
   }
   try {

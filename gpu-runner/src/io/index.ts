@@ -59,6 +59,16 @@ export {
   userParamName,
 } from '@clafusion/model-format/naming';
 export { type ModelFile, type ReadModelOptions, parseModelFile, readModelFile, serializeModel, writeModelFile } from './model-file.ts';
+export {
+  type CheckpointContents,
+  type CheckpointHeader,
+  type PytorchFormat,
+  parsePytorchCheckpoint,
+  readPytorchHeader,
+  runRangesAsync,
+  runRangesSync,
+  sniffPytorchFormat,
+} from '@clafusion/model-format/pytorch/checkpoint';
 export { type Dataset, type ReadLimits, DEFAULT_MAX_ELEMENTS, checkDataset } from './dataset.ts';
 export {
   type DatasetTransforms,

@@ -1,5 +1,7 @@
 /**
- * Model files: safetensors state dicts in, canonical models out, and back.
+ * Model files: safetensors state dicts or PyTorch checkpoints (torch.save,
+ * zip or legacy format; see pytorch/checkpoint.ts) in, canonical models out,
+ * and back. The format is told from the bytes, not the file name.
  *
  * Weights may be stored as F32, F16, BF16 or F64 and are converted to float32
  * (the engine's only weight type); integer weight tensors are refused. The
@@ -16,8 +18,9 @@ import { atomicWriteFile } from '@clafusion/model-format/atomic-write';
 import { toFloat32 } from '@clafusion/model-format/dtypes';
 import { type ArchSource, type NamingConvention, isIgnoredTensor, stateDictToWrite, toCanonical } from '@clafusion/model-format/naming';
 import { type SafetensorsReadOptions, parseSafetensors, serializeSafetensors } from '@clafusion/model-format/safetensors';
+import { type CheckpointReadOptions, parsePytorchCheckpoint, sniffPytorchFormat } from '@clafusion/model-format/pytorch/checkpoint';
 
-export interface ReadModelOptions extends SafetensorsReadOptions {
+export interface ReadModelOptions extends SafetensorsReadOptions, CheckpointReadOptions {
   /** Explicit architecture; wins over `__metadata__.arch` and inference. */
   arch?: Arch;
 }
@@ -36,7 +39,7 @@ export interface ModelFile {
 /** Parses model-file bytes (already in memory); see readModelFile. */
 export function parseModelFile(bytes: Uint8Array, options: ReadModelOptions = {}): ModelFile {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const { metadata, tensors } = parseSafetensors(bytes, options);
+  const { metadata, tensors } = sniffPytorchFormat(bytes.subarray(0, 16)) ? parsePytorchCheckpoint(bytes, options) : parseSafetensors(bytes, options);
   const stateDict = new Map<string, Tensor32>();
   for (const [name, raw] of tensors) {
     // BatchNorm's int64 num_batches_tracked carries nothing the engine uses.

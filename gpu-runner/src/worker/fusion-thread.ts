@@ -13,6 +13,7 @@ import { FusionError, isFusionError } from '@clafusion/model-format/errors';
 import type { LabeledData } from '../engine/nn/data.ts';
 import { parseDatasetSafetensors } from '../io/datasets.ts';
 import { parseModelFile } from '../io/model-file.ts';
+import { labelModelError, modelLabel } from '../io/model-label.ts';
 import { FUSION_FILE_METADATA, fusedFile } from '../pipeline/fused-file.ts';
 import { fusedExports } from './fused-exports.ts';
 import { runFusion } from '../pipeline/run-fusion.ts';
@@ -35,7 +36,13 @@ function backendOnce(): ReturnType<typeof initBackend> {
 }
 
 async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
-  const files = input.models.map((m) => parseModelFile(m.bytes, m.arch ? { arch: m.arch } : {}));
+  const files = input.models.map((m, i) => {
+    try {
+      return parseModelFile(m.bytes, m.arch ? { arch: m.arch } : {});
+    } catch (err) {
+      throw labelModelError(err, modelLabel(i, m.label));
+    }
+  });
   const options = fusionOptionsFromSpec(input.spec, files[0].model.arch.family, files.length);
   const calibration = parseDatasetSafetensors(input.calibration.bytes, input.calibration.label);
   const evaluation = input.evaluation ? parseDatasetSafetensors(input.evaluation.bytes, input.evaluation.label) : undefined;

@@ -10,7 +10,9 @@ import { performance } from 'node:perf_hooks';
 import { type Model, parseArch } from '@clafusion/model-format/arch';
 import { defaultFusionOptions } from '../../engine/fusion/options.ts';
 import { initModel } from '../../engine/nn/init.ts';
-import { type ModelFile, readModelFile } from '../../io/model-file.ts';
+import type { ModelFile } from '../../io/model-file.ts';
+import { readModelInput, readModelInputs } from '../model-inputs.ts';
+import { checkDestinations } from '../destinations.ts';
 import { type NamingConvention, officialNaming } from '@clafusion/model-format/naming';
 import { distillModel } from '../../pipeline/finetune.ts';
 import { runFusion } from '../../pipeline/run-fusion.ts';
@@ -95,7 +97,7 @@ async function loadStudent(args: Args, init: StudentInit, teacher: ModelFile, te
     return { model: initModel(arch, seed), convention: officialNaming(arch.family), ref: { label: 'random', sha256: null, arch, init } };
   }
   const path = args.required('student');
-  const file = await readModelFile(path);
+  const file = await readModelInput(path, 'student');
   if (init === 'file') return { model: file.model, convention: file.convention, ref: { label: basename(path), sha256: file.sha256, arch: file.model.arch, init } };
   // The paper's students made by fusion: M_F (teacher ⊕ B) and B′, with the family's default fusion options.
   const calibration = await loadDataArg(args.required('calibration'), args, { what: 'calibration' });
@@ -141,8 +143,9 @@ export async function distillCommand(argv: readonly string[], io: CommandIo): Pr
   const seed = args.integer('seed', 0);
   const spec = { ...trainingSpecFromArgs(args, dataSpec), alpha, temperature };
   const quiet = args.switch('quiet');
+  await checkDestinations(args);
 
-  const teachers = await Promise.all(teacherPaths.map((p) => readModelFile(p)));
+  const teachers = await readModelInputs(teacherPaths, 'teacher');
   const data = await loadDataArg(dataSpec, args, { what: 'data', labels: true, limit: args.optionalInteger('limit', 1) ?? undefined });
   const evaluation = evalSpec ? await loadDataArg(evalSpec, args, { what: 'eval', labels: true }) : undefined;
   const backend = await initBackend();

@@ -1,6 +1,6 @@
 /** `clafusion eval`: accuracy of one or more models on labelled data. */
 import { basename } from 'node:path';
-import { readModelFile } from '../../io/model-file.ts';
+import { readModelInputs } from '../model-inputs.ts';
 import { accuracy, predictionEnsemble } from '../../engine/nn/evaluate.ts';
 import { initBackend } from '../../runtime/backend.ts';
 import { Args, type FlagSpecs, UsageError, helpText, parseArgs } from '../args.ts';
@@ -28,7 +28,7 @@ export async function evalCommand(argv: readonly string[], io: CommandIo): Promi
   }
   const paths = args.all('model');
   if (paths.length === 0) throw new UsageError('--model is required');
-  const files = await Promise.all(paths.map((p) => readModelFile(p)));
+  const files = await readModelInputs(paths);
   const data = await loadDataArg(args.required('data'), args, {
     what: 'data',
     labels: true,

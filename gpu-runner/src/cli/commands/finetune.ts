@@ -1,7 +1,8 @@
 /** `clafusion finetune`: finetune a model file (typically a fused model) as §10.1 does. */
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { readModelFile } from '../../io/model-file.ts';
+import { readModelInput } from '../model-inputs.ts';
+import { checkDestinations } from '../destinations.ts';
 import { finetuneModel } from '../../pipeline/finetune.ts';
 import { initBackend } from '../../runtime/backend.ts';
 import { Args, type FlagSpecs, helpText, parseArgs } from '../args.ts';
@@ -43,8 +44,9 @@ export async function finetuneCommand(argv: readonly string[], io: CommandIo): P
   const evalSpec = args.string('eval');
   const spec = trainingSpecFromArgs(args, dataSpec);
   const quiet = args.switch('quiet');
+  await checkDestinations(args);
 
-  const file = await readModelFile(modelPath);
+  const file = await readModelInput(modelPath);
   const data = await loadDataArg(dataSpec, args, { what: 'data', labels: true, limit: args.optionalInteger('limit', 1) ?? undefined });
   const evaluation = evalSpec ? await loadDataArg(evalSpec, args, { what: 'eval', labels: true }) : undefined;
   const backend = await initBackend();

@@ -2,7 +2,8 @@
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFile } from 'node:fs/promises';
-import { readModelFile } from '../../io/model-file.ts';
+import { readModelInputs } from '../model-inputs.ts';
+import { checkDestinations } from '../destinations.ts';
 import { atomicWriteFile } from '@clafusion/model-format/atomic-write';
 import { runFusion } from '../../pipeline/run-fusion.ts';
 import { runWeightSweep } from '../../pipeline/sweep.ts';
@@ -21,7 +22,7 @@ import { formatSummary } from '../summary.ts';
 import { MODEL_OUTPUT_FLAGS, modelFormatFor, modelOutputFromArgs, serializeModelAs, writeModelOutputs } from '../model-output.ts';
 
 const FLAGS: FlagSpecs = {
-  model: { kind: 'value', repeat: true, placeholder: 'FILE', description: 'input model (.safetensors); give 2 or more' },
+  model: { kind: 'value', repeat: true, placeholder: 'FILE', description: 'input model (.safetensors, or a PyTorch .pt/.pth checkpoint); give 2 or more' },
   calibration: { kind: 'value', placeholder: 'DATA', description: 'calibration inputs: a .safetensors with x (used as given), or any --data form' },
   eval: { kind: 'value', placeholder: 'DATA', description: 'labelled evaluation data (x and y) to report accuracies' },
   out: { kind: 'value', placeholder: 'FILE', description: 'where to write the fused model (.safetensors, or .pt/.pth for a PyTorch state dict)' },
@@ -63,10 +64,11 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   const sweepWeights = sweepWeightsFromArgs(args);
   if (sweepWeights && modelPaths.length !== 2) throw new UsageError(`--sweep fuses exactly two models, got ${modelPaths.length}`);
   if (sweepWeights && !evalSpec) throw new UsageError('--sweep needs --eval to measure accuracy at each weight');
+  await checkDestinations(args);
 
   const finetune = await finetuneRequestFromArgs(args);
   const distill = await distillRequestFromArgs(args);
-  const files = await Promise.all(modelPaths.map((p) => readModelFile(p)));
+  const files = await readModelInputs(modelPaths);
   const family = files[0].model.arch.family;
   const options = fusionOptionsFromArgs(args, family, files.length);
   const calibration = await loadDataArg(calibrationSpec, args, { limit: requestedSamples ?? undefined, what: 'calibration' });

@@ -16,6 +16,7 @@ import { describeArch } from '../summary.ts';
 import { augmentFillFor, presetFromArgs } from '../training-flags.ts';
 import { PRESETS, type TrainingPreset } from '../../engine/nn/presets.ts';
 import { cifarAugment } from '../../engine/nn/augment.ts';
+import { checkDestinations } from '../destinations.ts';
 
 const FLAGS: FlagSpecs = {
   arch: { kind: 'value', placeholder: 'FILE|JSON', description: 'architecture JSON (a file or inline), e.g. {"family":"mlp","input":[784],"hidden":[400,200,100],"classes":10}' },
@@ -38,7 +39,7 @@ const FLAGS: FlagSpecs = {
   seed: { kind: 'value', placeholder: 'N', description: 'seed for initialisation, shuffling and augmentation (default 0)' },
   limit: { kind: 'value', placeholder: 'N', description: 'use only the first N training samples' },
   ...DATA_FLAGS,
-  quiet: { kind: 'switch', description: 'no progress output' },
+  quiet: { kind: 'switch', description: 'print nothing but errors' },
   help: { kind: 'switch', description: 'show this help' },
 };
 
@@ -62,6 +63,7 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
   const presetName = presetFromArgs(args);
   const arch = parseArch(await readArchArg(args.required('arch')));
   const out = args.required('out');
+  await checkDestinations(args);
   const modelOutput = modelOutputFromArgs(args, out);
   const data = await loadDataArg(args.required('data'), args, {
     what: 'data',
@@ -77,7 +79,9 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
   const augment = args.onOff('augment', preset?.augment ?? false);
   const fill = args.numberList('augment-fill') ?? augmentFillFor(args.required('data'), args);
   const backend = await initBackend();
-  const progress = createProgress(io.stderr, !args.switch('quiet'));
+  // --quiet: nothing but errors, neither progress nor epoch lines nor the summary.
+  const quiet = args.switch('quiet');
+  const progress = createProgress(io.stderr, !quiet);
   const t0 = performance.now();
   const result = await train(initModel(arch, seed), { x: data.x, y: data.y! }, {
     lr: args.number('lr', preset?.lr ?? 0.01, { min: 0 }),
@@ -93,7 +97,7 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
     onEpoch: (m) => {
       progress.done();
       const evalPart = m.evalAccuracy === undefined ? '' : `  eval acc ${(m.evalAccuracy * 100).toFixed(2)}%`;
-      io.stderr.write(`epoch ${m.epoch}/${epochs}  loss ${m.loss.toFixed(4)}  train acc ${(m.trainAccuracy * 100).toFixed(2)}%${evalPart}\n`);
+      if (!quiet) io.stderr.write(`epoch ${m.epoch}/${epochs}  loss ${m.loss.toFixed(4)}  train acc ${(m.trainAccuracy * 100).toFixed(2)}%${evalPart}\n`);
     },
   });
   progress.done();
@@ -102,6 +106,7 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
     'clafusion.train': JSON.stringify({ epochs, seed, samples: data.x.shape[0], ...(presetName ? { preset: presetName } : {}), augment }),
   });
   const last = result.history.at(-1);
+  if (quiet) return 0;
   io.stdout.write(
     `Trained ${describeArch(arch)} on ${data.x.shape[0]} samples in ${((performance.now() - t0) / 1000).toFixed(1)}s on ${backend.detail}\n` +
       (last ? `  final loss ${last.loss.toFixed(4)}, train accuracy ${(last.trainAccuracy * 100).toFixed(2)}%` +
