@@ -60,7 +60,7 @@ describe('the repository', () => {
 });
 
 describe('the checks, on synthetic graphs', () => {
-  const pkg = (name: string, dir: string, deps: string[] = []): PackageInfo => ({ name, dir, deps, exports: { '.': './src/index.ts' } });
+  const pkg = (name: string, dir: string, deps: string[] = [], devDeps: string[] = []): PackageInfo => ({ name, dir, deps, devDeps, exports: { '.': './src/index.ts' } });
   const imp = (specifier: string): ModuleImport => ({ specifier, typeOnly: false, dynamic: false });
   const packages = [
     pkg('@clafusion/contract', 'api/contract'),
@@ -106,6 +106,15 @@ describe('the checks, on synthetic graphs', () => {
     const cycles = v.filter((x) => x.rule === 'package-cycle');
     expect(cycles).toHaveLength(1);
     expect(cycles[0].message).toMatch(/@clafusion\/api -> @clafusion\/gpu-runner -> @clafusion\/api/);
+  });
+
+  it('lets only dev-time code (scripts/, tests) take a dev edge, and only when it is a devDependency', () => {
+    const withSdk = [...packages, pkg('@clafusion/sdk', 'sdk', [], ['@clafusion/contract', '@clafusion/api'])];
+    const check = (modules: Record<string, string[]>) => checkGraph(graphOf(modules, withSdk)).map((v) => v.rule);
+    expect(check({ 'sdk/scripts/gen.ts': ['@clafusion/api'] })).toEqual([]);
+    expect(check({ 'sdk/src/index.ts': ['@clafusion/api'] })).toEqual(['edge-not-allowed', 'undeclared-dependency']);
+    const undeclared = [...packages, pkg('@clafusion/sdk', 'sdk')];
+    expect(checkGraph(graphOf({ 'sdk/scripts/gen.ts': ['@clafusion/api'] }, undeclared)).map((v) => v.rule)).toEqual(['undeclared-dependency']);
   });
 
   it('fails an import of a package the importer does not declare', () => {

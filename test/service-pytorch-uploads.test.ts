@@ -24,7 +24,7 @@ import { type Fixtures, writeFixtures } from './support/fixtures.ts';
 import { startEmbedded } from './support/embedded.ts';
 import { Rest, expectApiError } from './support/rest.ts';
 
-const SCRIPT = fileURLToPath(new URL('../gpu-runner/model-format/src/pytorch/write-checkpoints.fixture.py', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../gpu-runner/test/support/write-checkpoints.fixture.py', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-torch-api-'));
 let fixtures: Fixtures;
 let server: RunningServer & { store: FolderStore };

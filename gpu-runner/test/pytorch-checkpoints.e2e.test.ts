@@ -25,7 +25,7 @@ import { randomMlp } from './support/reference-mlp.ts';
 import { runCli } from './support/cli.ts';
 
 const PYTHON = '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('../model-format/src/pytorch/write-checkpoints.fixture.py', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('./support/write-checkpoints.fixture.py', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-torch-'));
 const path = (name: string) => join(dir, name);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

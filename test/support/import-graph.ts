@@ -26,6 +26,8 @@ export interface PackageInfo {
   name: string;
   /** Folder, relative to the repository root, with forward slashes. */
   dir: string;
+  /** The `@clafusion/*` packages its package.json lists as devDependencies (for its scripts and tests). */
+  devDeps: string[];
   /** The `@clafusion/*` packages its package.json lists as dependencies. */
   deps: string[];
   /** Its `exports` map: subpath -> file relative to `dir`. */
@@ -59,6 +61,15 @@ export const ALLOWED_EDGES: Record<string, string[]> = {
   '@clafusion/gpu-runner': ['@clafusion/contract', '@clafusion/model-format'],
   '@clafusion/sdk': ['@clafusion/contract'],
   app: ['@clafusion/api', '@clafusion/gpu-runner', '@clafusion/contract', '@clafusion/model-format'],
+};
+
+/**
+ * Edges allowed only to a package's dev-time code (its scripts/ and tests),
+ * declared as devDependencies: the SDK's type generator reads the server's
+ * router to generate the types the published package carries instead.
+ */
+export const DEV_EDGES: Record<string, string[]> = {
+  '@clafusion/sdk': ['@clafusion/api'],
 };
 
 /** Layers inside gpu-runner's sources: a module under the key may not import one under any listed folder. */
@@ -128,11 +139,16 @@ export function checkGraph(graph: SourceGraph): Violation[] {
         violations.push({ rule: 'layer', message: `${file} (gpu-runner/src/engine/) imports ${imp.specifier}; the engine reads only @clafusion/contract/options` });
       }
       if (!names.has(name) || name === from.name) continue;
+      const devTime = isTestModule(file) || file.startsWith(`${from.dir}/scripts/`);
+      if (devTime && (DEV_EDGES[from.name] ?? []).includes(name)) {
+        if (!from.devDeps.includes(name)) violations.push({ rule: 'undeclared-dependency', message: `${file} imports ${name}, which ${from.dir}/package.json does not list in devDependencies` });
+        continue;
+      }
       edges.get(from.name)!.add(name);
       if (!(ALLOWED_EDGES[from.name] ?? []).includes(name)) {
         violations.push({ rule: 'edge-not-allowed', message: `${file}: ${from.name} may not import ${name} (allowed: ${(ALLOWED_EDGES[from.name] ?? []).join(', ') || 'nothing'})` });
       }
-      if (from.name !== 'app' && !from.deps.includes(name)) {
+      if (from.name !== 'app' && !from.deps.includes(name) && !(devTime && from.devDeps.includes(name))) {
         violations.push({ rule: 'undeclared-dependency', message: `${file} imports ${name}, which ${from.dir}/package.json does not list` });
       }
     }
@@ -180,12 +196,13 @@ export function repositoryPackages(root: string): PackageInfo[] {
     const json = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as {
       name: string;
       dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
       exports?: Record<string, string>;
     };
-    const deps = Object.keys(json.dependencies ?? {}).filter((d) => d.startsWith('@clafusion/'));
-    return { name: json.name, dir, deps, exports: json.exports ?? {} };
+    const ours = (m?: Record<string, string>) => Object.keys(m ?? {}).filter((d) => d.startsWith('@clafusion/'));
+    return { name: json.name, dir, deps: ours(json.dependencies), devDeps: ours(json.devDependencies), exports: json.exports ?? {} };
   });
-  packages.push({ name: 'app', dir: 'app', deps: [], exports: {} });
+  packages.push({ name: 'app', dir: 'app', deps: [], devDeps: [], exports: {} });
   return packages;
 }
 
