@@ -49,11 +49,13 @@ export interface ReplicaUpdate {
 }
 
 export type ReplicaRequest =
+  | { kind: 'init'; init: ReplicaInit }
   | { kind: 'step'; apply: ReplicaUpdate | null; x: Float32Array; targets: Float32Array; rank: number; participants: number; batchSize: number }
   | { kind: 'apply'; apply: ReplicaUpdate }
   | { kind: 'snapshot'; apply: ReplicaUpdate | null };
 
 export type ReplicaReply =
+  | { kind: 'booted' }
   | { kind: 'ready' }
   | { kind: 'applied' }
   | { kind: 'grads'; grads: Float32Array[]; loss: number; logits: Float32Array; stats: { index: number; data: Float32Array }[]; busyMs: number }
@@ -69,6 +71,33 @@ export interface DataParallelOptions {
 
 const BOOT = new URL('./data-parallel-boot.mjs', import.meta.url);
 
+type TrainingReplica = Replica<ReplicaRequest, ReplicaReply>;
+
+/**
+ * Replicas kept warm between training runs of this process. Starting one
+ * (tsx, the engine, tfjs and the wasm binary loaded in a fresh thread) costs
+ * about 2 s of CPU, more than a small finetuning run; a service job that
+ * finetunes several models, or a test file, would pay it per run. Idle
+ * replicas do not keep the process alive. A replica whose run failed is
+ * terminated, not reused.
+ */
+const idle: TrainingReplica[] = [];
+
+async function acquire(count: number): Promise<TrainingReplica[]> {
+  const taken = idle.splice(0, count).filter((r) => !r.broken);
+  while (taken.length < count) taken.push(new Replica<ReplicaRequest, ReplicaReply>(new Worker(BOOT)));
+  for (const r of taken) r.worker.ref();
+  await Promise.all(taken.map(async (r) => unwrap(await r.ready, 'booted')));
+  return taken;
+}
+
+function release(replicas: TrainingReplica[]): void {
+  for (const r of replicas) {
+    r.worker.unref();
+    idle.push(r);
+  }
+}
+
 function unwrap<K extends ReplicaReply['kind']>(reply: ReplicaReply, kind: K): Extract<ReplicaReply, { kind: K }> {
   if (reply.kind === 'failed') {
     throw reply.code !== null ? new FusionError(reply.code as FusionErrorCode, reply.message, reply.details ?? {}) : new Error(`training replica failed: ${reply.message}`);
@@ -81,8 +110,10 @@ export class DataParallelTrainer {
   /** The summed gradients of the last step, applied by the replicas with their next request. */
   private pending: ReplicaUpdate | null = null;
 
+  private closed = false;
+
   private constructor(
-    private readonly replicas: Replica<ReplicaRequest, ReplicaReply>[],
+    private readonly replicas: TrainingReplica[],
     private readonly buffer: SharedArrayBuffer,
   ) {}
 
@@ -104,14 +135,10 @@ export class DataParallelTrainer {
       buffer,
       layout,
     };
-    const replicas = Array.from({ length: options.threads }, () => new Replica<ReplicaRequest, ReplicaReply>(new Worker(BOOT, { workerData: init })));
+    const replicas = await acquire(options.threads);
     const trainer = new DataParallelTrainer(replicas, buffer);
-    try {
-      for (const r of replicas) unwrap(await r.ready, 'ready');
-    } catch (e) {
-      await trainer.close();
-      throw e;
-    }
+    const replies = await trainer.all(replicas.map((r) => r.request({ kind: 'init', init })));
+    replies.forEach((r) => unwrap(r, 'ready'));
     return trainer;
   }
 
@@ -176,9 +203,15 @@ export class DataParallelTrainer {
     tf.tidy(() => vars.forEach((v, i) => v.assign(tf.tensor(params[i], specs[i].shape))));
   }
 
+  /** Returns the replicas to the warm pool, or after a failure ends them. */
   async close(): Promise<void> {
-    await Promise.all(this.replicas.map((r) => r.worker.terminate()));
+    if (this.closed) return;
+    this.closed = true;
+    if (this.failed) await Promise.all(this.replicas.map((r) => r.worker.terminate()));
+    else release(this.replicas);
   }
+
+  private failed = false;
 
   /**
    * Waits for every request. A replica that fails stops the others at once:
@@ -189,7 +222,8 @@ export class DataParallelTrainer {
     const fail = (error: unknown) => {
       if (failure !== undefined) return;
       failure = { error };
-      void this.close();
+      this.failed = true;
+      void Promise.all(this.replicas.map((r) => r.worker.terminate()));
     };
     await Promise.allSettled(
       requests.map((p) =>

@@ -57,6 +57,11 @@ export class Replica<Request = WorkerRequest, Response = Reply> {
     this.ready = this.next();
   }
 
+  /** The worker failed or exited: it takes no more requests. */
+  get broken(): boolean {
+    return this.failure !== null;
+  }
+
   private next(): Promise<Response> {
     return new Promise((resolve, reject) => {
       if (this.failure !== null) reject(this.failure);
