@@ -17,6 +17,7 @@ import { parseModelFile, serializeModel } from '../io/model-file.ts';
 import { runFusion } from '../pipeline/run-fusion.ts';
 import { ENGINE_VERSION } from '../pipeline/version.ts';
 import { initBackend } from '../runtime/backend.ts';
+import { runnerTrainingThreads } from '../runtime/threads.ts';
 import { serializeFusionError } from './job-errors.ts';
 import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
 import type { ThreadInput, ThreadMessage, ThreadRequest, ThreadResult } from './thread-protocol.ts';
@@ -39,8 +40,10 @@ async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
   const options = fusionOptionsFromSpec(input.spec, files[0].model.arch.family, files.length);
   const calibration = parseDatasetSafetensors(input.calibration.bytes, input.calibration.label);
   const evaluation = input.evaluation ? parseDatasetSafetensors(input.evaluation.bytes, input.evaluation.label) : undefined;
-  const finetune = input.spec.finetune ? finetuneRequestFromSpec(input.spec, trainingData(input.train, 'finetune')) : undefined;
-  const distill = input.spec.distill ? distillRequestFromSpec(input.spec, trainingData(input.train, 'distill')) : undefined;
+  // Training runs data-parallel on RUNNER_THREADS worker threads (default: the cores shared among the runner's slots).
+  const threads = runnerTrainingThreads();
+  const finetune = input.spec.finetune ? withThreads(finetuneRequestFromSpec(input.spec, trainingData(input.train, 'finetune')), threads) : undefined;
+  const distill = input.spec.distill ? withThreads(distillRequestFromSpec(input.spec, trainingData(input.train, 'distill')), threads) : undefined;
   const { detail } = await backendOnce();
   const outcome = await runFusion(
     {
@@ -64,6 +67,10 @@ async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
   const fused = serializeModel(outcome.fused, files[outcome.namingFrom].convention, { 'clafusion.version': ENGINE_VERSION });
   const report = { ...outcome.report, fused: { ...outcome.report.fused, sha256: createHash('sha256').update(fused).digest('hex') } };
   return { fused, report };
+}
+
+function withThreads<R extends object>(request: R | undefined, threads: number): (R & { threads: number }) | undefined {
+  return request && { ...request, threads };
 }
 
 /** The training dataset; the API checked at job creation that it is labelled, this guards a record written otherwise. */

@@ -121,6 +121,8 @@ export interface TrainResult {
   /** The model after the last epoch (fresh host arrays). */
   model: Model;
   history: EpochMetrics[];
+  /** Threads the batches were trained on (see TrainOptions.threads; 1 without workers). */
+  threads: number;
   /**
    * With an eval set: the first epoch reaching the highest eval accuracy, and
    * the model as it was after that epoch (what `--ckpt-type best` loads).
@@ -256,7 +258,7 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
       options.onEpoch?.(metrics);
     }
     await parallel?.sync(model, vars);
-    const result: TrainResult = { model: { arch, params: downloadParams(arch, vars) }, history };
+    const result: TrainResult = { model: { arch, params: downloadParams(arch, vars) }, history, threads: parallel?.threads ?? 1 };
     if (best !== undefined) result.best = best;
     if (initialEvalAccuracy !== undefined) result.initialEvalAccuracy = initialEvalAccuracy;
     const reported = reportedCheckpoint(model, best, teachers !== undefined ? initialEvalAccuracy : undefined);
