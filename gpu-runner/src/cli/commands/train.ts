@@ -62,6 +62,7 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
     return 0;
   }
   const presetName = presetFromArgs(args);
+  const threads = threadsFromArgs(args);
   const arch = parseArch(await readArchArg(args.required('arch')));
   const out = args.required('out');
   const data = await loadDataArg(args.required('data'), args, {
@@ -75,7 +76,6 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
   const preset: TrainingPreset | undefined = presetName === undefined ? undefined : PRESETS[presetName as keyof typeof PRESETS];
   const epochs = args.integer('epochs', preset?.epochs ?? 10, 0);
   const seed = args.integer('seed', 0);
-  const threads = threadsFromArgs(args);
   const augment = args.onOff('augment', preset?.augment ?? false);
   const fill = args.numberList('augment-fill') ?? augmentFillFor(args.required('data'), args);
   const backend = await initBackend();
