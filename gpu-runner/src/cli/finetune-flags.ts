@@ -8,6 +8,7 @@ import type { FinetuneRequest, FusionTrainingEvent } from '../pipeline/finetune-
 import { type Args, type FlagSpecs, UsageError } from './args.ts';
 import { loadDataArg } from './data-arg.ts';
 import type { ProgressSink } from './progress.ts';
+import { THREADS_FLAG, threadsFromArgs } from './threads-flag.ts';
 import { trainingFlags, trainingPrinter, trainingSpecFromArgs } from './training-flags.ts';
 
 const HYPERPARAMETERS = trainingFlags('finetune-preset', 'finetune');
@@ -22,6 +23,8 @@ export const FINETUNE_FLAGS: FlagSpecs = {
   },
   'unfinetuned-out': { kind: 'value', placeholder: 'FILE', description: 'with --finetune or --distill: also write the fused model as fusion left it' },
   ...HYPERPARAMETERS,
+  // Not a finetuning-only flag (so not refused without --finetune): fuse may use threads for more than training.
+  ...THREADS_FLAG,
 };
 
 /** The finetuning part of the request, or undefined without --finetune; usage errors come before any data is read. */
@@ -43,7 +46,7 @@ export async function finetuneRequestFromArgs(args: Args): Promise<FinetuneReque
   const spec = trainingSpecFromArgs(args, trainSpec, 'finetune-preset', 'finetune');
   const models = args.choice('finetune-models', ['fused', 'all'] as const, 'fused');
   const data = await loadDataArg(trainSpec, args, { what: 'train', labels: true });
-  return { ...spec, models, data: { x: data.x, y: data.y! } };
+  return { ...spec, models, data: { x: data.x, y: data.y! }, threads: threadsFromArgs(args) };
 }
 
 /** Progress per batch and one line per epoch, naming the training (finetune or distill) and the model. */

@@ -98,7 +98,7 @@ function step(msg: Extract<ReplicaRequest, { kind: 'step' }>): ReplicaReply {
   });
   try {
     // Host copies after tidy: tidy would walk typed arrays returned from it element by element.
-    const read = out.map((t) => Float32Array.from(t.dataSync() as Float32Array));
+    const read = out.map((t) => new Float32Array(t.dataSync() as Float32Array));
     const g = trainable.length;
     return {
       kind: 'grads',
@@ -127,7 +127,7 @@ port.on('message', (msg: ReplicaRequest) => {
     }
     if (msg.apply !== null) apply(msg.apply);
     if (msg.kind === 'apply') post({ kind: 'applied' });
-    else post({ kind: 'snapshot', params: run!.vars.map((v) => Float32Array.from(v.dataSync() as Float32Array)) });
+    else post({ kind: 'snapshot', params: run!.vars.map((v) => new Float32Array(v.dataSync() as Float32Array)) });
   } catch (err) {
     fail(err);
   }

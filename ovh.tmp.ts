@@ -1,0 +1,18 @@
+import { initBackend } from './gpu-runner/src/runtime/backend.ts';
+import { initModel } from './gpu-runner/src/engine/nn/init.ts';
+import { train } from './gpu-runner/src/engine/nn/train.ts';
+import { CLI_NETS } from './gpu-runner/bench/cli-train.ts';
+import { cpus } from 'node:os';
+await initBackend({ env: { CLAFUSION_BACKEND: 'wasm' } });
+const arch = CLI_NETS['vgg13-doub-8'].arch;
+const n = 64 * 8;
+const data = Float32Array.from({ length: n * 3072 }, (_, i) => Math.sin(i * 0.37));
+const d = { x: { shape: [n, 3, 32, 32], data }, y: Int32Array.from({ length: n }, (_, i) => i % 10) };
+import { readFileSync } from 'node:fs';
+const cpu = () => { const f = readFileSync('/proc/self/stat', 'utf8'); const x = f.slice(f.lastIndexOf(')') + 2).split(' '); return (Number(x[11]) + Number(x[12])) * 10; };
+for (const threads of [1, 2, 1, 2]) {
+  await train(initModel(arch, 0), { x: { shape: [128, 3, 32, 32], data: data.slice(0, 128 * 3072) }, y: d.y.slice(0, 128) }, { lr: 0.01, epochs: 1, seed: 0, threads }); // warm
+  const c0 = cpu(); const t0 = performance.now();
+  await train(initModel(arch, 0), d, { lr: 0.01, epochs: 1, seed: 0, threads });
+  console.log('threads', threads, 'cpu ms/step', (cpu() - c0) / 8, 'wall ms/step', (performance.now() - t0) / 8);
+}
