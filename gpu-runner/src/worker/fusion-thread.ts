@@ -18,6 +18,7 @@ import { runFusion } from '../pipeline/run-fusion.ts';
 import { ENGINE_VERSION } from '../pipeline/version.ts';
 import { initBackend } from '../runtime/backend.ts';
 import { runnerTrainingThreads } from '../runtime/threads.ts';
+import { prewarmTrainingReplicas } from '../engine/nn/data-parallel-train.ts';
 import { serializeFusionError } from './job-errors.ts';
 import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
 import type { ThreadInput, ThreadMessage, ThreadRequest, ThreadResult } from './thread-protocol.ts';
@@ -45,6 +46,8 @@ async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
   const finetune = input.spec.finetune ? withThreads(finetuneRequestFromSpec(input.spec, trainingData(input.train, 'finetune')), threads) : undefined;
   const distill = input.spec.distill ? withThreads(distillRequestFromSpec(input.spec, trainingData(input.train, 'distill')), threads) : undefined;
   const { detail } = await backendOnce();
+  // The training replicas start while the fusion runs.
+  if ((finetune || distill) && threads > 1) prewarmTrainingReplicas(threads);
   const outcome = await runFusion(
     {
       models: files.map((f, i) => ({ model: f.model, label: input.models[i].label, sha256: f.sha256 })),

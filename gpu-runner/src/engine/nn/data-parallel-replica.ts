@@ -11,7 +11,7 @@
  * batch statistics (replica-exchange.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { Arch } from '../arch.ts';
 import { initBackend } from '../../runtime/backend.ts';
 import { isFusionError } from '../errors.ts';
@@ -142,5 +142,15 @@ function fail(err: unknown): void {
   });
 }
 
+// Load the backend the coordinator uses now before the first run asks for it.
+const preferred = (workerData as { backend?: ReplicaInit['backend'] } | undefined)?.backend;
+if (preferred !== undefined) {
+  try {
+    await initBackend({ env: { CLAFUSION_BACKEND: preferred } });
+    backend = preferred;
+  } catch {
+    // Left to the first run's init, which reports the failure.
+  }
+}
 // The thread's first message: it is up and takes `init`.
 post({ kind: 'booted' });

@@ -83,9 +83,29 @@ type TrainingReplica = Replica<ReplicaRequest, ReplicaReply>;
  */
 const idle: TrainingReplica[] = [];
 
+function spawnReplica(): TrainingReplica {
+  // The backend in use now is loaded while the replica waits for its first run.
+  const backend = tf.getBackend();
+  const workerData = (DATA_PARALLEL_BACKENDS as readonly string[]).includes(backend) ? { backend } : {};
+  return new Replica<ReplicaRequest, ReplicaReply>(new Worker(BOOT, { workerData }));
+}
+
+/**
+ * Starts replicas in the background until `count` are idle, so that a
+ * training run that follows (e.g. a job's finetuning after its fusion) does
+ * not wait for their start-up.
+ */
+export function prewarmTrainingReplicas(count: number): void {
+  for (let i = idle.length; i < count; i++) {
+    const r = spawnReplica();
+    r.worker.unref();
+    idle.push(r);
+  }
+}
+
 async function acquire(count: number): Promise<TrainingReplica[]> {
   const taken = idle.splice(0, count).filter((r) => !r.broken);
-  while (taken.length < count) taken.push(new Replica<ReplicaRequest, ReplicaReply>(new Worker(BOOT)));
+  while (taken.length < count) taken.push(spawnReplica());
   for (const r of taken) r.worker.ref();
   await Promise.all(taken.map(async (r) => unwrap(await r.ready, 'booted')));
   return taken;
