@@ -28,7 +28,7 @@
  * PATH does not see); without torch the peer column says why it is missing.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -392,5 +392,18 @@ const json = {
   rows: table,
   ...(profile ? { profileCpuMsPerStep: profiles } : {}),
 };
-writeFileSync(`${outDir}train-bench.json`, `${JSON.stringify(json, null, 2)}\n`);
+// A --cli-only run keeps the trainer rows of the last full run (with their date) rather than dropping them.
+const earlier = cliOnly ? earlierTrainerRows(`${outDir}train-bench.json`) : undefined;
+writeFileSync(`${outDir}train-bench.json`, `${JSON.stringify(earlier === undefined ? json : { ...json, earlierTrainerRows: earlier }, null, 2)}\n`);
+
+function earlierTrainerRows(path: string): { date: string; rows: unknown[] } | undefined {
+  try {
+    const old = JSON.parse(readFileSync(path, 'utf8')) as { date: string; rows: Array<{ net: string }>; earlierTrainerRows?: { date: string; rows: unknown[] } };
+    if (old.earlierTrainerRows !== undefined) return old.earlierTrainerRows;
+    const rows = old.rows.filter((r) => !r.net.endsWith('[clafusion train]'));
+    return rows.length > 0 ? { date: old.date, rows } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 console.log(`\nwrote ${outDir}train-bench.json`);
