@@ -107,7 +107,13 @@ async function acquire(count: number): Promise<TrainingReplica[]> {
   const taken = idle.splice(0, count).filter((r) => !r.broken);
   while (taken.length < count) taken.push(spawnReplica());
   for (const r of taken) r.worker.ref();
-  await Promise.all(taken.map(async (r) => unwrap(await r.ready, 'booted')));
+  try {
+    await Promise.all(taken.map(async (r) => unwrap(await r.ready, 'booted')));
+  } catch (e) {
+    // A replica that cannot start: none of this set is kept (they would hold the process open).
+    await Promise.all(taken.map((r) => r.worker.terminate()));
+    throw e;
+  }
   return taken;
 }
 
