@@ -8,7 +8,6 @@
 import { DISTILL_TEACHERS, type DistillRequest } from '../pipeline/distill-fusion.ts';
 import { type Args, type FlagSpecs, UsageError } from './args.ts';
 import { loadDataArg } from './data-arg.ts';
-import { threadsFromArgs } from './threads-flag.ts';
 import { trainingSpecFromArgs } from './training-flags.ts';
 
 export const DISTILL_FLAGS: FlagSpecs = {
@@ -47,5 +46,5 @@ export async function distillRequestFromArgs(args: Args): Promise<DistillRequest
   const spec = trainingSpecFromArgs(args, trainSpec, 'distill-preset', 'distill');
   const teachers = args.choice('distill-teachers', DISTILL_TEACHERS, 'inputs');
   const data = await loadDataArg(trainSpec, args, { what: 'train', labels: true });
-  return { ...spec, alpha, temperature, teachers, data: { x: data.x, y: data.y! }, threads: threadsFromArgs(args) };
+  return { ...spec, alpha, temperature, teachers, data: { x: data.x, y: data.y! } };
 }

@@ -8,7 +8,7 @@ import type { FinetuneRequest, FusionTrainingEvent } from '../pipeline/finetune-
 import { type Args, type FlagSpecs, UsageError } from './args.ts';
 import { loadDataArg } from './data-arg.ts';
 import type { ProgressSink } from './progress.ts';
-import { THREADS_FLAG, threadsFromArgs } from './threads-flag.ts';
+import { THREADS_FLAG } from './threads-flag.ts';
 import { trainingFlags, trainingPrinter, trainingSpecFromArgs } from './training-flags.ts';
 
 const HYPERPARAMETERS = trainingFlags('finetune-preset', 'finetune');
@@ -23,7 +23,8 @@ export const FINETUNE_FLAGS: FlagSpecs = {
   },
   'unfinetuned-out': { kind: 'value', placeholder: 'FILE', description: 'with --finetune or --distill: also write the fused model as fusion left it' },
   ...HYPERPARAMETERS,
-  // Not a finetuning-only flag (so not refused without --finetune): fuse may use threads for more than training.
+  // Not a finetuning-only flag (so not refused without --finetune): fuse may use threads for more than
+  // training. fuse.ts adds it to the request, as the runner adds RUNNER_THREADS to a job's.
   ...THREADS_FLAG,
 };
 
@@ -46,7 +47,7 @@ export async function finetuneRequestFromArgs(args: Args): Promise<FinetuneReque
   const spec = trainingSpecFromArgs(args, trainSpec, 'finetune-preset', 'finetune');
   const models = args.choice('finetune-models', ['fused', 'all'] as const, 'fused');
   const data = await loadDataArg(trainSpec, args, { what: 'train', labels: true });
-  return { ...spec, models, data: { x: data.x, y: data.y! }, threads: threadsFromArgs(args) };
+  return { ...spec, models, data: { x: data.x, y: data.y! } };
 }
 
 /** Progress per batch and one line per epoch, naming the training (finetune or distill) and the model. */

@@ -27,3 +27,8 @@ export function runnerTrainingThreads(env: Record<string, string | undefined> = 
   }
   return threads;
 }
+
+/** A training request (finetune/distill after fusion) with the thread count to train on. */
+export function withThreads<R extends object>(request: R | undefined, threads: number): (R & { threads: number }) | undefined {
+  return request && { ...request, threads };
+}

@@ -17,7 +17,7 @@ import { parseModelFile, serializeModel } from '../io/model-file.ts';
 import { runFusion } from '../pipeline/run-fusion.ts';
 import { ENGINE_VERSION } from '../pipeline/version.ts';
 import { initBackend } from '../runtime/backend.ts';
-import { runnerTrainingThreads } from '../runtime/threads.ts';
+import { runnerTrainingThreads, withThreads } from '../runtime/threads.ts';
 import { prewarmTrainingReplicas } from '../engine/nn/data-parallel-train.ts';
 import { serializeFusionError } from './job-errors.ts';
 import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
@@ -70,10 +70,6 @@ async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
   const fused = serializeModel(outcome.fused, files[outcome.namingFrom].convention, { 'clafusion.version': ENGINE_VERSION });
   const report = { ...outcome.report, fused: { ...outcome.report.fused, sha256: createHash('sha256').update(fused).digest('hex') } };
   return { fused, report };
-}
-
-function withThreads<R extends object>(request: R | undefined, threads: number): (R & { threads: number }) | undefined {
-  return request && { ...request, threads };
 }
 
 /** The training dataset; the API checked at job creation that it is labelled, this guards a record written otherwise. */
