@@ -16,12 +16,19 @@
  * every runner; it can still change while the runner runs). `--profile` adds, per net, the
  * CPU time of every wasm kernel in a 1-thread step (CPU rather than wall time: it is what the
  * kernel itself costs, and is much less disturbed by other processes).
+ *
+ * Then the CLI rows: `clafusion train` itself (a child process, cli-train.ts) on the tiny CNN and
+ * VGG13-doub/8 (VGG13_doub, every width / 8) with all cores (`--threads` = the core count) and with
+ * 1 thread, interleaved with PyTorch's 2-thread peer on the same net, `--cli-samples` images per
+ * epoch (default 2048). The rate is the command's second epoch (its own epoch lines), so process
+ * start, data loading and worker start-up are left out; the command's whole wall time is kept in
+ * the JSON. `--cli-only` skips the trainer rows above, `--no-cli` the CLI rows.
  * The peer is train_peer.py, run with the first of `python3`, `/usr/bin/python3` that can import
  * torch (Debian's python3-torch installs into the system interpreter, which a pyenv `python3` on
  * PATH does not see); without torch the peer column says why it is missing.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +38,10 @@ import { registerWasmTrainingKernels } from '../src/runtime/wasm-kernels/index.t
 import { DataParallelTrainer } from '../src/runtime/wasm-kernels/data-parallel.ts';
 import { SgdTrainer } from '../src/runtime/wasm-kernels/trainer.ts';
 import { TRAINING_NETS, initParams } from '../src/runtime/wasm-kernels/training-nets.ts';
+import { CLI_NETS, cliTrain, writeRandomImages } from './cli-train.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -41,6 +52,10 @@ const repeat = repeatArg >= 0 ? Number(args[repeatArg + 1]) : quick ? 1 : 3;
 const profile = args.includes('--profile');
 /** `--net NAME` (repeatable) limits the run to those nets. */
 const onlyNets = args.flatMap((a, i) => (a === '--net' ? [args[i + 1]] : []));
+const cliOnly = args.includes('--cli-only');
+const withCli = !args.includes('--no-cli');
+const cliSamplesArg = args.indexOf('--cli-samples');
+const cliSamples = cliSamplesArg >= 0 ? Number(args[cliSamplesArg + 1]) : quick ? 512 : 2048;
 const BATCH = 64;
 const LR = 0.01;
 
@@ -215,6 +230,8 @@ interface Round {
   imagesPerCpuSec: number | null;
   load: number;
   overheadMsPerStep?: number;
+  /** CLI rows: wall seconds of the whole command (2 epochs, start-up included). */
+  commandSeconds?: number;
 }
 const rows: Array<{
   net: string;
@@ -229,7 +246,7 @@ const rows: Array<{
 const profiles: Record<string, Array<{ kernel: string; ms: number; calls: number }>> = {};
 
 let peer: PeerResult = {};
-for (const spec of NETS.filter((n) => onlyNets.length === 0 || onlyNets.includes(n.net))) {
+for (const spec of NETS.filter((n) => !cliOnly && (onlyNets.length === 0 || onlyNets.includes(n.net)))) {
   const { net, steps } = spec;
   const runners: Array<{ runner: string; rounds: Round[]; note?: string }> = [];
   const runnerRow = (runner: string) => {
@@ -281,7 +298,60 @@ for (const spec of NETS.filter((n) => onlyNets.length === 0 || onlyNets.includes
     profiles[net] = await profileKernels(net, quick ? 3 : 10);
   }
 }
-if (cpuSteps > 0) {
+if (withCli) {
+  const dir = mkdtempSync(join(tmpdir(), 'clafusion-train-bench-'));
+  try {
+    const dataPath = join(dir, 'images.safetensors');
+    await writeRandomImages(dataPath, cliSamples);
+    const allCores = os.availableParallelism();
+    for (const [net, { peer: peerNet }] of Object.entries(CLI_NETS).filter(([n]) => onlyNets.length === 0 || onlyNets.includes(n))) {
+      const label = `${net} [clafusion train]`;
+      const runners: Array<{ runner: string; rounds: Round[]; note?: string; commandSeconds: number[] }> = [];
+      const runnerRow = (runner: string) => {
+        let r = runners.find((x) => x.runner === runner);
+        if (r === undefined) runners.push((r = { runner, rounds: [], commandSeconds: [] }));
+        return r;
+      };
+      for (let round = 1; round <= repeat; round++) {
+        console.log(`${label}: round ${round}/${repeat}, load ${os.loadavg()[0].toFixed(2)}`);
+        let load = os.loadavg()[0];
+        let cores = await parallelism();
+        const p = runPeer([{ net: peerNet, steps: Math.max(4, Math.min(32, Math.round(cliSamples / BATCH))) }], 2);
+        if (p.skipped !== undefined) console.log(`  peer skipped: ${p.skipped}`);
+        if (p.torch !== undefined || peer.torch === undefined) peer = { ...p, results: undefined };
+        const r = p.results?.[0];
+        const peerRow = runnerRow(`pytorch ${p.torch ?? ''} cpu, 2 threads`.replace('  ', ' '));
+        peerRow.rounds.push({ cores, imagesPerSec: r?.imagesPerSec ?? null, imagesPerCpuSec: r?.imagesPerCpuSec ?? null, load });
+        if (r === undefined) peerRow.note = p.skipped;
+        for (const threads of [allCores, 1]) {
+          load = os.loadavg()[0];
+          cores = await parallelism();
+          const c = await cliTrain(net, dataPath, cliSamples, threads, join(dir, 'out.safetensors'));
+          const row = runnerRow(`clafusion train --threads ${threads}`);
+          row.rounds.push({ cores, imagesPerSec: c.imagesPerSec, imagesPerCpuSec: c.imagesPerCpuSec, load });
+          row.commandSeconds.push(c.commandSeconds);
+        }
+      }
+      for (const { runner, rounds, note, commandSeconds } of runners) {
+        const rates = rounds.map((x) => x.imagesPerSec).filter((x): x is number => x !== null);
+        const perCpu = rounds.map((x) => x.imagesPerCpuSec).filter((x): x is number => x !== null);
+        rows.push({
+          net: label,
+          runner,
+          imagesPerSec: rates.length > 0 ? median(rates) : null,
+          imagesPerCpuSec: perCpu.length > 0 ? median(perCpu) : null,
+          load: median(rounds.map((x) => x.load)),
+          cores: median(rounds.map((x) => x.cores)),
+          rounds: rounds.map((x, i) => (commandSeconds[i] === undefined ? x : { ...x, commandSeconds: commandSeconds[i] })),
+          note,
+        });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+if (cpuSteps > 0 && !cliOnly) {
   console.log(`tiny-cnn: tfjs cpu (${cpuSteps} batches, no warm-up: it is slow)…`);
   const load = os.loadavg()[0];
   const cores = await parallelism();
@@ -296,11 +366,11 @@ const table = rows.map((r) => {
   return { ...r, ratioToPytorch: r.imagesPerSec !== null && p !== null ? r.imagesPerSec / p : null };
 });
 console.log(`\nbatch ${BATCH}, SGD, 32×32×3 random data, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}), median of ${repeat} round(s)`);
-console.log(`${'net'.padEnd(22)}${'runner'.padEnd(34)}${'images/s'.padStart(10)}${'vs pytorch'.padStart(12)}${'img/cpu-s'.padStart(11)}${'load'.padStart(7)}${'cores'.padStart(7)}`);
+console.log(`${'net'.padEnd(32)}${'runner'.padEnd(34)}${'images/s'.padStart(10)}${'vs pytorch'.padStart(12)}${'img/cpu-s'.padStart(11)}${'load'.padStart(7)}${'cores'.padStart(7)}`);
 const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(v < 10 ? 2 : 0));
 for (const r of table) {
   const ratio = r.ratioToPytorch === null ? '' : `${r.ratioToPytorch.toFixed(r.ratioToPytorch < 0.01 ? 4 : 2)}×`;
-  console.log(`${r.net.padEnd(22)}${r.runner.padEnd(34)}${fmt(r.imagesPerSec).padStart(10)}${ratio.padStart(12)}${fmt(r.imagesPerCpuSec).padStart(11)}${r.load.toFixed(1).padStart(7)}${r.cores.toFixed(2).padStart(7)}`);
+  console.log(`${r.net.padEnd(32)}${r.runner.padEnd(34)}${fmt(r.imagesPerSec).padStart(10)}${ratio.padStart(12)}${fmt(r.imagesPerCpuSec).padStart(11)}${r.load.toFixed(1).padStart(7)}${r.cores.toFixed(2).padStart(7)}`);
 }
 for (const [net, rowsOfNet] of Object.entries(profiles)) {
   console.log(`\n${net}: CPU ms per 1-thread step by kernel`);
@@ -317,9 +387,23 @@ const json = {
   batch: BATCH,
   quick,
   repeat,
+  cliSamples: withCli ? cliSamples : null,
   peer: { python: peer.python ?? null, torch: peer.torch ?? null, threads: peer.threads ?? null, skipped: peer.skipped ?? null },
   rows: table,
   ...(profile ? { profileCpuMsPerStep: profiles } : {}),
 };
-writeFileSync(`${outDir}train-bench.json`, `${JSON.stringify(json, null, 2)}\n`);
+// A --cli-only run keeps the trainer rows of the last full run (with their date) rather than dropping them.
+const earlier = cliOnly ? earlierTrainerRows(`${outDir}train-bench.json`) : undefined;
+writeFileSync(`${outDir}train-bench.json`, `${JSON.stringify(earlier === undefined ? json : { ...json, earlierTrainerRows: earlier }, null, 2)}\n`);
+
+function earlierTrainerRows(path: string): { date: string; rows: unknown[] } | undefined {
+  try {
+    const old = JSON.parse(readFileSync(path, 'utf8')) as { date: string; rows: Array<{ net: string }>; earlierTrainerRows?: { date: string; rows: unknown[] } };
+    if (old.earlierTrainerRows !== undefined) return old.earlierTrainerRows;
+    const rows = old.rows.filter((r) => !r.net.endsWith('[clafusion train]'));
+    return rows.length > 0 ? { date: old.date, rows } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 console.log(`\nwrote ${outDir}train-bench.json`);

@@ -66,8 +66,25 @@ def main() -> None:
                 cin = w
         return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10))
 
+    def vgg_config(config: list, bias: bool) -> nn.Module:
+        # The engine's VGG family (gpu-runner/src/engine/nn/vgg.ts): 3x3 pad-1 convs with ReLU, "M" =
+        # 2x2 max-pool, flatten, one Linear; what `clafusion train` trains in the bench's CLI rows.
+        layers: list = []
+        cin = 3
+        side = 32
+        for entry in config:
+            if entry == "M":
+                layers.append(nn.MaxPool2d(2))
+                side //= 2
+            else:
+                layers += [nn.Conv2d(cin, entry, 3, padding=1, bias=bias), nn.ReLU()]
+                cin = entry
+        return nn.Sequential(*layers, nn.Flatten(), nn.Linear(side * side * cin, 10, bias=bias))
+
     builders = {
         "tiny-cnn": tiny_cnn,
+        # VGG13_doub with every width divided by 8, no bias (the official VGGs have none).
+        "vgg13-doub-8": lambda: vgg_config([8, 16, "M", 32, 32, "M", 64, 64, "M", 128, 128, "M", 128, 64, "M"], False),
         "vgg-16-32-64": lambda: vgg([16, 32, 64]),
         "resnet18-8-16-32-64": lambda: resnet18([8, 16, 32, 64]),
     }

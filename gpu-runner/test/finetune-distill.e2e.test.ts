@@ -130,6 +130,34 @@ describe('clafusion finetune and distill', () => {
     expect(report.data).toMatchObject({ samples: 1000, evalSamples: test.y.length });
   });
 
+  it('finetune --threads: data-parallel repeats byte for byte, matches one thread to float rounding, and the report says how many', async () => {
+    const args = (out: string, threads: string) => [
+      'finetune', '--model', path('m0.safetensors'), ...small(), '--epochs', '1', '--seed', '5', '--threads', threads, '--out', path(out), '--report', path(`${out}.json`),
+    ];
+    await ok(...args('t1.safetensors', '1'));
+    await ok(...args('t2a.safetensors', '2'));
+    await ok(...args('t2b.safetensors', '2'));
+    expect(sha('t2a.safetensors')).toBe(sha('t2b.safetensors'));
+    expect(json<TrainingRunReport>('t1.safetensors.json').training.settings).toMatchObject({ threads: 1 });
+    expect(json<TrainingRunReport>('t2a.safetensors.json').training.settings).toMatchObject({ threads: 2 });
+    const [one, two, start] = await Promise.all(['t1', 't2a'].map((f) => readModelFile(path(`${f}.safetensors`))).concat(readModelFile(path('m0.safetensors'))));
+    for (const [name, t] of one.model.params) {
+      const u = two.model.params.get(name)!.data;
+      const s = start.model.params.get(name)!.data;
+      let diff = 0;
+      let moved = 0;
+      let scale = 0;
+      for (let i = 0; i < u.length; i++) {
+        diff = Math.max(diff, Math.abs(t.data[i] - u[i]));
+        moved = Math.max(moved, Math.abs(t.data[i] - s[i]));
+        scale = Math.max(scale, Math.abs(t.data[i]));
+      }
+      // 16 steps of momentum SGD: float32 rounding of the shard sums, far below what the steps moved.
+      expect(diff / scale, name).toBeLessThan(1e-5);
+      expect(moved / scale, name).toBeGreaterThan(1e-3);
+    }
+  });
+
   it('distill: a random student learns from two teachers far beyond its untrained accuracy, loss falling', async () => {
     const args = (out: string) => [
       'distill', '--teacher', path('m0.safetensors'), '--teacher', path('m1.safetensors'),
@@ -176,6 +204,11 @@ describe('clafusion finetune and distill', () => {
     expect(file.model.arch.family).toBe('vgg');
     expect(file.convention).toEqual(officialNaming('vgg'));
     expect(JSON.parse(file.metadata['clafusion.train'])).toMatchObject({ preset: 'vgg-cifar', augment: true, epochs: 1 });
+    await ok(
+      'train', '--arch', arch, '--data', 'fashion-mnist:train', '--limit', '64', '--pad', '2', '--channels', '3',
+      '--epochs', '1', '--batch', '32', '--threads', '2', '--out', path('vgg-2.safetensors'), '--quiet',
+    );
+    expect(JSON.parse((await readModelFile(path('vgg-2.safetensors'))).metadata['clafusion.train'])).toMatchObject({ threads: 2 });
   });
 });
 
@@ -192,6 +225,7 @@ describe('bad arguments: one line, exit 2', () => {
     ['fuse with a finetune flag but no --finetune', [...fuseArgs, '--out', 'o', '--lr', '0.1'], /--lr only applies with --finetune/],
     ['fuse --finetune without --train', [...fuseArgs, '--out', 'o', '--finetune', '2'], /--finetune needs --train/],
     ['fuse --finetune with a negative count', [...fuseArgs, '--out', 'o', '--finetune', '-1', '--train', 'mnist:train'], /--finetune must be ≥ 0/],
+    ['train with --threads 0', ['train', '--arch', '{}', '--data', 'd', '--out', 'o', '--threads', '0'], /--threads must be ≥ 1/],
     ['train with an unknown preset', ['train', '--arch', '{}', '--data', 'd', '--out', 'o', '--preset', 'x'], /--preset must be one of/],
   ];
   it.each(cases)('%s', async (_name, argv, message) => {

@@ -8,6 +8,7 @@ import type { FinetuneRequest, FusionTrainingEvent } from '../pipeline/finetune-
 import { type Args, type FlagSpecs, UsageError } from './args.ts';
 import { loadDataArg } from './data-arg.ts';
 import type { ProgressSink } from './progress.ts';
+import { THREADS_FLAG } from './threads-flag.ts';
 import { trainingFlags, trainingPrinter, trainingSpecFromArgs } from './training-flags.ts';
 
 const HYPERPARAMETERS = trainingFlags('finetune-preset', 'finetune');
@@ -22,6 +23,9 @@ export const FINETUNE_FLAGS: FlagSpecs = {
   },
   'unfinetuned-out': { kind: 'value', placeholder: 'FILE', description: 'with --finetune or --distill: also write the fused model as fusion left it' },
   ...HYPERPARAMETERS,
+  // Not a finetuning-only flag (so not refused without --finetune): fuse may use threads for more than
+  // training. fuse.ts adds it to the request, as the runner adds RUNNER_THREADS to a job's.
+  ...THREADS_FLAG,
 };
 
 /** The finetuning part of the request, or undefined without --finetune; usage errors come before any data is read. */

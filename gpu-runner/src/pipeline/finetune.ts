@@ -61,7 +61,7 @@ export function finetuneModel(
   ctx: TrainingContext = {},
 ): Promise<TrainingOutcome> {
   const settings = resolveTrainingSettings(model.arch.family, 'finetune', spec, ctx.defaultSeed);
-  return run('finetune', model, trainData, evalData, settings, {}, ctx);
+  return run('finetune', model, trainData, evalData, settings, { threads: spec.threads }, ctx);
 }
 
 /**
@@ -79,6 +79,7 @@ export function distillModel(
   const settings = resolveTrainingSettings(student.arch.family, 'distill', spec, ctx.defaultSeed);
   return run('distill', student, trainData, evalData, settings, {
     teacher: { models: teachers, alpha: settings.alpha!, temperature: settings.temperature! },
+    threads: spec.threads,
   }, ctx);
 }
 
@@ -88,7 +89,7 @@ async function run(
   trainData: LabeledData,
   evalData: LabeledData | undefined,
   settings: TrainingSettings,
-  extra: Pick<TrainOptions, 'teacher'>,
+  extra: Pick<TrainOptions, 'teacher' | 'threads'>,
   ctx: TrainingContext,
 ): Promise<TrainingOutcome> {
   const { epochs } = settings;
@@ -111,7 +112,7 @@ async function run(
     onEpoch: (metrics) => ctx.onEvent?.({ type: 'epoch', kind, epochs, metrics }),
   });
   const kept = keptCheckpoint(result, settings, evalData !== undefined);
-  const outcome: TrainingOutcome = { kind, model: kept.model, keptEpoch: kept.epoch, history: result.history, settings };
+  const outcome: TrainingOutcome = { kind, model: kept.model, keptEpoch: kept.epoch, history: result.history, settings: { ...settings, threads: result.threads } };
   if (result.initialEvalAccuracy !== undefined) outcome.before = result.initialEvalAccuracy;
   if (kept.evalAccuracy !== undefined) outcome.reported = kept.evalAccuracy;
   return outcome;

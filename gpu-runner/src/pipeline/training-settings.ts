@@ -32,6 +32,11 @@ export interface TrainingSpec {
   augmentFill?: number | number[];
   /** Seeds shuffling and augmentation. */
   seed?: number;
+  /**
+   * Worker threads to train on, data-parallel (engine/nn/train.ts); default 1.
+   * Results depend on it through float32 rounding only. Not a preset field.
+   */
+  threads?: number;
 }
 
 export interface DistillSpec extends TrainingSpec {
@@ -55,6 +60,8 @@ export interface TrainingSettings {
   report: 'best' | 'last';
   alpha?: number;
   temperature?: number;
+  /** In a run's outcome: the threads it trained on (the same seed and count repeat a run exactly). */
+  threads?: number;
 }
 
 function invalid(field: string, message: string): FusionError {

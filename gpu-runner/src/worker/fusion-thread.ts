@@ -18,6 +18,8 @@ import { FUSION_FILE_METADATA, fusedFile } from '../pipeline/fused-file.ts';
 import { fusedExports } from './fused-exports.ts';
 import { runFusion } from '../pipeline/run-fusion.ts';
 import { initBackend } from '../runtime/backend.ts';
+import { runnerTrainingThreads, withThreads } from '../runtime/threads.ts';
+import { prewarmTrainingReplicas } from '../engine/nn/data-parallel-train.ts';
 import { serializeFusionError } from './job-errors.ts';
 import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
 import type { ThreadInput, ThreadMessage, ThreadRequest, ThreadResult } from './thread-protocol.ts';
@@ -46,9 +48,13 @@ async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
   const options = fusionOptionsFromSpec(input.spec, files[0].model.arch.family, files.length);
   const calibration = parseDatasetSafetensors(input.calibration.bytes, input.calibration.label);
   const evaluation = input.evaluation ? parseDatasetSafetensors(input.evaluation.bytes, input.evaluation.label) : undefined;
-  const finetune = input.spec.finetune ? finetuneRequestFromSpec(input.spec, trainingData(input.train, 'finetune')) : undefined;
-  const distill = input.spec.distill ? distillRequestFromSpec(input.spec, trainingData(input.train, 'distill')) : undefined;
+  // Training runs data-parallel on RUNNER_THREADS worker threads (default: the cores shared among the runner's slots).
+  const threads = runnerTrainingThreads();
+  const finetune = input.spec.finetune ? withThreads(finetuneRequestFromSpec(input.spec, trainingData(input.train, 'finetune')), threads) : undefined;
+  const distill = input.spec.distill ? withThreads(distillRequestFromSpec(input.spec, trainingData(input.train, 'distill')), threads) : undefined;
   const { detail } = await backendOnce();
+  // The training replicas start while the fusion runs.
+  if ((finetune || distill) && threads > 1) prewarmTrainingReplicas(threads);
   const outcome = await runFusion(
     {
       models: files.map((f, i) => ({ model: f.model, label: input.models[i].label, sha256: f.sha256 })),

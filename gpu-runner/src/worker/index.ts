@@ -2,6 +2,7 @@
 import type { FusionQueueData } from '@clafusion/contract/queue-data';
 import type { JobQueue, ObjectStore, WorkerHandle } from '@clafusion/contract/ports';
 import { FusionRunner, type FusionRunnerOptions } from './fusion-runner.ts';
+import { runnerTrainingThreads } from '../runtime/threads.ts';
 import { reserveFusionThreads } from './run-in-thread.ts';
 
 export { FusionRunner, type FusionRunnerOptions } from './fusion-runner.ts';
@@ -13,6 +14,8 @@ export interface RunnerOptions extends FusionRunnerOptions {
 }
 
 export function startRunner(store: ObjectStore, queue: JobQueue<FusionQueueData>, options: RunnerOptions = {}): WorkerHandle {
+  // A bad RUNNER_THREADS stops the runner here rather than failing its first training job.
+  runnerTrainingThreads();
   const runner = new FusionRunner(store, options);
   const concurrency = options.concurrency ?? 1;
   // One warm fusion thread per slot, started now and kept across jobs (run-in-thread.ts).

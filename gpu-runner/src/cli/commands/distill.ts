@@ -23,6 +23,7 @@ import { MODEL_OUTPUT_FLAGS, modelOutputFromArgs } from '../model-output.ts';
 import type { CommandIo } from '../io.ts';
 import { createProgress } from '../progress.ts';
 import { trainingFlags, trainingPrinter, trainingSpecFromArgs } from '../training-flags.ts';
+import { THREADS_FLAG, threadsFromArgs } from '../threads-flag.ts';
 import { type TrainingRunReport, writeTrainingOutputs } from '../training-output.ts';
 import { readArchArg } from './train.ts';
 
@@ -49,6 +50,7 @@ const FLAGS: FlagSpecs = {
   ...trainingFlags(),
   seed: { kind: 'value', placeholder: 'N', description: 'seed for a random student, shuffling, augmentation and fusion (default 0)' },
   limit: { kind: 'value', placeholder: 'N', description: 'use only the first N training samples' },
+  ...THREADS_FLAG,
   ...DATA_FLAGS,
   quiet: { kind: 'switch', description: 'no progress output' },
   help: { kind: 'switch', description: 'show this help' },
@@ -141,7 +143,7 @@ export async function distillCommand(argv: readonly string[], io: CommandIo): Pr
   const temperature = positiveNumber(args, 'temperature');
   const evalSpec = args.string('eval');
   const seed = args.integer('seed', 0);
-  const spec = { ...trainingSpecFromArgs(args, dataSpec), alpha, temperature };
+  const spec = { ...trainingSpecFromArgs(args, dataSpec), alpha, temperature, threads: threadsFromArgs(args) };
   const quiet = args.switch('quiet');
   await checkDestinations(args);
 

@@ -11,6 +11,7 @@ import { MODEL_OUTPUT_FLAGS, modelOutputFromArgs } from '../model-output.ts';
 import type { CommandIo } from '../io.ts';
 import { createProgress } from '../progress.ts';
 import { trainingFlags, trainingPrinter, trainingSpecFromArgs } from '../training-flags.ts';
+import { THREADS_FLAG, threadsFromArgs } from '../threads-flag.ts';
 import { writeTrainingOutputs } from '../training-output.ts';
 
 const FLAGS: FlagSpecs = {
@@ -23,6 +24,7 @@ const FLAGS: FlagSpecs = {
   ...trainingFlags(),
   seed: { kind: 'value', placeholder: 'N', description: 'seed for shuffling and augmentation (default 0)' },
   limit: { kind: 'value', placeholder: 'N', description: 'use only the first N training samples' },
+  ...THREADS_FLAG,
   ...DATA_FLAGS,
   quiet: { kind: 'switch', description: 'no progress output' },
   help: { kind: 'switch', description: 'show this help' },
@@ -42,7 +44,7 @@ export async function finetuneCommand(argv: readonly string[], io: CommandIo): P
   const out = args.required('out');
   const modelOutput = modelOutputFromArgs(args, out);
   const evalSpec = args.string('eval');
-  const spec = trainingSpecFromArgs(args, dataSpec);
+  const spec = { ...trainingSpecFromArgs(args, dataSpec), threads: threadsFromArgs(args) };
   const quiet = args.switch('quiet');
   await checkDestinations(args);
 

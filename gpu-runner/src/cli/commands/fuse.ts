@@ -16,6 +16,8 @@ import { SWEEP_FLAG, sweepWeightsFromArgs } from '../sweep-flag.ts';
 import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
 import { FINETUNE_FLAGS, finetuneProgress, finetuneRequestFromArgs } from '../finetune-flags.ts';
 import { DISTILL_FLAGS, distillRequestFromArgs } from '../distill-flags.ts';
+import { threadsFromArgs } from '../threads-flag.ts';
+import { withThreads } from '../../runtime/threads.ts';
 import { initBackend } from '../../runtime/backend.ts';
 import type { CommandIo } from '../io.ts';
 import { formatSummary } from '../summary.ts';
@@ -66,8 +68,10 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   if (sweepWeights && !evalSpec) throw new UsageError('--sweep needs --eval to measure accuracy at each weight');
   await checkDestinations(args);
 
-  const finetune = await finetuneRequestFromArgs(args);
-  const distill = await distillRequestFromArgs(args);
+  // Training after fusion runs on --threads worker threads (default: all cores).
+  const threads = threadsFromArgs(args);
+  const finetune = withThreads(await finetuneRequestFromArgs(args), threads);
+  const distill = withThreads(await distillRequestFromArgs(args), threads);
   const files = await readModelInputs(modelPaths);
   const family = files[0].model.arch.family;
   const options = fusionOptionsFromArgs(args, family, files.length);

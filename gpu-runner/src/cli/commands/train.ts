@@ -17,6 +17,7 @@ import { augmentFillFor, presetFromArgs } from '../training-flags.ts';
 import { PRESETS, type TrainingPreset } from '../../engine/nn/presets.ts';
 import { cifarAugment } from '../../engine/nn/augment.ts';
 import { checkDestinations } from '../destinations.ts';
+import { THREADS_FLAG, threadsFromArgs } from '../threads-flag.ts';
 
 const FLAGS: FlagSpecs = {
   arch: { kind: 'value', placeholder: 'FILE|JSON', description: 'architecture JSON (a file or inline), e.g. {"family":"mlp","input":[784],"hidden":[400,200,100],"classes":10}' },
@@ -38,12 +39,13 @@ const FLAGS: FlagSpecs = {
   'augment-fill': { kind: 'value', placeholder: 'V[,V,…]', description: 'padded pixel value per channel (default: a zero pixel after --normalize)' },
   seed: { kind: 'value', placeholder: 'N', description: 'seed for initialisation, shuffling and augmentation (default 0)' },
   limit: { kind: 'value', placeholder: 'N', description: 'use only the first N training samples' },
+  ...THREADS_FLAG,
   ...DATA_FLAGS,
   quiet: { kind: 'switch', description: 'print nothing but errors' },
   help: { kind: 'switch', description: 'show this help' },
 };
 
-const USAGE = 'usage: clafusion train --arch ARCH.json --data DATA --out M.safetensors [--preset NAME] [--epochs N --lr LR --momentum M --batch N --augment on|off --seed N]';
+const USAGE = 'usage: clafusion train --arch ARCH.json --data DATA --out M.safetensors [--preset NAME] [--epochs N --lr LR --momentum M --batch N --augment on|off --seed N --threads N]';
 
 export async function readArchArg(value: string): Promise<unknown> {
   const text = value.trim().startsWith('{') ? value : await readFile(value, 'utf8');
@@ -61,6 +63,7 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
     return 0;
   }
   const presetName = presetFromArgs(args);
+  const threads = threadsFromArgs(args);
   const arch = parseArch(await readArchArg(args.required('arch')));
   const out = args.required('out');
   await checkDestinations(args);
@@ -90,6 +93,7 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
     batchSize: args.integer('batch', preset?.batchSize ?? 64, 1),
     epochs,
     seed,
+    threads,
     schedule: preset?.schedule,
     augment: augment ? cifarAugment(fill) : undefined,
     eval: evaluation ? { x: evaluation.x, y: evaluation.y! } : undefined,
@@ -103,12 +107,12 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
   progress.done();
   const kept = preset?.report === 'best' && result.best ? result.best : undefined;
   await writeModelOutputs(out, modelOutput, kept?.model ?? result.model, officialNaming(arch.family), {
-    'clafusion.train': JSON.stringify({ epochs, seed, samples: data.x.shape[0], ...(presetName ? { preset: presetName } : {}), augment }),
+    'clafusion.train': JSON.stringify({ epochs, seed, samples: data.x.shape[0], ...(presetName ? { preset: presetName } : {}), augment, ...(result.threads > 1 ? { threads: result.threads } : {}) }),
   });
   const last = result.history.at(-1);
   if (quiet) return 0;
   io.stdout.write(
-    `Trained ${describeArch(arch)} on ${data.x.shape[0]} samples in ${((performance.now() - t0) / 1000).toFixed(1)}s on ${backend.detail}\n` +
+    `Trained ${describeArch(arch)} on ${data.x.shape[0]} samples in ${((performance.now() - t0) / 1000).toFixed(1)}s on ${backend.detail}${result.threads > 1 ? `, ${result.threads} threads` : ''}\n` +
       (last ? `  final loss ${last.loss.toFixed(4)}, train accuracy ${(last.trainAccuracy * 100).toFixed(2)}%` +
         (last.evalAccuracy === undefined ? '' : `, eval accuracy ${(last.evalAccuracy * 100).toFixed(2)}%`) + '\n' : '') +
       (kept ? `  wrote epoch ${kept.epoch} (best eval accuracy ${(kept.evalAccuracy * 100).toFixed(2)}%, as the preset reports)\n` : '') +

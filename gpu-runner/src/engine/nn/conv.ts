@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type RunningStatUpdate, batchNorm } from './batchnorm.ts';
 import type { LayerParams } from './layers.ts';
 import { linear } from './linear.ts';
+import type { ReplicaExchange } from './replica-exchange.ts';
 
 /** State of one batch through a net: the inputs every layer needs and what it records. */
 export interface NetRun {
@@ -22,6 +23,8 @@ export interface NetRun {
   record: boolean;
   taps: tf.Tensor2D[];
   runningStats: RunningStatUpdate[];
+  /** Data-parallel training: BatchNorm's batch statistics are combined across replicas. */
+  exchange?: ReplicaExchange;
 }
 
 /** [batch, C·H·W] rows in C,H,W order → NHWC. */
@@ -53,7 +56,7 @@ export function convLayer(run: NetRun, layer: LayerParams, x: tf.Tensor4D): tf.T
   const filter = tf.transpose(run.params[layer.weight] as tf.Tensor4D, [2, 3, 1, 0]);
   let y = tf.conv2d(x, filter, spec.stride, spec.padding);
   if (layer.bias !== undefined) y = tf.add(y, run.params[layer.bias]);
-  if (layer.bn !== undefined) y = batchNorm(y, run.params, layer.bn, run.training, run.runningStats, spec.bn!);
+  if (layer.bn !== undefined) y = batchNorm(y, run.params, layer.bn, run.training, run.runningStats, spec.bn!, run.exchange);
   return y;
 }
 

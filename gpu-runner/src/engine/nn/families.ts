@@ -10,6 +10,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Arch, Family } from '@clafusion/model-format/arch';
 import type { RunningStatUpdate } from './batchnorm.ts';
 import { mlpNet } from './mlp.ts';
+import type { ReplicaExchange } from './replica-exchange.ts';
 import { resnetNet } from './resnet.ts';
 import { vggNet } from './vgg.ts';
 
@@ -24,6 +25,11 @@ export interface ApplyOptions {
    * statistics). Nets without BatchNorm behave the same in both modes.
    */
   training?: boolean;
+  /**
+   * Training mode on one shard of a batch split across replicas: BatchNorm
+   * combines its statistics with the other replicas' (replica-exchange.ts).
+   */
+  exchange?: ReplicaExchange;
 }
 
 /** What one batch through the network produces. */

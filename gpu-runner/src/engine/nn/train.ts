@@ -29,9 +29,11 @@ import { type Model, type Params, validateParams } from '@clafusion/model-format
 import { FusionError } from '@clafusion/model-format/errors';
 import { Rng } from '../rng.ts';
 import { type AugmentOptions, augmentBatch, imageGeometry } from './augment.ts';
-import { type DistillOptions, checkDistillOptions, distillationLoss } from './distill-loss.ts';
+import { batchGradients } from './batch-gradients.ts';
+import { DATA_PARALLEL_BACKENDS, DataParallelTrainer } from './data-parallel-train.ts';
+import { type DistillOptions, checkDistillOptions } from './distill-loss.ts';
 import { type LabeledData, argmaxRows, checkBatchSize, checkLabels, fractionCorrect, gatherRows, inputLayout, oneHot } from './data.ts';
-import { type RunningStatUpdate, familyNet } from './families.ts';
+import { familyNet } from './families.ts';
 import { forwardWith } from './forward.ts';
 import { runningStatIndices } from './layers.ts';
 import { downloadParams, uploadParams } from './params.ts';
@@ -101,6 +103,15 @@ export interface TrainOptions {
    * with a teacher, because distillation's reported number includes it.
    */
   evalInitial?: boolean;
+  /**
+   * Worker threads that train data-parallel, each on a contiguous shard of
+   * every batch (data-parallel-train.ts). Default 1: this thread, no
+   * workers. The result depends on the count only through float32 rounding
+   * (a batch's gradient summed per shard), and is the same for the same seed
+   * and count. Only the wasm and cpu backends use threads; the others run
+   * their own thread pools and train on this thread.
+   */
+  threads?: number;
   onProgress?: (progress: TrainProgress) => void;
   onEpoch?: (metrics: EpochMetrics) => void;
   signal?: AbortSignal;
@@ -110,6 +121,8 @@ export interface TrainResult {
   /** The model after the last epoch (fresh host arrays). */
   model: Model;
   history: EpochMetrics[];
+  /** Threads the batches were trained on (see TrainOptions.threads; 1 without workers). */
+  threads: number;
   /**
    * With an eval set: the first epoch reaching the highest eval accuracy, and
    * the model as it was after that epoch (what `--ckpt-type best` loads).
@@ -147,6 +160,7 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
     throw new FusionError('INVALID_ARGUMENT', `lr must be a finite number ≥ 0, got ${options.lr}`, { field: 'lr' });
   }
   const schedule = toSchedule(options.schedule);
+  const threads = trainingThreads(options.threads);
   if (options.teacher !== undefined) checkDistillOptions(options.teacher);
   const image = options.augment === undefined ? undefined : imageGeometry(arch, data.x.shape);
   const rng = new Rng(options.seed);
@@ -171,9 +185,19 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
   let best: TrainResult['best'];
   let initialEvalAccuracy: number | undefined;
   let teachers: Teachers | undefined;
+  let parallel: DataParallelTrainer | undefined;
 
   try {
     if (options.teacher !== undefined) teachers = new Teachers(options.teacher.models, arch);
+    if (threads > 1 && batchSize > 1 && n > 1 && options.epochs > 0) {
+      const { models, alpha, temperature } = options.teacher ?? {};
+      parallel = await DataParallelTrainer.start(model, {
+        threads: Math.min(threads, batchSize, n),
+        momentum: options.momentum ?? 0,
+        weightDecay: options.weightDecay ?? 0,
+        teacher: models && { models, alpha: alpha!, temperature: temperature! },
+      });
+    }
     const evaluate = (eval_: LabeledData) =>
       fractionCorrect(argmaxRows(forwardWith(arch, vars, eval_.x, { batchSize: options.evalBatchSize }).logits, classes), eval_.y);
     if (options.eval !== undefined && (options.evalInitial ?? teachers !== undefined)) initialEvalAccuracy = evaluate(options.eval);
@@ -192,37 +216,28 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
         const xb = image === undefined ? rows : augmentBatch(rows, idx.length, ...image, options.augment!, augmentRng);
         const targets = oneHot(labels, classes);
 
-        const [lossValue, predictions] = tf.tidy((): [number, Float32Array] => {
-          const x = tf.tensor2d(xb, [idx.length, features]);
-          const t = tf.tensor2d(targets, [idx.length, classes]);
-          const soft = teachers?.meanLogits(x);
-          let logits: tf.Tensor2D | undefined;
-          let stats: RunningStatUpdate[] = [];
-          const { value, grads } = tf.variableGrads(() => {
-            // keep: variableGrads disposes everything its function creates
-            // except the loss; the logits are wanted for the accuracy and the
-            // running statistics for the update below.
-            const out = net.apply(arch, vars, x, { training: true });
-            logits = tf.keep(out.logits);
-            stats = out.runningStats.map((u) => ({ index: u.index, value: tf.keep(u.value) }));
-            if (soft !== undefined) return distillationLoss(logits, soft, t, options.teacher!);
-            // NLL of log-softmax, averaged over the batch (reduction="mean").
-            return tf.neg(tf.mean(tf.sum(tf.mul(t, tf.logSoftmax(logits)), 1)));
-          }, trainable);
-          // Read before the update: these are the predictions of the weights
-          // the loss was computed with.
-          const read: [number, Float32Array] = [value.dataSync()[0], new Float32Array(logits!.dataSync())];
-          logits!.dispose();
-          sgd.step(
-            trainable.map((v) => grads[v.name]),
-            lr,
-          );
-          for (const u of stats) {
-            vars[u.index].assign(u.value);
-            u.value.dispose();
-          }
-          return read;
-        });
+        const [lossValue, predictions] =
+          parallel !== undefined
+            ? await parallel.step(xb, targets, classes, lr).then((r): [number, Float32Array] => [r.loss, r.logits])
+            : tf.tidy((): [number, Float32Array] => {
+                const x = tf.tensor2d(xb, [idx.length, features]);
+                const t = tf.tensor2d(targets, [idx.length, classes]);
+                const teacher = teachers && { teachers, options: options.teacher! };
+                const { value, grads, logits, stats } = batchGradients(arch, net, vars, trainable, x, t, teacher);
+                // Read before the update: these are the predictions of the weights
+                // the loss was computed with.
+                const read: [number, Float32Array] = [value.dataSync()[0], new Float32Array(logits.dataSync())];
+                logits.dispose();
+                sgd.step(
+                  trainable.map((v) => grads[v.name]),
+                  lr,
+                );
+                for (const u of stats) {
+                  vars[u.index].assign(u.value);
+                  u.value.dispose();
+                }
+                return read;
+              });
 
         lossSum += lossValue * idx.length;
         const predicted = argmaxRows(predictions, classes);
@@ -233,6 +248,7 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
 
       const metrics: EpochMetrics = { epoch, loss: lossSum / n, trainAccuracy: correct / n, lr };
       if (options.eval !== undefined) {
+        await parallel?.sync(model, vars);
         metrics.evalAccuracy = evaluate(options.eval);
         if (best === undefined || metrics.evalAccuracy > best.evalAccuracy) {
           best = { epoch, evalAccuracy: metrics.evalAccuracy, model: { arch, params: downloadParams(arch, vars) } };
@@ -241,13 +257,15 @@ export async function train(model: Model, data: LabeledData, options: TrainOptio
       history.push(metrics);
       options.onEpoch?.(metrics);
     }
-    const result: TrainResult = { model: { arch, params: downloadParams(arch, vars) }, history };
+    await parallel?.sync(model, vars);
+    const result: TrainResult = { model: { arch, params: downloadParams(arch, vars) }, history, threads: parallel?.threads ?? 1 };
     if (best !== undefined) result.best = best;
     if (initialEvalAccuracy !== undefined) result.initialEvalAccuracy = initialEvalAccuracy;
     const reported = reportedCheckpoint(model, best, teachers !== undefined ? initialEvalAccuracy : undefined);
     if (reported !== undefined) result.reported = reported;
     return result;
   } finally {
+    await parallel?.close();
     teachers?.dispose();
     sgd.dispose();
     tf.dispose(vars);
@@ -276,6 +294,14 @@ function toSchedule(schedule: TrainOptions['schedule']): LrSchedule {
   if (schedule === undefined) return constantLr;
   if (typeof schedule === 'function') return schedule;
   return multiStepLr(schedule.milestones, schedule.gamma);
+}
+
+function trainingThreads(threads: number | undefined): number {
+  if (threads === undefined) return 1;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new FusionError('INVALID_ARGUMENT', `threads must be a positive integer, got ${threads}`, { field: 'threads' });
+  }
+  return (DATA_PARALLEL_BACKENDS as readonly string[]).includes(tf.getBackend()) ? threads : 1;
 }
 
 function identity(n: number): Int32Array {

@@ -26,14 +26,18 @@ type Reply =
   | { kind: 'grads'; grads: Float32Array[]; loss: number; busyMs: number }
   | { kind: 'snapshot'; params: Float32Array[] };
 
-/** One worker, with at most one request in flight (the trainer always awaits each round). */
-class Replica {
-  private pending: { resolve: (r: Reply) => void; reject: (e: Error) => void } | null = null;
+/**
+ * One worker, with at most one request in flight (the trainer always awaits each round). Also
+ * used by the engine's data-parallel training (engine/nn/data-parallel-train.ts).
+ */
+export class Replica<Request = WorkerRequest, Response = Reply> {
+  private pending: { resolve: (r: Response) => void; reject: (e: Error) => void } | null = null;
   private failure: Error | null = null;
-  readonly ready: Promise<Reply>;
+  /** The worker's first message (it posts one when it is ready). */
+  readonly ready: Promise<Response>;
 
   constructor(readonly worker: Worker) {
-    worker.on('message', (r: Reply) => {
+    worker.on('message', (r: Response) => {
       const p = this.pending;
       this.pending = null;
       p?.resolve(r);
@@ -44,17 +48,28 @@ class Replica {
       this.pending = null;
       p?.reject(e);
     });
+    worker.on('exit', (code) => {
+      this.failure ??= new Error(`training worker exited with code ${code}`);
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(this.failure);
+    });
     this.ready = this.next();
   }
 
-  private next(): Promise<Reply> {
+  /** The worker failed or exited: it takes no more requests. */
+  get broken(): boolean {
+    return this.failure !== null;
+  }
+
+  private next(): Promise<Response> {
     return new Promise((resolve, reject) => {
       if (this.failure !== null) reject(this.failure);
       else this.pending = { resolve, reject };
     });
   }
 
-  request(msg: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<Reply> {
+  request(msg: Request, transfer: ArrayBuffer[] = []): Promise<Response> {
     const reply = this.next();
     this.worker.postMessage(msg, transfer);
     return reply;
