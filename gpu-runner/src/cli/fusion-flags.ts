@@ -31,7 +31,7 @@ export const FUSION_FLAGS: FlagSpecs = {
   seed: { kind: 'value', placeholder: 'N', description: 'seed for every random choice (default 0)' },
   'handle-skips': { kind: 'value', placeholder: 'on|off', description: 'ResNet: shortcut convs reuse the block input′s map, the next conv averages it with conv2′s (default on for ResNets)' },
   'bn-reestimate': { kind: 'value', placeholder: 'on|off', description: 'models with BatchNorm: re-estimate the fused running statistics on the calibration data (default on)' },
-  repair: { kind: 'value', placeholder: 'on|off', description: 'REPAIR: set each fused channel′s mean/std to the interpolated parents′ (two models with bias or BatchNorm; default off)' },
+  repair: { kind: 'value', placeholder: 'on|off', description: 'REPAIR: set each fused channel′s mean/std to the interpolated parents′ (every family, 2 or K models; bias-free models gain biases; default off)' },
 };
 
 function parseMapping(args: Args, first: boolean, last: boolean): MappingChoice {

@@ -66,6 +66,8 @@ export interface RunContext {
 
 export interface FusionOutcome {
   fused: Model;
+  /** With REPAIR: the fused model before it (`fused` is the repaired one). */
+  unrepaired?: Model;
   /** Index (0-based) of the input whose naming convention the output takes. */
   namingFrom: number;
   depthAligned: { input: number; model: Model }[];
@@ -159,7 +161,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
   let n0: number | null = null;
   let n1: number | null = null;
   let anchor: number | null = null;
-  let balancedPair: Parameters<typeof renormalize>[1] = null;
+  let repairFrom: Parameters<typeof renormalize>[1] = null;
 
   if (models.length === 2) {
     const pair = await fusePair([models[0].model, models[1].model], options, samples, hooks);
@@ -174,7 +176,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     layers = pair.layers.map((l) => ({ ...l, model: pair.n0 + 1 }));
     n0 = pair.n0 + 1;
     n1 = pair.n1 + 1;
-    balancedPair = { ...pair.balanced, weightN1: pair.weightN1 };
+    repairFrom = { ...pair.balanced, weightN1: pair.weightN1 };
   } else {
     const many = await fuseMany(
       models.map((m) => m.model),
@@ -184,6 +186,10 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     );
     fused = many.fused;
     namingFrom = many.anchor;
+    repairFrom = [
+      { model: models[many.anchor].model, transports: [], weight: many.weights[many.anchor] },
+      ...many.members.map((m) => ({ model: m.balanced.model, transports: m.balanced.transports, weight: many.weights[m.input] })),
+    ];
     anchor = many.anchor + 1;
     inputs[many.anchor].role = 'anchor';
     for (const member of many.members) {
@@ -197,7 +203,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
   }
 
   // BatchNorm re-estimation and REPAIR, keeping the earlier versions to report their accuracy.
-  const renormalized: Renormalization = renormalize(fused, balancedPair, calibration, options, timer);
+  const renormalized: Renormalization = renormalize(fused, repairFrom, calibration, options, timer);
   fused = renormalized.model;
 
   let accuracyReport: FusionReport['accuracy'] = null;
@@ -206,10 +212,13 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
     timer.start('evaluation');
     ctx.onProgress?.({ stage: 'evaluation', fraction: 0, message: 'evaluating' });
     const modelAcc = models.map((m) => accuracy(m.model, data));
+    const earlier = renormalized.earlierAccuracies(data);
     accuracyReport = {
       models: modelAcc,
-      fused: accuracy(fused, data),
-      ...renormalized.earlierAccuracies(data),
+      // With REPAIR, `fused` is the model before it (what the official code's fusion gives) and `repaired` the written one.
+      fused: earlier.fusedBeforeRepair ?? accuracy(fused, data),
+      ...(earlier.fusedBeforeRepair !== undefined ? { repaired: accuracy(fused, data) } : {}),
+      ...earlier,
       ensemble: predictionEnsemble(
         models.map((m) => m.model),
         weights,
@@ -262,7 +271,8 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
       total: Math.round(total * 1e6) / 1e6,
     },
   };
-  if (!finetuned) return { fused, namingFrom, depthAligned, report };
+  const unrepaired = renormalized.unrepaired ? { unrepaired: renormalized.unrepaired } : {};
+  if (!finetuned) return { fused, namingFrom, depthAligned, report, ...unrepaired };
   report.training = finetuned.training;
-  return { fused, namingFrom, depthAligned, report, unfinetuned, finetuned: finetuned.others };
+  return { fused, namingFrom, depthAligned, report, unfinetuned, finetuned: finetuned.others, ...unrepaired };
 }
