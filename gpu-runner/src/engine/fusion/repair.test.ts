@@ -18,6 +18,10 @@ import { reestimateBatchNorm } from './bn-statistics.ts';
 import { type ChannelStats, interpolatedTargets, ownOutputStats, repairFused, repairToTargets, withBiases } from './repair.ts';
 import { type OtFusionOptions, otFusion } from './otfusion.ts';
 import { CNN_GROUND_METRIC } from './ground-metric.ts';
+import { fuseMany } from './fuse-many.ts';
+import type { FusionHooks } from './hooks.ts';
+import { defaultFusionOptions } from './options.ts';
+import { permuteChannels } from '../../../test/support/permute-cnn.ts';
 import { fusedModel, fusionLayers, neuronRows } from './model-layers.ts';
 import { maxAbsDiff, randomMlp } from '../../../test/support/reference-mlp.ts';
 import { randomCnn, randomImages, referenceLogits, referenceTaps } from '../../../test/support/reference-cnn.ts';
@@ -181,4 +185,35 @@ describe('REPAIR preserves what needs no repair', () => {
       }
     });
   }
+});
+
+describe('REPAIR of K models', () => {
+  it('interpolates every member carried into the anchor basis; a permuted copy of the anchor counts as the anchor', async () => {
+    const arch = resnet({ input: [6, 6, 3], widths: [4, 6] });
+    const x = randomImages(arch, t, 21);
+    const hooks: FusionHooks = {
+      record: async (model: Model) => {
+        const shapes = tapShapes(model.arch);
+        return referenceTaps(model, x).map((d, k) => ({ data: Float32Array.from(d), shape: shapes[k] }));
+      },
+    };
+    const deep = randomCnn({ ...arch, blocks: [3, 2] }, 2);
+    const models = [randomCnn({ ...arch, blocks: [2, 1] }, 3), deep, permuteChannels(deep, 4)];
+    const many = await fuseMany(models, defaultFusionOptions('resnet'), t, hooks);
+    const parents = [
+      { model: deep, transports: [], weight: 1 / 3 },
+      ...many.members.map((m) => ({ model: m.balanced.model, transports: m.balanced.transports, weight: 1 / 3 })),
+    ];
+    const targets = interpolatedTargets(parents, x);
+    const pairTargets = interpolatedTargets([parents[1], { ...parents[0], weight: 2 / 3 }], x);
+    targets.forEach((target, l) => {
+      relClose(target.mean, pairTargets[l].mean, 1e-5);
+      relClose(target.std, pairTargets[l].std, 1e-5);
+    });
+    const repaired = referenceOwnStats(repairToTargets(many.fused, targets, x), x);
+    targets.forEach((target, l) => {
+      relClose(repaired[l].mean, target.mean, 1e-4);
+      relClose(repaired[l].std, target.std, 1e-4);
+    });
+  });
 });
