@@ -73,7 +73,7 @@ export const FusionOptionsSpec = z.strictObject({
   handle_skips: z.boolean().optional(),
   /** Models with BatchNorm: re-estimate the fused running statistics on the calibration data (default on). */
   bn_reestimate: z.boolean().optional(),
-  /** REPAIR: match each fused channel's mean/std to the interpolated parents' (two models with bias or BatchNorm; default off). */
+  /** REPAIR: match each fused channel's mean/std to the interpolated parents' (every family, two or K models; bias-free models gain biases; default off). */
   repair: z.boolean().optional(),
 });
 export type FusionOptionsSpec = z.infer<typeof FusionOptionsSpec>;

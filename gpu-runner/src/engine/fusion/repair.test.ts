@@ -41,7 +41,7 @@ function referenceOwnStats(model: Model, x: Tensor32): ChannelStats[] {
   const specs = layerSpecs(model.arch);
   const n = x.shape[0];
   let stream: Float64Array | null = null;
-  return specs.slice(0, -1).map((s, l) => {
+  return specs.map((s, l) => {
     let own = taps[l];
     if (s.role === 'conv2') {
       const short = specs[l + 1].role === 'shortcut' && specs[l + 1].block === s.block ? taps[l + 1] : stream!;

@@ -14,7 +14,10 @@
  * Σ_i T̃_ij μ⁰_i is N0's statistic carried into N1's basis) and w the
  * weight of N1; for K models the sum runs over every model aligned onto the
  * anchor (interpolatedTargets). Statistics are over the calibration samples
- * (the rows the fusion used) and positions. A layer's own output is
+ * (the rows the fusion used) and positions. Every layer is corrected, the
+ * classifier too: fused logits collapse like any channel (on a trained VGG
+ * pair of different depths, logit std 0.5 against the parents' ≈ 5, and
+ * correcting the hidden layers alone recovers little). A layer's own output is
  * corrected (for a ResNet conv2: its branch, block sum minus shortcut, so a
  * block's sum is never corrected twice), affinely, through the parameters
  * the architecture has:
@@ -67,7 +70,7 @@ export interface RepairInput {
 }
 
 /**
- * Per hidden layer, the statistics of the layer's own pre-activation output:
+ * Per layer (the classifier's logits last), the statistics of the layer's own pre-activation output:
  * the recorded tap, except a ResNet conv2, whose tap is the block sum and
  * whose own output is that sum minus the shortcut's value. With `only`, just
  * that layer's entry is filled in (one forward pass either way).
@@ -78,7 +81,7 @@ export function ownOutputStats(model: Model, x: Tensor32, only?: number): Channe
   const n = x.shape[0];
   let streamLayer = -1; // the stem or conv2 whose post-ReLU value is the current block input, for identity shortcuts
   const stats: ChannelStats[] = [];
-  for (let l = 0; l < specs.length - 1; l++) {
+  for (let l = 0; l < specs.length; l++) {
     const s = specs[l];
     if (only === undefined || only === l) {
       let own: ArrayLike<number> = taps![l];
@@ -124,7 +127,7 @@ export interface RepairParent {
 }
 
 /**
- * The interpolated target statistics per hidden layer for any number of
+ * The interpolated target statistics per layer (classifier included) for any number of
  * parents: Σ_k w_k · T̃_kᵀ s_k, each parent's statistics carried into the
  * fused basis through its maps (weights normalised to sum to 1). With two
  * parents this is repairTargets; with K models the anchor enters with no maps
@@ -171,7 +174,7 @@ export function interpolatedTargets(parents: readonly RepairParent[], x: Tensor3
   return out!;
 }
 
-/** The interpolated target statistics per hidden layer of a pair: (1 − w)·T̃ᵀs⁰ + w·s¹. */
+/** The interpolated target statistics per layer of a pair: (1 − w)·T̃ᵀs⁰ + w·s¹. */
 export function repairTargets(input: Omit<RepairInput, 'fused'>): ChannelStats[] {
   return interpolatedTargets(
     [
@@ -201,16 +204,16 @@ export function repairFused(input: RepairInput): Model {
 }
 
 /**
- * Moves every hidden layer's own output to its target statistics. A model
+ * Moves every layer's own output (the logits too) to its target statistics. A model
  * with neither biases nor BatchNorm first gains zero biases (withBiases): a
  * channel's mean can only move through one.
  */
 export function repairToTargets(fused: Model, targets: readonly ChannelStats[], x: Tensor32): Model {
   let model = hasBatchNorm(fused.arch) ? fused : withBiases(fused);
-  const specs = layerSpecs(model.arch);
-  const hidden = specs.slice(0, -1);
-  if (targets.length !== hidden.length) {
-    throw new FusionError('INVALID_ARGUMENT', `REPAIR has targets for ${targets.length} layers, the fused model has ${hidden.length} hidden layers`);
+  // Every layer, the classifier included: its logits collapse like any channel (a trained pair's fused VGG: logit std 0.5 against the parents' 5).
+  const layers = layerSpecs(model.arch);
+  if (targets.length !== layers.length) {
+    throw new FusionError('INVALID_ARGUMENT', `REPAIR has targets for ${targets.length} layers, the fused model has ${layers.length}`);
   }
   // Multiplies output channel j of a tensor by a_j (and adds shift_j): rows of a weight, entries of a vector.
   const scale = (params: Params, name: string, channels: number, a: Float64Array, shift: Float64Array | null) => {
@@ -224,7 +227,7 @@ export function repairToTargets(fused: Model, targets: readonly ChannelStats[], 
     // re-estimated a correction upstream no longer moves a layer downstream.
     const current = ownOutputStats(model, x);
     const params: Params = new Map(model.params);
-    hidden.forEach((s, l) => {
+    layers.forEach((s, l) => {
       if (!s.bn) return;
       const { a, shift } = affine(current[l], targets[l]);
       scale(params, `${s.bn}.weight`, s.shape[0], a, null);
@@ -232,7 +235,7 @@ export function repairToTargets(fused: Model, targets: readonly ChannelStats[], 
     });
     model = reestimateBatchNorm(makeModel(model.arch, params), x);
   }
-  hidden.forEach((s, l) => {
+  layers.forEach((s, l) => {
     if (s.bn) return;
     // One layer at a time, re-measured before each: every correction changes the later layers' inputs.
     const { a, shift } = affine(ownOutputStats(model, x, l)[l], targets[l]);
