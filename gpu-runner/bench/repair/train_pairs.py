@@ -3,6 +3,11 @@ safetensors fixtures that gpu-runner reads as they are (canonical names, `__meta
 
   /usr/bin/python3 gpu-runner/bench/repair/train_pairs.py vgg|resnet [--out DIR] [--limit N] [--epochs E]
 
+The committed fixtures (gpu-runner/test/fixtures/repair/) were made with `--limit 24000 --epochs 4`
+for both pairs (Adam, one-cycle lr 3e-3, batch 128, one thread; about 10 min for the VGG pair and
+50 min for the ResNet pair on a loaded 2-core machine). Test accuracy of the stored weights:
+vgg-deep 86.2 %, vgg-shallow 88.1 %, resnet34 85.6 %, resnet18 84.1 %.
+
 Pairs (bias-free and BatchNorm-free, as the paper's own networks; input 32x32x3 = Fashion-MNIST
 padded by 2 with the grey channel repeated, normalised with mean 0.286 / std 0.353, exactly the
 `--pad 2 --channels 3` + `normalize: fashion-mnist` pipeline of gpu-runner's loader):
