@@ -101,4 +101,17 @@ describe('MLP fusion through the CLI (issue: engine part 1)', () => {
     await fuse(['--seed', '7'], 'again-2.safetensors');
     expect(readFileSync(path('again-1.safetensors')).equals(readFileSync(path('again-2.safetensors')))).toBe(true);
   });
+
+  it('REPAIR (issue #17) on the bias-free pair, add and merge: the MLP fusion is not hurt beyond noise; the model gains biases', async () => {
+    for (const balance of ['add', 'merge']) {
+      const { report } = await fuse(['--balance', balance, '--repair', 'on'], `fused-${balance}-repair.safetensors`);
+      const acc = report.accuracy!;
+      console.log(`MLP ${balance}: parents ${acc.models.join(' / ')}, ensemble ${acc.ensemble}, fused ${acc.fused}, repaired ${acc.repaired}, REPAIR ${report.timings.normalization} s`);
+      expect(report.fusion.normalization).toEqual(['repair']);
+      expect(acc.repaired!).toBeGreaterThan(acc.fused - 0.01); // 10 000 test digits: 1 pp is beyond noise
+      expect(report.fused.arch.bias).toBe(true);
+      const written = parseSafetensors(readFileSync(path(`fused-${balance}-repair.safetensors`)));
+      expect([...written.tensors.keys()]).toContain('fc1.bias');
+    }
+  }, 240_000);
 });

@@ -57,7 +57,10 @@ export const JobMetrics = z.object({
   accuracy: z
     .object({
       models: z.array(z.number()),
+      /** The fused model as fusion left it (before REPAIR, when REPAIR ran). */
       fused: z.number(),
+      /** With `fusion.repair`: the repaired fused model (the output file), report.json's `accuracy.repaired`. */
+      repaired: z.number().optional(),
       ensemble: z.number(),
       samples: z.int(),
     })

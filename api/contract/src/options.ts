@@ -265,7 +265,7 @@ export const FUSION_OPTIONS = {
     default: false,
     flag: 'repair',
     placeholder: 'on|off',
-    help: 'REPAIR: set each fused channel′s mean/std to the interpolated parents′ (two models with bias or BatchNorm; default off)',
+    help: 'REPAIR: set each fused channel′s mean/std to the interpolated parents′ (every family, 2 or K models; bias-free models gain biases; default off)',
     api: 'fusion.repair',
   }),
 };

@@ -27,8 +27,8 @@ export function formatSummary(report: FusionReport, outPath: string, reportPath?
     parts.push(`ensemble ${pct(acc.ensemble)}`);
     acc.depthAligned.forEach((a, i) => parts.push(`depth-aligned ${acc.depthAlignedInputs[i]} ${pct(a)}`));
     if (acc.fusedBeforeBnReestimate !== undefined) parts.push(`fused before BN re-estimation ${pct(acc.fusedBeforeBnReestimate)}`);
-    if (acc.fusedBeforeRepair !== undefined) parts.push(`fused before REPAIR ${pct(acc.fusedBeforeRepair)}`);
     parts.push(`fused ${pct(acc.fused)}`);
+    if (acc.repaired !== undefined) parts.push(`repaired ${pct(acc.repaired)}`);
     lines.push(`  accuracy on ${acc.samples} samples: ${parts.join('  ')}`);
   }
   if (report.training) lines.push(trainingLine(report.training));

@@ -93,6 +93,8 @@ export interface ReportSweep {
   accuracy: number[];
   /** Prediction-ensemble accuracy with weights (w, 1 − w). */
   ensembleAccuracy?: number[];
+  /** With REPAIR: the repaired fused model's accuracy at each w (`accuracy` is before REPAIR). */
+  repairedAccuracy?: number[];
 }
 
 /** A depth alignment's per-layer mapping: columns model's hidden layer k ↔ rows model's hidden layer mapping[k−1]. */
@@ -142,14 +144,18 @@ export interface FusionReport {
   accuracy: {
     models: number[];
     /**
-     * The fused model after any normalization steps. With finetuning this is
-     * the accuracy before it; the written file is the finetuned model
-     * (`finetuned.fused`).
+     * The fused model after BatchNorm re-estimation (when it ran) and before
+     * REPAIR: the fusion the official code computes. With REPAIR the written
+     * file is the repaired model, whose accuracy is `repaired`. With
+     * finetuning this is the accuracy before it; the written file is the
+     * finetuned model (`finetuned.fused`).
      */
     fused: number;
+    /** The fused model after REPAIR (`--repair on`), when it ran. */
+    repaired?: number;
     /** The fused model before BatchNorm re-estimation (running statistics averaged like biases), when it ran. */
     fusedBeforeBnReestimate?: number;
-    /** The fused model before REPAIR (after any re-estimation), when it ran. */
+    /** The fused model before REPAIR (after any re-estimation), when it ran; equal to `fused` (kept for older readers). */
     fusedBeforeRepair?: number;
     ensemble: number;
     /** Accuracy of each depth-aligned model (B′ or A_m), parallel to `depthAlignedInputs`. */

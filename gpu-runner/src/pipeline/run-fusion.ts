@@ -70,6 +70,8 @@ export interface RunContext {
 
 export interface FusionOutcome {
   fused: Model;
+  /** With REPAIR: the fused model before it (`fused` is the repaired one). */
+  unrepaired?: Model;
   /** Index (0-based) of the input whose naming convention the output takes. */
   namingFrom: number;
   depthAligned: { input: number; model: Model }[];
@@ -141,8 +143,8 @@ interface FusedModels {
   n0: number | null;
   n1: number | null;
   anchor: number | null;
-  /** The balanced pair and its OT results, for REPAIR (two models only). */
-  balancedPair: Parameters<typeof renormalize>[1];
+  /** The parents REPAIR interpolates: the balanced pair and its OT results, or the anchor and each balanced member. */
+  repairFrom: Parameters<typeof renormalize>[1];
 }
 
 /** Two models: CLAFusion of the pair (deeper and shallower); K models: each fused onto the anchor. */
@@ -164,7 +166,7 @@ async function fuseModels(models: FusionRequestModel[], options: FusionOptions, 
       n0: pair.n0 + 1,
       n1: pair.n1 + 1,
       anchor: null,
-      balancedPair: { ...pair.balanced, weightN1: pair.weightN1 },
+      repairFrom: { ...pair.balanced, weightN1: pair.weightN1 },
     };
   }
   const many = await fuseMany(
@@ -183,7 +185,10 @@ async function fuseModels(models: FusionRequestModel[], options: FusionOptions, 
     n0: null,
     n1: null,
     anchor: many.anchor + 1,
-    balancedPair: null,
+    repairFrom: [
+      { model: models[many.anchor].model, transports: [], weight: many.weights[many.anchor] },
+      ...many.members.map((m) => ({ model: m.balanced.model, transports: m.balanced.transports, weight: many.weights[m.input] })),
+    ],
   };
   for (const member of many.members) {
     result.groups.push(
@@ -231,10 +236,13 @@ function evaluate(
   timer.start('evaluation');
   ctx.onProgress?.({ stage: 'evaluation', fraction: 0, message: 'evaluating' });
   const modelAcc = models.map((m) => accuracy(m.model, data));
+  const earlier = renormalized.earlierAccuracies(data);
   const report = {
     models: modelAcc,
-    fused: accuracy(renormalized.model, data),
-    ...renormalized.earlierAccuracies(data),
+    // With REPAIR, `fused` is the model before it (what the official code's fusion gives) and `repaired` the written one.
+    fused: earlier.fusedBeforeRepair ?? accuracy(renormalized.model, data),
+    ...(earlier.fusedBeforeRepair !== undefined ? { repaired: accuracy(renormalized.model, data) } : {}),
+    ...earlier,
     ensemble: predictionEnsemble(
       models.map((m) => m.model),
       weights,
@@ -272,7 +280,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
   const fused = await fuseModels(models, options, hooks);
 
   // BatchNorm re-estimation and REPAIR, keeping the earlier versions to report their accuracy.
-  const renormalized: Renormalization = renormalize(fused.fused, fused.balancedPair, calibration, options, timer);
+  const renormalized: Renormalization = renormalize(fused.fused, fused.repairFrom, calibration, options, timer);
   const accuracyReport = request.evaluation ? evaluate(request.evaluation, models, fused, renormalized, weights, timer as StageTimer<string>, ctx) : null;
   const trained = await train(request, renormalized.model, fused.depthAligned, ctx);
   if (trained && accuracyReport && trained.accuracy) accuracyReport.finetuned = trained.accuracy;
@@ -280,7 +288,13 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
 
   const final = trained ? trained.fused : renormalized.model;
   const report = buildReport({ request, ctx, samples, calibrationRows, fused, weights, renormalized, final, accuracy: accuracyReport, timer, trained, total });
-  const outcome: FusionOutcome = { fused: final, namingFrom: fused.namingFrom, depthAligned: fused.depthAligned, report };
+  const outcome: FusionOutcome = {
+    fused: final,
+    namingFrom: fused.namingFrom,
+    depthAligned: fused.depthAligned,
+    report,
+    ...(renormalized.unrepaired ? { unrepaired: renormalized.unrepaired } : {}),
+  };
   if (!trained) return outcome;
   report.training = trained.training;
   return { ...outcome, unfinetuned: renormalized.model, finetuned: trained.others };

@@ -48,6 +48,18 @@ describe('fusion-weight sweep', () => {
     expect(sweep.ensembleAccuracy![2]).toBe(alone[0]);
   });
 
+  it('with REPAIR reports each weight before and after it, as single repaired fusions do', async () => {
+    const repair = { ...request(), options: { ...defaultFusionOptions('mlp'), repair: true } };
+    const sweep = await runWeightSweep(repair, [0.25, 0.75], ctx);
+    expect(sweep.repairedAccuracy).toHaveLength(2);
+    for (const [i, w] of sweep.weights.entries()) {
+      const single = await runFusion({ ...repair, options: { ...repair.options, weights: [w, 1 - w] } }, ctx);
+      expect(sweep.accuracy[i]).toBe(single.report.accuracy!.fused);
+      expect(sweep.repairedAccuracy![i]).toBe(single.report.accuracy!.repaired);
+    }
+    expect((await runWeightSweep(request(), [0.5], ctx)).repairedAccuracy).toBeUndefined();
+  });
+
   it('needs exactly two models, eval data and weights in [0, 1]', async () => {
     await expect(runWeightSweep(request([deep, shallow, shallow]), [0.5], ctx)).rejects.toThrow(/exactly two models, got 3/);
     await expect(runWeightSweep({ ...request(), evaluation: undefined }, [0.5], ctx)).rejects.toThrow(/needs labelled eval data/);

@@ -9,7 +9,9 @@
  *
  * Each point is a complete runFusion call with weights (w, 1 − w), so it is
  * exactly the fusion `--weights w,1−w` would produce (same alignment, seed
- * and options); only the two accuracies the sweep reports are evaluated.
+ * and options); only the accuracies the sweep reports are evaluated. With
+ * REPAIR (`--repair on`), `accuracy` is the fused model before it and
+ * `repairedAccuracy` after, per weight.
  */
 import { FusionError } from '@clafusion/model-format/errors';
 import { accuracy, predictionEnsemble } from '../engine/nn/evaluate.ts';
@@ -23,6 +25,8 @@ export interface SweepStep {
   weight: number;
   accuracy: number;
   ensembleAccuracy: number;
+  /** With REPAIR: the repaired fused model's accuracy (`accuracy` is before it). */
+  repairedAccuracy?: number;
 }
 
 /** `count` weights evenly spaced over [0, 1], free of float noise: 11 → 0, 0.1, …, 1. */
@@ -52,17 +56,19 @@ export async function runWeightSweep(
   }
 
   const inputs = request.models.map((m) => m.model);
-  const result: Required<ReportSweep> = { weights: [...weights], accuracy: [], ensembleAccuracy: [] };
+  const result: ReportSweep & { ensembleAccuracy: number[] } = { weights: [...weights], accuracy: [], ensembleAccuracy: [] };
   for (const [index, w] of weights.entries()) {
     const pair = [w, 1 - w];
     // No evaluation inside: runFusion would also re-measure both inputs and
     // the depth-aligned model, which do not depend on w.
     const outcome = await runFusion({ ...request, evaluation: undefined, options: { ...request.options, weights: pair } }, { backend: ctx.backend, now: ctx.now });
-    const fused = accuracy(outcome.fused, evaluation);
+    const fused = accuracy(outcome.unrepaired ?? outcome.fused, evaluation);
+    const repaired = outcome.unrepaired ? accuracy(outcome.fused, evaluation) : undefined;
     const ensemble = predictionEnsemble(inputs, pair, evaluation).accuracy;
     result.accuracy.push(fused);
     result.ensembleAccuracy.push(ensemble);
-    onStep?.({ index, count: weights.length, weight: w, accuracy: fused, ensembleAccuracy: ensemble });
+    if (repaired !== undefined) (result.repairedAccuracy ??= []).push(repaired);
+    onStep?.({ index, count: weights.length, weight: w, accuracy: fused, ensembleAccuracy: ensemble, ...(repaired !== undefined ? { repairedAccuracy: repaired } : {}) });
   }
   return result;
 }

@@ -120,6 +120,21 @@ describe('renderReportHtml', () => {
     expect(html).toContain('−1.20 pp');
   });
 
+  it('with REPAIR shows the fused model before it as a step and the repaired one as the fused model', () => {
+    const report = demoReport();
+    report.accuracy!.fusedBeforeRepair = report.accuracy!.fused;
+    report.accuracy!.repaired = 0.8765;
+    report.fusion.normalization = ['repair'];
+    const bars = accuracyBars(report).map((b) => [b.label, b.kind, b.value]);
+    expect(bars).toContainEqual(['fused model, before REPAIR', 'step', report.accuracy!.fused]);
+    expect(bars).toContainEqual(['fused model', 'fused', 0.8765]);
+    expect(bars.filter(([label]) => String(label).startsWith('fused'))).toHaveLength(2);
+    report.sweep = { weights: [0, 1], accuracy: [0.5, 0.6], ensembleAccuracy: [0.7, 0.8], repairedAccuracy: [0.65, 0.75] };
+    const html = renderReportHtml(report);
+    expect(html).toContain('fused model, before REPAIR');
+    expect(html).toContain('75.00%');
+  });
+
   it('draws training curves and the sweep only when the report has them', () => {
     const plain = renderReportHtml(demoReport());
     expect(plain).not.toContain('id="training"');

@@ -16,7 +16,7 @@ const BEFORE_STEPS = [
   ['fusedBeforeRepair', 'fused model, before REPAIR'],
 ] as const;
 const STEP_NAMES: Record<string, string> = { 'bn-reestimate': 'BN re-estimation', repair: 'REPAIR' };
-const KNOWN_ACCURACY_FIELDS = new Set<string>(['models', 'fused', 'ensemble', 'depthAligned', 'depthAlignedInputs', 'samples', 'finetuned', ...BEFORE_STEPS.map(([k]) => k)]);
+const KNOWN_ACCURACY_FIELDS = new Set<string>(['models', 'fused', 'repaired', 'ensemble', 'depthAligned', 'depthAlignedInputs', 'samples', 'finetuned', ...BEFORE_STEPS.map(([k]) => k)]);
 
 /**
  * Fields newer engines add to `accuracy` and `training` (finetuning's
@@ -54,8 +54,11 @@ export function accuracyBars(report: FusionReport): AccuracyBar[] {
   }
   const steps = (report.fusion?.normalization ?? []).map((s) => STEP_NAMES[s] ?? s);
   const trained = trainedFusedAccuracy(report);
-  if (isNum(acc.fused)) {
-    bars.push({ label: trained ? 'fused model, before training' : 'fused model', detail: [report.fusion?.method, ...steps].filter(Boolean).join(' + '), value: acc.fused, kind: trained ? 'step' : 'fused' });
+  // With REPAIR, `fused` is the model before it (shown above as a step) and `repaired` the written one.
+  const repaired = (acc as { repaired?: unknown }).repaired;
+  const fused = isNum(repaired) ? repaired : acc.fused;
+  if (isNum(fused)) {
+    bars.push({ label: trained ? 'fused model, before training' : 'fused model', detail: [report.fusion?.method, ...steps].filter(Boolean).join(' + '), value: fused, kind: trained ? 'step' : 'fused' });
   }
   for (const [key, value] of Object.entries(acc)) {
     if (KNOWN_ACCURACY_FIELDS.has(key) || !isNum(value) || value < 0 || value > 1) continue;
@@ -140,6 +143,8 @@ export function renderSweepSection(report: FusionReport): string {
   if (!sweep || !sweep.weights?.length) return '';
   const fusedPoints = sweep.weights.map((w, i) => [w, sweep.accuracy?.[i]] as const).filter((p): p is readonly [number, number] => isNum(p[1]));
   const ensemble = sweep.ensembleAccuracy;
+  const repaired = Array.isArray(sweep.repairedAccuracy) ? sweep.repairedAccuracy : undefined;
+  const repairedPoints = repaired ? sweep.weights.map((w, i) => [w, repaired[i]] as const).filter((p): p is readonly [number, number] => isNum(p[1])) : [];
   const ensemblePoints = ensemble ? sweep.weights.map((w, i) => [w, ensemble[i]] as const).filter((p): p is readonly [number, number] => isNum(p[1])) : [];
   const models = report.accuracy?.models ?? [];
   const labels = report.inputs ?? [];
@@ -153,18 +158,24 @@ export function renderSweepSection(report: FusionReport): string {
     x: { label: 'w, weight of model 1 (model 2 gets 1 − w)', format: (v) => exact(Number(v.toFixed(3))), domain: [Math.min(0, ...sweep.weights), Math.max(1, ...sweep.weights)] },
     y: { label: 'accuracy', format: (v) => pct(v, 0) },
     series: [
-      { name: 'fused model', points: fusedPoints, cls: 's2' },
+      // With REPAIR the repaired curve is the fused model's (solid) and the one before it dashed, in the same colour.
+      ...(repairedPoints.length
+        ? [
+            { name: 'fused model, REPAIR', points: repairedPoints, cls: 's2' },
+            { name: 'fused model, before REPAIR', points: fusedPoints, cls: 's2', dashed: true },
+          ]
+        : [{ name: 'fused model', points: fusedPoints, cls: 's2' }]),
       ...(ensemblePoints.length ? [{ name: 'prediction ensemble', points: ensemblePoints, cls: 's3', dashed: true }] : []),
     ],
     hlines,
     vlines: isNum(mainWeight) ? [{ x: mainWeight, label: `this run (w = ${exact(Number(mainWeight.toFixed(3)))})` }] : [],
   });
   const rows = sweep.weights
-    .map((w, i) => `<tr><td class="num">${esc(exact(w))}</td><td class="num">${esc(exact(Number((1 - w).toFixed(12))))}</td><td class="num">${pct(sweep.accuracy?.[i])}</td>${ensemble ? `<td class="num">${pct(ensemble[i])}</td>` : ''}</tr>`)
+    .map((w, i) => `<tr><td class="num">${esc(exact(w))}</td><td class="num">${esc(exact(Number((1 - w).toFixed(12))))}</td><td class="num">${pct(sweep.accuracy?.[i])}</td>${repaired ? `<td class="num">${pct(repaired[i])}</td>` : ''}${ensemble ? `<td class="num">${pct(ensemble[i])}</td>` : ''}</tr>`)
     .join('');
   return `<section id="sweep" aria-labelledby="sweep-h"><h2 id="sweep-h">Fusion-weight sweep</h2>
 <p class="intro">The pair fused again at each weight w: model 1 (${esc(labels[0]?.label ?? 'model 1')}) gets w and model 2 (${esc(labels[1]?.label ?? 'model 2')}) gets 1 − w, as in the paper's skill-transfer experiment.${best ? ` The fused model is best at w = ${esc(exact(best[0]))} (${pct(best[1])}).` : ''}</p>
-<div class="sweep">${chart}<div class="table-scroll"><table class="compact"><caption>Accuracy per weight</caption><thead><tr><th scope="col" class="num">w (model 1)</th><th scope="col" class="num">1 − w (model 2)</th><th scope="col" class="num">fused</th>${ensemble ? '<th scope="col" class="num">ensemble</th>' : ''}</tr></thead><tbody>${rows}</tbody></table></div></div></section>`;
+<div class="sweep">${chart}<div class="table-scroll"><table class="compact"><caption>Accuracy per weight</caption><thead><tr><th scope="col" class="num">w (model 1)</th><th scope="col" class="num">1 − w (model 2)</th><th scope="col" class="num">fused</th>${repaired ? '<th scope="col" class="num">REPAIR</th>' : ''}${ensemble ? '<th scope="col" class="num">ensemble</th>' : ''}</tr></thead><tbody>${rows}</tbody></table></div></div></section>`;
 }
 
 /** `fusedBnReestimated` → "fused bn reestimated". */

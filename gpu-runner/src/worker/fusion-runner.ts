@@ -360,7 +360,7 @@ function metricsOf(report: FusionReport): JobMetrics {
   const acc = report.accuracy;
   const training = report.training;
   return {
-    accuracy: acc ? { models: acc.models, fused: acc.fused, ensemble: acc.ensemble, samples: acc.samples } : null,
+    accuracy: acc ? { models: acc.models, fused: acc.fused, ...(acc.repaired !== undefined ? { repaired: acc.repaired } : {}), ensemble: acc.ensemble, samples: acc.samples } : null,
     ...(training?.kind === 'finetune'
       ? {
           finetuned_accuracy: acc?.finetuned?.fused ?? null,

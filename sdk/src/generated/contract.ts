@@ -233,6 +233,7 @@ export type JobMetrics = {
   accuracy: {
     models: number[];
     fused: number;
+    repaired?: number;
     ensemble: number;
     samples: number;
   } | null;

@@ -23,6 +23,11 @@ export interface MemberResult {
   alignment: AlignmentGroup[];
   depthAligned: Model | null;
   layers: LayerSummary[];
+  /**
+   * The member as averaged (depth-aligned if it was) and its per-layer maps
+   * T̃ into the anchor's basis (empty for plain averaging), for REPAIR.
+   */
+  balanced: { model: Model; transports: (Float64Array | null)[] };
 }
 
 export interface ManyFusionResult {
@@ -92,6 +97,7 @@ export async function fuseMany(models: readonly Model[], options: FusionOptions,
       depthAligned = Mi;
     }
     let layers: LayerSummary[] = [];
+    let transports: (Float64Array | null)[] = [];
     let aligned: { weight: Float64Array; bias?: Float64Array; bn?: Float64Array[] }[];
     if (options.fusion === 'average') {
       if (!archEquals(Mi.arch, MF.arch)) {
@@ -128,6 +134,7 @@ export async function fuseMany(models: readonly Model[], options: FusionOptions,
       hooks.stage?.('fusion', 'end');
       layers = results.map((r) => ({ name: r.name, plan: r.transport ? [r.rows, r.cols] : null, cost: r.cost, inputFrom: r.inputFrom }));
       aligned = results.map((r) => ({ weight: r.aligned, bias: r.alignedBias, bn: r.alignedBn }));
+      transports = results.map((r) => r.transport);
     }
     aligned.forEach((a, l) => {
       const w = uniform ? 1 : weights[i];
@@ -140,7 +147,7 @@ export async function fuseMany(models: readonly Model[], options: FusionOptions,
         for (let k = 0; k < add.length; k++) sum[k] += w * add[k];
       });
     });
-    members.push({ input: i, mapping, alignment, depthAligned, layers });
+    members.push({ input: i, mapping, alignment, depthAligned, layers, balanced: { model: Mi, transports } });
     hooks.progress?.('fusion', members.length / (models.length - 1), `model ${i + 1} aligned to the anchor`);
   }
 

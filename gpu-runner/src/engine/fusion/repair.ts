@@ -12,28 +12,39 @@
  *
  * with T̃ the corrected transport map of the layer (columns sum to ≈ 1, so
  * Σ_i T̃_ij μ⁰_i is N0's statistic carried into N1's basis) and w the
- * weight of N1. A layer's own output is corrected (for a ResNet conv2: its
- * branch, block sum minus shortcut), affinely, through the parameters the
- * architecture has:
+ * weight of N1; for K models the sum runs over every model aligned onto the
+ * anchor (interpolatedTargets). Statistics are over the calibration samples
+ * (the rows the fusion used) and positions. Every layer is corrected, the
+ * classifier too: fused logits collapse like any channel (on a trained VGG
+ * pair of different depths, logit std 0.5 against the parents' ≈ 5, and
+ * correcting the hidden layers alone recovers little). A layer's own output is
+ * corrected (for a ResNet conv2: its branch, block sum minus shortcut, so a
+ * block's sum is never corrected twice), affinely, through the parameters
+ * the architecture has:
  *
  * - with BatchNorm: γ ← γ·σ_t/σ and β ← (β − μ)·σ_t/σ + μ_t;
  * - with a bias and no BatchNorm: W ← W·σ_t/σ (rows) and b ← (b − μ)·σ_t/σ
  *   + μ_t;
- * - with neither (a VGG's hidden FC layers when only convs have BN): the
- *   scale alone.
+ * - with neither biases nor BatchNorm (the paper's own VGGs and ResNets):
+ *   the model first gains zero biases on every layer (`arch.bias` becomes
+ *   true; PyTorch's names for a model built with bias=True), then as above;
+ * - a layer without a bias in a BatchNorm model (a VGG's hidden FC layers
+ *   when only the convs have BN): the scale alone.
  *
  * BatchNorm layers are corrected together from one measurement, and the
  * running statistics re-estimated after (BatchNorm's eps leaves the output
  * std a hair under the target, √(v/(v + eps))). Layers without BatchNorm
  * are then corrected one at a time in forward order, re-measured before
  * each since every correction changes what the layers after it see: one
- * forward pass per such layer, which makes REPAIR of a deep bias-only model
- * slow. Re-estimate the statistics before REPAIR.
+ * forward pass over the calibration set per such layer. Re-estimate the
+ * statistics before REPAIR.
  *
- * Without either there is no parameter to move a channel's mean, and REPAIR
- * is refused. Statistics are over calibration samples and positions.
+ * Depth-aligned models need nothing special: the targets come from the
+ * balanced models, so an identity layer inserted into one has as target
+ * statistics what its input had, and a zero block's branch (constant 0)
+ * contributes 0 to the interpolation.
  */
-import { type Model, type Params, layerSpecs, makeModel } from '@clafusion/model-format/arch';
+import { type Arch, type Model, type Params, layerSpecs, makeModel } from '@clafusion/model-format/arch';
 import { FusionError } from '@clafusion/model-format/errors';
 import { type Tensor32, numel } from '@clafusion/model-format/tensor';
 import { forward } from '../nn/forward.ts';
@@ -59,25 +70,29 @@ export interface RepairInput {
 }
 
 /**
- * Per hidden layer, the statistics of the layer's own pre-activation output:
+ * Per layer (the classifier's logits last), the statistics of the layer's own pre-activation output:
  * the recorded tap, except a ResNet conv2, whose tap is the block sum and
- * whose own output is that sum minus the shortcut's value.
+ * whose own output is that sum minus the shortcut's value. With `only`, just
+ * that layer's entry is filled in (one forward pass either way).
  */
-export function ownOutputStats(model: Model, x: Tensor32): ChannelStats[] {
+export function ownOutputStats(model: Model, x: Tensor32, only?: number): ChannelStats[] {
   const { taps, tapShapes } = forward(model, x, { taps: true });
   const specs = layerSpecs(model.arch);
   const n = x.shape[0];
-  let stream: Float32Array | null = null; // post-ReLU block input, for identity shortcuts
+  let streamLayer = -1; // the stem or conv2 whose post-ReLU value is the current block input, for identity shortcuts
   const stats: ChannelStats[] = [];
-  for (let l = 0; l < specs.length - 1; l++) {
+  for (let l = 0; l < specs.length; l++) {
     const s = specs[l];
-    let own: ArrayLike<number> = taps![l];
-    if (s.role === 'conv2') {
-      const shortcut = specs[l + 1].role === 'shortcut' && specs[l + 1].block === s.block ? taps![l + 1] : stream!;
-      own = Float32Array.from(taps![l], (v, k) => v - shortcut[k]);
+    if (only === undefined || only === l) {
+      let own: ArrayLike<number> = taps![l];
+      if (s.role === 'conv2') {
+        const shortcut =
+          specs[l + 1].role === 'shortcut' && specs[l + 1].block === s.block ? taps![l + 1] : Float32Array.from(taps![streamLayer], (v) => Math.max(0, v));
+        own = Float32Array.from(taps![l], (v, k) => v - shortcut[k]);
+      }
+      stats[l] = channelStats(own, n, tapShapes![l]);
     }
-    stats.push(channelStats(own, n, tapShapes![l]));
-    if (s.role === 'stem' || s.role === 'conv2') stream = Float32Array.from(taps![l], (v) => Math.max(0, v));
+    if (s.role === 'stem' || s.role === 'conv2') streamLayer = l;
   }
   return stats;
 }
@@ -103,45 +118,103 @@ function channelStats(values: ArrayLike<number>, n: number, shape: readonly numb
   return { mean, std: sq.map((v) => Math.sqrt(v / (n * S))) };
 }
 
-/** The interpolated target statistics per hidden layer. */
-export function repairTargets(input: Omit<RepairInput, 'fused'>): ChannelStats[] {
-  const s0 = ownOutputStats(input.n0, input.x);
-  const s1 = ownOutputStats(input.n1, input.x);
-  const w = input.weightN1;
-  return s1.map((b, l) => {
-    const a = s0[l];
-    const T = input.transports[l] ?? null;
-    const o0 = a.mean.length;
-    const o1 = b.mean.length;
-    if (T === null && o0 !== o1) {
-      throw new FusionError('INVALID_ARGUMENT', `REPAIR needs the transport map of layer ${l + 1} (${o0} vs ${o1} channels)`);
-    }
-    const carry = (v: Float64Array) => {
-      if (T === null) return v;
-      const out = new Float64Array(o1);
-      for (let i = 0; i < o0; i++) for (let j = 0; j < o1; j++) out[j] += T[i * o1 + j] * v[i];
-      return out;
-    };
-    const ma = carry(a.mean);
-    const sa = carry(a.std);
-    return { mean: b.mean.map((v, j) => (1 - w) * ma[j] + w * v), std: b.std.map((v, j) => (1 - w) * sa[j] + w * v) };
-  });
+/** One parent of a fusion: its balanced model, its per-layer maps into the fused basis, and its fusion weight. */
+export interface RepairParent {
+  model: Model;
+  /** Per layer, T̃ (rows(parent) × cols(fused), row-major); null, absent or an empty list means the identity (same basis). */
+  transports: readonly (Float64Array | null)[];
+  weight: number;
 }
 
-/** Returns the repaired fused model. */
+/**
+ * The interpolated target statistics per layer (classifier included) for any number of
+ * parents: Σ_k w_k · T̃_kᵀ s_k, each parent's statistics carried into the
+ * fused basis through its maps (weights normalised to sum to 1). With two
+ * parents this is repairTargets; with K models the anchor enters with no maps
+ * (fuse-many.ts aligns every other model onto it).
+ */
+export function interpolatedTargets(parents: readonly RepairParent[], x: Tensor32): ChannelStats[] {
+  if (parents.length === 0) throw new FusionError('INVALID_ARGUMENT', 'REPAIR needs at least one parent model', { field: 'repair' });
+  const total = parents.reduce((s, p) => s + p.weight, 0);
+  if (!(total > 0)) throw new FusionError('INVALID_ARGUMENT', 'REPAIR needs positive fusion weights', { field: 'weights' });
+  let out: ChannelStats[] | null = null;
+  parents.forEach((parent, k) => {
+    const stats = ownOutputStats(parent.model, x);
+    const w = parent.weight / total;
+    const carried = stats.map((s, l) => {
+      const T = parent.transports[l] ?? null;
+      const width = out ? out[l].mean.length : T === null ? s.mean.length : T.length / s.mean.length;
+      if (T === null && s.mean.length !== width) {
+        throw new FusionError('INVALID_ARGUMENT', `REPAIR needs the transport map of layer ${l + 1} for model ${k + 1} (${s.mean.length} vs ${width} channels)`);
+      }
+      const carry = (v: Float64Array) => {
+        if (T === null) return v;
+        const o1 = T.length / v.length;
+        const r = new Float64Array(o1);
+        for (let i = 0; i < v.length; i++) for (let j = 0; j < o1; j++) r[j] += T[i * o1 + j] * v[i];
+        return r;
+      };
+      return { mean: carry(s.mean), std: carry(s.std) };
+    });
+    if (out === null) {
+      out = carried.map((c) => ({ mean: c.mean.map((v) => w * v), std: c.std.map((v) => w * v) }));
+    } else {
+      const acc: ChannelStats[] = out;
+      carried.forEach((c, l) => {
+        if (c.mean.length !== acc[l].mean.length) {
+          throw new FusionError('INVALID_ARGUMENT', `REPAIR: model ${k + 1} gives layer ${l + 1} ${c.mean.length} channels, the fused model has ${acc[l].mean.length}`);
+        }
+        for (let j = 0; j < c.mean.length; j++) {
+          acc[l].mean[j] += w * c.mean[j];
+          acc[l].std[j] += w * c.std[j];
+        }
+      });
+    }
+  });
+  return out!;
+}
+
+/** The interpolated target statistics per layer of a pair: (1 − w)·T̃ᵀs⁰ + w·s¹. */
+export function repairTargets(input: Omit<RepairInput, 'fused'>): ChannelStats[] {
+  return interpolatedTargets(
+    [
+      { model: input.n0, transports: input.transports, weight: 1 - input.weightN1 },
+      { model: input.n1, transports: [], weight: input.weightN1 },
+    ],
+    input.x,
+  );
+}
+
+/**
+ * The model with a bias on every layer (zeros where it had none): the
+ * architecture's `bias` becomes true, so the tensors are named as PyTorch
+ * names them for a model built with `bias=True`.
+ */
+export function withBiases(model: Model): Model {
+  if (model.arch.bias) return model;
+  const arch = { ...model.arch, bias: true } as Arch;
+  const params: Params = new Map(model.params);
+  for (const s of layerSpecs(arch)) if (!params.has(s.bias!)) params.set(s.bias!, { shape: [s.shape[0]], data: new Float32Array(s.shape[0]) });
+  return makeModel(arch, params);
+}
+
+/** Returns the repaired fused model of a pair (see repairToTargets). */
 export function repairFused(input: RepairInput): Model {
-  const { fused, x } = input;
-  const specs = layerSpecs(fused.arch);
-  const hidden = specs.slice(0, -1);
-  if (!hasBatchNorm(fused.arch) && !fused.arch.bias) {
-    throw new FusionError(
-      'UNSUPPORTED',
-      'REPAIR needs biases or BatchNorm to shift channel means, and this architecture has neither; fuse without --repair',
-      { field: 'repair' },
-    );
+  return repairToTargets(input.fused, repairTargets(input), input.x);
+}
+
+/**
+ * Moves every layer's own output (the logits too) to its target statistics. A model
+ * with neither biases nor BatchNorm first gains zero biases (withBiases): a
+ * channel's mean can only move through one.
+ */
+export function repairToTargets(fused: Model, targets: readonly ChannelStats[], x: Tensor32): Model {
+  let model = hasBatchNorm(fused.arch) ? fused : withBiases(fused);
+  // Every layer, the classifier included: its logits collapse like any channel (a trained pair's fused VGG: logit std 0.5 against the parents' 5).
+  const layers = layerSpecs(model.arch);
+  if (targets.length !== layers.length) {
+    throw new FusionError('INVALID_ARGUMENT', `REPAIR has targets for ${targets.length} layers, the fused model has ${layers.length}`);
   }
-  const targets = repairTargets(input);
-  let model = fused;
   // Multiplies output channel j of a tensor by a_j (and adds shift_j): rows of a weight, entries of a vector.
   const scale = (params: Params, name: string, channels: number, a: Float64Array, shift: Float64Array | null) => {
     const t = params.get(name)!;
@@ -154,7 +227,7 @@ export function repairFused(input: RepairInput): Model {
     // re-estimated a correction upstream no longer moves a layer downstream.
     const current = ownOutputStats(model, x);
     const params: Params = new Map(model.params);
-    hidden.forEach((s, l) => {
+    layers.forEach((s, l) => {
       if (!s.bn) return;
       const { a, shift } = affine(current[l], targets[l]);
       scale(params, `${s.bn}.weight`, s.shape[0], a, null);
@@ -162,10 +235,10 @@ export function repairFused(input: RepairInput): Model {
     });
     model = reestimateBatchNorm(makeModel(model.arch, params), x);
   }
-  hidden.forEach((s, l) => {
+  layers.forEach((s, l) => {
     if (s.bn) return;
     // One layer at a time, re-measured before each: every correction changes the later layers' inputs.
-    const { a, shift } = affine(ownOutputStats(model, x)[l], targets[l]);
+    const { a, shift } = affine(ownOutputStats(model, x, l)[l], targets[l]);
     const params: Params = new Map(model.params);
     scale(params, s.weight, s.shape[0], a, null);
     // Without a bias (a VGG's hidden FC layers when only the convs have BatchNorm) only the scale moves.
@@ -177,10 +250,12 @@ export function repairFused(input: RepairInput): Model {
 
 /**
  * The per-channel map y ↦ a·y + shift taking (μ, σ) to (μ_t, σ_t): a = σ_t/σ,
- * shift = μ_t − a·μ. A constant channel (σ = 0) keeps its scale and is only shifted.
+ * shift = μ_t − a·μ. A channel (nearly) constant on the calibration set,
+ * σ ≤ 10⁻³·σ_t, keeps its scale and is only shifted: scaling it up would
+ * blow noise up into a full-size channel.
  */
 function affine(current: ChannelStats, target: ChannelStats): { a: Float64Array; shift: Float64Array } {
-  const a = current.std.map((s, j) => (s > 1e-12 ? target.std[j] / s : 1));
+  const a = current.std.map((s, j) => (s > 1e-3 * target.std[j] + 1e-12 ? target.std[j] / s : 1));
   const shift = target.mean.map((m, j) => m - a[j] * current.mean[j]);
   return { a, shift };
 }
