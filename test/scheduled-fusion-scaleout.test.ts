@@ -101,8 +101,11 @@ describe('scheduled fusion: two APIs, two runners, Redis, S3', () => {
     // Pause (through the other API instance), then nothing more may tick. A
     // tick that fired before the pause and was still being handled may land
     // after it (its handler read the schedule first); none may fire later.
-    const pausedAt = Date.now();
+    // The boundary is the pause's answer: a tick due while the request was
+    // still on its way (seconds on a loaded machine) belonged to an active
+    // schedule and may run; one due after the answer may not.
     expect((await apis[0].json<Schedule>(`/v1/schedules/${schedule.id}/pause`, { method: 'POST' })).status).toBe('paused');
+    const pausedAt = Date.now();
     await new Promise((r) => setTimeout(r, 7_000));
     const runs = await runsUntil(schedule.id, (r) => !r.some(inFlight));
     expect(runs.filter((r) => Date.parse(r.tick_at) > pausedAt)).toEqual([]);
