@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { LIMITS } from './contract/index.ts';
+import type { SweeperSettings } from './lifecycle/sweeper.ts';
 
 export interface S3Settings {
   bucket: string;
@@ -51,6 +52,8 @@ export interface Config {
   reconcileIntervalMs: number;
   /** Per-API-key token bucket; null when RATE_LIMIT_PER_SECOND is 0. */
   rateLimit: { perSecond: number; burst: number } | null;
+  /** Retention (lifecycle/sweeper.ts): PENDING_UPLOAD_TTL seconds, JOB_RETENTION_DAYS, SWEEP_INTERVAL_MS. */
+  sweeper: SweeperSettings;
 }
 
 type Env = Record<string, string | undefined>;
@@ -113,5 +116,10 @@ export function configFromEnv(env: Env = process.env): Config {
     eventPollMs: integer(env, 'EVENT_POLL_MS', 500, 10),
     reconcileIntervalMs: integer(env, 'RECONCILE_INTERVAL_MS', 60_000),
     rateLimit: rateLimitFromEnv(env),
+    sweeper: {
+      intervalMs: integer(env, 'SWEEP_INTERVAL_MS', 60_000),
+      pendingUploadTtlMs: integer(env, 'PENDING_UPLOAD_TTL', 86_400, 1) * 1000,
+      jobRetentionMs: integer(env, 'JOB_RETENTION_DAYS', 0) === 0 ? null : integer(env, 'JOB_RETENTION_DAYS', 0) * 86_400_000,
+    },
   };
 }

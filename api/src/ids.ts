@@ -23,3 +23,11 @@ export function newId(prefix: 'file' | 'fus' | 'sch', now: Date = new Date()): s
 export function randomToken(length: number): string {
   return randomChars(length);
 }
+
+/**
+ * The id prefix of every resource made at `at` (the time part only). Ids
+ * sort newest first, so in a listing every id after this one was made before `at`.
+ */
+export function idTimeFloor(prefix: 'file' | 'fus' | 'sch', at: Date): string {
+  return `${prefix}_${(TIME_SPAN - at.getTime()).toString(32).padStart(9, '0')}`;
+}

@@ -9,6 +9,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import { createApp } from './http/app.ts';
 import type { RateLimitSettings } from './http/rate-limit.ts';
 import { Reconciler, reconcileSchedules } from './jobs/recover.ts';
+import { Sweeper, type SweeperSettings } from './lifecycle/sweeper.ts';
 import type { FusionQueueData } from './jobs/queue-data.ts';
 import { type JobQueue, type ObjectStore, QueueUnavailableError, type WorkerHandle } from './ports/index.ts';
 import { InProcessQueue } from './queue/in-process-queue.ts';
@@ -44,13 +45,18 @@ export interface ServerOptions extends ServiceSettings {
   tickConcurrency?: number;
   /** Per-API-key request rate limit (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST); null = none. */
   rateLimit?: RateLimitSettings | null;
+  /** Retention sweeps (PENDING_UPLOAD_TTL, JOB_RETENTION_DAYS); default: pending uploads expire after a day, jobs are kept, a pass a minute. */
+  sweeper?: SweeperSettings;
 }
 
 export interface RunningServer {
   url: string;
   services: Services;
+  sweeper: Sweeper;
   close(): Promise<void>;
 }
+
+const DEFAULT_SWEEPER: SweeperSettings = { intervalMs: 60_000, pendingUploadTtlMs: 86_400_000, jobRetentionMs: null };
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const ownTicks = options.ticks === undefined;
@@ -80,6 +86,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     console.warn('[reconcile]', err.message);
   }
   reconciler.start();
+  const sweeper = new Sweeper(services.lifecycle.files, services.lifecycle.jobs, options.sweeper ?? DEFAULT_SWEEPER);
+  sweeper.start();
   const app = createApp(services, { rateLimit: options.rateLimit });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s));
@@ -89,7 +97,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     url,
     services,
+    sweeper,
     async close() {
+      await sweeper.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Open SSE streams would hold the server open until their jobs finish.
       if ('closeAllConnections' in server) server.closeAllConnections();

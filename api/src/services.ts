@@ -1,6 +1,8 @@
 /** Wires the store and queue into the services the HTTP layer uses. */
 import { FileService } from './files/file-service.ts';
 import { JobService } from './jobs/job-service.ts';
+import { FileLifecycle } from './lifecycle/file-lifecycle.ts';
+import { JobLifecycle } from './lifecycle/job-lifecycle.ts';
 import { LineageService } from './lineages/lineage-service.ts';
 import type { FusionQueueData } from './jobs/queue-data.ts';
 import type { JobQueue, ObjectStore } from './ports/index.ts';
@@ -22,5 +24,6 @@ export function createServices(store: ObjectStore, queue: JobQueue<FusionQueueDa
   const lineages = new LineageService(store, files);
   const jobs = new JobService(store, queue, files, lineages);
   const schedules = new ScheduleService(store, ticks, lineages, new RunStore(store, jobs, files, lineages));
-  return { store, files, jobs, lineages, schedules, eventPollMs: settings.eventPollMs, publicUrl: settings.publicUrl };
+  const lifecycle = { files: new FileLifecycle(store, files), jobs: new JobLifecycle(store) };
+  return { store, files, jobs, lineages, schedules, lifecycle, eventPollMs: settings.eventPollMs, publicUrl: settings.publicUrl };
 }

@@ -13,3 +13,4 @@ export * from './jobs.ts';
 export * from './lineages.ts';
 export * from './fusion-request.ts';
 export * from './schedules.ts';
+export * from './lifecycle.ts';

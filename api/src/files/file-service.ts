@@ -11,6 +11,8 @@ import { ApiError, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { readJson, toJson } from '../jobs/job-log.ts';
 import { type ObjectStore, ObjectStoreError } from '../ports/index.ts';
+import { assertFilesLive } from '../lifecycle/file-guard.ts';
+import { lifecycleKeys } from '../lifecycle/keys.ts';
 import { layout } from '../store-layout.ts';
 import { KeyedLock } from '../storage/keyed-lock.ts';
 import { readStoredHeader } from './read-header.ts';
@@ -78,6 +80,8 @@ export class FileService {
       arch_override: input.arch ?? null,
     };
     await this.store.put(layout.fileRecord(tenant, id), toJson(stored), { ifAbsent: true, contentType: 'application/json' });
+    // Lets the retention sweeper find uploads never completed (lifecycle/file-lifecycle.ts).
+    await this.store.put(lifecycleKeys.pendingFile(id), toJson({ tenant, created_at: stored.created_at }), { contentType: 'application/json' });
     const presigned = await this.store.presignPut(layout.fileContent(tenant, id), {
       expiresInSeconds: this.options.presignSeconds,
       contentLength: input.size,
@@ -188,6 +192,9 @@ export class FileService {
     const sha256 = info.sha256 ?? (await this.hash(key));
     const ready: StoredFile = { ...file, ...summary, status: 'ready', sha256, completed_at: new Date().toISOString() };
     await this.store.put(layout.fileRecord(tenant, id), toJson(ready), { contentType: 'application/json' });
+    // A sweep of expired uploads may have started on this file meanwhile: it wrote its tombstone before reading the record.
+    await assertFilesLive(this.store, tenant, [id]);
+    await this.store.delete(lifecycleKeys.pendingFile(id));
     return publicFile(ready);
   }
 

@@ -11,6 +11,7 @@ import {
   type FusionRequest,
   type FusionSpec,
   type JobEvent,
+  type JobStatus,
   LIMITS,
   type ListPage,
   type OutputName,
@@ -21,6 +22,7 @@ import { newId } from '../ids.ts';
 import type { LineageService } from '../lineages/lineage-service.ts';
 import { resolveRequest } from '../lineages/resolve-request.ts';
 import { type JobQueue, type ObjectStore, ObjectStoreError, QueueUnavailableError } from '../ports/index.ts';
+import { assertFilesLive, inputFileIds } from '../lifecycle/file-guard.ts';
 import { layout } from '../store-layout.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { checkCompatible } from './compatibility.ts';
@@ -97,8 +99,25 @@ export class JobService {
     const { state } = await log.append({ type: 'queued', message: 'queued' }, (_job, seq) => seq === 0);
     await this.putIfAbsent(layout.jobIndexEntry(tenant, jobId), {});
     await this.putIfAbsent(layout.activeJob(jobId), { tenant });
+    await this.refuseIfInputsDeleted(log, jobId, inputs);
     await this.tolerateQueueOutage(`enqueue ${jobId}`, () => this.queue.enqueue(jobId, { tenant, job_id: jobId }, { attempts: JOB_ATTEMPTS }));
     return state.job;
+  }
+
+  /**
+   * A file deleted while this job was being made: the job (now visible to a
+   * deletion as an unfinished user) fails instead of running on missing bytes.
+   */
+  private async refuseIfInputsDeleted(log: JobLog, jobId: string, inputs: JobRecord['inputs']): Promise<void> {
+    try {
+      await assertFilesLive(this.store, log.tenant, inputFileIds(inputs));
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      const error = { code: 'invalid_input', message: err.message, stage: null, details: err.details };
+      await log.append({ type: 'failed', message: err.message, data: { error } }, (job) => !isTerminal(job));
+      await this.store.delete(layout.activeJob(jobId));
+      throw err;
+    }
   }
 
   /**
@@ -237,16 +256,35 @@ export class JobService {
     return state.job;
   }
 
-  /** Newest first (ids count down in time). */
-  async list(tenant: string, after: string | undefined, limit: number): Promise<ListPage<FusionJob>> {
-    const page = await this.store.list(layout.jobIndex(tenant), {
-      after: after ? layout.jobIndexEntry(tenant, after) : undefined,
-      limit: limit + 1,
-    });
-    const ids = page.objects.map((o) => o.key.slice(o.key.lastIndexOf('/') + 1));
-    const hasMore = ids.length > limit;
-    const jobs = await Promise.all(ids.slice(0, limit).map((id) => this.get(tenant, id)));
-    return { object: 'list', data: jobs, has_more: hasMore, next_after: hasMore ? jobs[jobs.length - 1].id : null };
+  /** Newest first (ids count down in time); with `status`, only the jobs in that status. */
+  async list(tenant: string, after: string | undefined, limit: number, status?: JobStatus): Promise<ListPage<FusionJob>> {
+    if (status === undefined) {
+      const page = await this.store.list(layout.jobIndex(tenant), {
+        after: after ? layout.jobIndexEntry(tenant, after) : undefined,
+        limit: limit + 1,
+      });
+      const ids = page.objects.map((o) => o.key.slice(o.key.lastIndexOf('/') + 1));
+      const hasMore = ids.length > limit;
+      const jobs = await Promise.all(ids.slice(0, limit).map((id) => this.get(tenant, id)));
+      return { object: 'list', data: jobs, has_more: hasMore, next_after: hasMore ? jobs[jobs.length - 1].id : null };
+    }
+    // Filtered: read the index page by page until a page and one more match (or the end).
+    const matched: FusionJob[] = [];
+    let cursor = after ? layout.jobIndexEntry(tenant, after) : undefined;
+    while (matched.length <= limit) {
+      const page = await this.store.list(layout.jobIndex(tenant), { after: cursor, limit: 200 });
+      const ids = page.objects.map((o) => o.key.slice(o.key.lastIndexOf('/') + 1));
+      const states = await Promise.all(ids.map((id) => this.log(tenant, id).state()));
+      for (const state of states) {
+        if (state?.job.status === status) matched.push(state.job);
+        if (matched.length > limit) break;
+      }
+      if (!page.next) break;
+      cursor = page.next;
+    }
+    const hasMore = matched.length > limit;
+    const data = matched.slice(0, limit);
+    return { object: 'list', data, has_more: hasMore, next_after: hasMore ? data[data.length - 1].id : null };
   }
 
   /**

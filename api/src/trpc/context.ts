@@ -2,6 +2,8 @@
 import { authenticate } from '../auth/api-keys.ts';
 import type { FileService } from '../files/file-service.ts';
 import type { JobService } from '../jobs/job-service.ts';
+import type { FileLifecycle } from '../lifecycle/file-lifecycle.ts';
+import type { JobLifecycle } from '../lifecycle/job-lifecycle.ts';
 import type { LineageService } from '../lineages/lineage-service.ts';
 import type { ObjectStore } from '../ports/index.ts';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
@@ -12,6 +14,8 @@ export interface Services {
   jobs: JobService;
   lineages: LineageService;
   schedules: ScheduleService;
+  /** Listing, deletion and retention of files and jobs. */
+  lifecycle: { files: FileLifecycle; jobs: JobLifecycle };
   /** How often event streams look for new events in the store. */
   eventPollMs: number;
   /** The URL clients reach the API at (upload and download links); null = the request's own origin. */

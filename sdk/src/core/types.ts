@@ -9,6 +9,8 @@ export type {
   CreateFileInput,
   CreateFileResult,
   CreateScheduleInput,
+  DeletedFile,
+  DeletedFusion,
   DownloadLink,
   FileObject,
   FilePurpose,
@@ -27,5 +29,6 @@ export type {
   OutputName,
   Schedule,
   ScheduleRun,
+  VersionInfo,
   UpdateScheduleInput,
 } from '../../../api/src/contract/index.ts';

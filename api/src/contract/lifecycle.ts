@@ -1,0 +1,47 @@
+/**
+ * Lifecycle of files and jobs: listing with filters, deletion, and what the
+ * service says about itself (`GET /v1/version`).
+ */
+import { z } from 'zod';
+import { FilePurpose } from './files.ts';
+import { FileId, FusionId } from './ids.ts';
+import { JobStatus } from './jobs.ts';
+import { listQuery } from './pagination.ts';
+
+export const FileStatus = z.enum(['pending', 'ready']);
+
+/** `GET /v1/files`: newest first, optionally only one purpose and/or status. */
+export const ListFilesInput = listQuery(FileId).extend({
+  purpose: FilePurpose.optional(),
+  status: FileStatus.optional(),
+});
+export type ListFilesInput = z.infer<typeof ListFilesInput>;
+
+/** `GET /v1/fusions`: newest first, optionally only jobs in one status. */
+export const ListFusionsInput = listQuery(FusionId).extend({ status: JobStatus.optional() });
+export type ListFusionsInput = z.infer<typeof ListFusionsInput>;
+
+export const DeletedFile = z.object({ id: FileId, object: z.literal('file'), deleted: z.literal(true) });
+export type DeletedFile = z.infer<typeof DeletedFile>;
+
+export const DeletedFusion = z.object({ id: FusionId, object: z.literal('fusion'), deleted: z.literal(true) });
+export type DeletedFusion = z.infer<typeof DeletedFusion>;
+
+export const RunnerSeen = z.object({
+  /** The runner's id (host:pid:…), as in a job's `running` event. */
+  runner: z.string(),
+  /** The engine backend it runs on (e.g. `cpu`, `tfjs-node`, `tfjs-node-gpu`). */
+  backend: z.string(),
+  engine_version: z.string(),
+  seen_at: z.string(),
+});
+export type RunnerSeen = z.infer<typeof RunnerSeen>;
+
+export const VersionInfo = z.object({
+  object: z.literal('version'),
+  api_version: z.string(),
+  engine_version: z.string(),
+  /** Runners that reported within the last few minutes, newest first. */
+  runners: z.array(RunnerSeen),
+});
+export type VersionInfo = z.infer<typeof VersionInfo>;
