@@ -187,7 +187,7 @@ describe('retention', () => {
     expect(put.status).toBe(200);
     const ready = await api.upload(fixtures.calibration, 'dataset');
     const empty = await pendingFile(api, 'no-bytes.safetensors');
-    const lifecycle = idle.services.lifecycle.files;
+    const lifecycle = idle.services.fileLifecycle;
     // A sweep a minute from now with a 30 s TTL: every upload still pending has expired.
     const removed = await lifecycle.sweepPending(30_000, new Date(Date.now() + 60_000));
     expect(removed).toBeGreaterThanOrEqual(2);
@@ -210,7 +210,7 @@ describe('retention', () => {
     const finished = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: spec });
     await api.json(`/v1/fusions/${finished.id}/cancel`, { method: 'POST' });
     const queued = await api.json<FusionJob>('/v1/fusions', { method: 'POST', json: spec });
-    const jobs = idle.services.lifecycle.jobs;
+    const jobs = idle.services.jobLifecycle;
     // Not yet old enough.
     expect(await jobs.sweepFinished(3_600_000)).toBe(0);
     const removed = await jobs.sweepFinished(1_000, new Date(Date.now() + 10_000));

@@ -86,7 +86,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     console.warn('[reconcile]', err.message);
   }
   reconciler.start();
-  const sweeper = new Sweeper(services.lifecycle.files, services.lifecycle.jobs, options.sweeper ?? DEFAULT_SWEEPER);
+  const sweeper = new Sweeper(services.fileLifecycle, services.jobLifecycle, options.sweeper ?? DEFAULT_SWEEPER);
   sweeper.start();
   const app = createApp(services, { rateLimit: options.rateLimit });
   const server: ServerType = await new Promise((resolve) => {

@@ -24,6 +24,7 @@ export function createServices(store: ObjectStore, queue: JobQueue<FusionQueueDa
   const lineages = new LineageService(store, files);
   const jobs = new JobService(store, queue, files, lineages);
   const schedules = new ScheduleService(store, ticks, lineages, new RunStore(store, jobs, files, lineages));
-  const lifecycle = { files: new FileLifecycle(store, files), jobs: new JobLifecycle(store) };
-  return { store, files, jobs, lineages, schedules, lifecycle, eventPollMs: settings.eventPollMs, publicUrl: settings.publicUrl };
+  const fileLifecycle = new FileLifecycle(store, files);
+  const jobLifecycle = new JobLifecycle(store);
+  return { store, files, jobs, lineages, schedules, fileLifecycle, jobLifecycle, eventPollMs: settings.eventPollMs, publicUrl: settings.publicUrl };
 }

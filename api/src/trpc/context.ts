@@ -14,8 +14,9 @@ export interface Services {
   jobs: JobService;
   lineages: LineageService;
   schedules: ScheduleService;
-  /** Listing, deletion and retention of files and jobs. */
-  lifecycle: { files: FileLifecycle; jobs: JobLifecycle };
+  /** Listing, deletion and retention of files and of jobs. */
+  fileLifecycle: FileLifecycle;
+  jobLifecycle: JobLifecycle;
   /** How often event streams look for new events in the store. */
   eventPollMs: number;
   /** The URL clients reach the API at (upload and download links); null = the request's own origin. */

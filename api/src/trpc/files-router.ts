@@ -58,7 +58,7 @@ export const filesRouter = router({
     })
     .input(ListFilesInput)
     .output(listOf(FileObject))
-    .query(({ ctx, input }) => ctx.services.lifecycle.files.list(ctx.tenant, input)),
+    .query(({ ctx, input }) => ctx.services.fileLifecycle.list(ctx.tenant, input)),
 
   delete: protectedProcedure
     .meta({
@@ -72,5 +72,5 @@ export const filesRouter = router({
     })
     .input(ById)
     .output(DeletedFile)
-    .mutation(({ ctx, input }) => ctx.services.lifecycle.files.delete(ctx.tenant, input.id)),
+    .mutation(({ ctx, input }) => ctx.services.fileLifecycle.delete(ctx.tenant, input.id)),
 });

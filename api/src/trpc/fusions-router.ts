@@ -63,7 +63,7 @@ export const fusionsRouter = router({
     })
     .input(ById)
     .output(DeletedFusion)
-    .mutation(({ ctx, input }) => ctx.services.lifecycle.jobs.delete(ctx.tenant, input.id)),
+    .mutation(({ ctx, input }) => ctx.services.jobLifecycle.delete(ctx.tenant, input.id)),
 
   cancel: protectedProcedure
     .meta({ openapi: { method: 'POST', path: '/fusions/{id}/cancel', tags: ['fusions'], summary: 'Cancel a fusion job' } })
