@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../api/src/auth/api-keys.ts';
-import type { FileObject, FusionJob, ListPage } from '../api/src/contract/index.ts';
+import type { FileObject, FusionJob, ListPage, ScheduleRun, ScheduleWithRuns } from '../api/src/contract/index.ts';
 import { lifecycleKeys } from '../api/src/lifecycle/keys.ts';
 import { layout } from '../api/src/store-layout.ts';
 import { createClient } from '../sdk/src/index.ts';
@@ -218,5 +218,35 @@ describe('retention', () => {
     await expectApiError(await api.fetch(`/v1/fusions/${finished.id}`), 'not_found');
     expect((await api.json<FusionJob>(`/v1/fusions/${queued.id}`)).status).toBe('queued');
     await api.json(`/v1/fusions/${queued.id}/cancel`, { method: 'POST' });
+  });
+});
+
+describe('schedules: next_run_at and last_run', () => {
+  it('says when an active schedule fires next and what its newest run was; a paused one has no next run', async () => {
+    const { spec } = await inputs(api);
+    const created = await api.json<ScheduleWithRuns>('/v1/schedules', { method: 'POST', json: { every: 2, template: spec, output: { lineage: 'nightly' } } });
+    expect(created.last_run).toBeNull();
+    // Ticks are aligned to multiples of `every`.
+    expect(Date.parse(created.next_run_at!) % 2000).toBe(0);
+    expect(Date.parse(created.next_run_at!)).toBeGreaterThan(Date.parse(created.created_at));
+    let runs: ListPage<ScheduleRun>;
+    const deadline = Date.now() + 20_000;
+    do {
+      await new Promise((r) => setTimeout(r, 200));
+      runs = await api.json<ListPage<ScheduleRun>>(`/v1/schedules/${created.id}/runs`);
+      if (Date.now() > deadline) throw new Error('no run');
+    } while (runs.data.length === 0);
+    const paused = await api.json<ScheduleWithRuns>(`/v1/schedules/${created.id}/pause`, { method: 'POST' });
+    expect(paused.next_run_at).toBeNull();
+    const newest = (await api.json<ListPage<ScheduleRun>>(`/v1/schedules/${created.id}/runs`)).data[0];
+    const got = await api.json<ScheduleWithRuns>(`/v1/schedules/${created.id}`);
+    expect(got.last_run?.id).toBe(newest.id);
+    expect(got.next_run_at).toBeNull();
+    const listed = await api.json<ListPage<ScheduleWithRuns>>('/v1/schedules');
+    expect(listed.data.find((x) => x.id === created.id)?.last_run?.id).toBe(newest.id);
+    const resumed = await api.json<ScheduleWithRuns>(`/v1/schedules/${created.id}/resume`, { method: 'POST' });
+    expect(Date.parse(resumed.next_run_at!)).toBeGreaterThan(Date.parse(newest.tick_at));
+    await api.json(`/v1/schedules/${created.id}`, { method: 'DELETE' });
+    for await (const j of createClient({ baseUrl: api.base, apiKey: api.key }).fusions.list({ status: 'queued' })) await api.json(`/v1/fusions/${j.id}/cancel`, { method: 'POST' });
   });
 });

@@ -7,6 +7,7 @@ import { FilePurpose } from './files.ts';
 import { FileId, FusionId } from './ids.ts';
 import { JobStatus } from './jobs.ts';
 import { listQuery } from './pagination.ts';
+import { Schedule, ScheduleRun } from './schedules.ts';
 
 export const FileStatus = z.enum(['pending', 'ready']);
 
@@ -45,3 +46,13 @@ export const VersionInfo = z.object({
   runners: z.array(RunnerSeen),
 });
 export type VersionInfo = z.infer<typeof VersionInfo>;
+
+/**
+ * A schedule as the API answers it: the stored schedule plus when it fires
+ * next (null while paused) and its newest run (null before the first tick).
+ */
+export const ScheduleWithRuns = Schedule.extend({
+  next_run_at: z.string().nullable(),
+  last_run: ScheduleRun.nullable(),
+});
+export type ScheduleWithRuns = z.infer<typeof ScheduleWithRuns>;

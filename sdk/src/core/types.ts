@@ -29,6 +29,7 @@ export type {
   OutputName,
   Schedule,
   ScheduleRun,
+  ScheduleWithRuns,
   VersionInfo,
   UpdateScheduleInput,
 } from '../../../api/src/contract/index.ts';
