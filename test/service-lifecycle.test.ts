@@ -151,6 +151,13 @@ describe('fusions: status filter and delete', () => {
     const { a, spec } = await inputs(runApi);
     const job = await runApi.json<FusionJob>('/v1/fusions', { method: 'POST', json: spec });
     const done = await runApi.waitFor(job.id, (j) => j.status === 'succeeded');
+    // The runner that ran it is listed with the backend the job's metrics name.
+    const version = await createClient({ baseUrl: runApi.base, apiKey: runApi.key }).version();
+    expect(version).toMatchObject({ object: 'version', api_version: '0.1.0', engine_version: '0.1.0' });
+    expect(version.runners.map((r) => r.backend)).toEqual([done.metrics!.backend]);
+    const none = await api.json<{ engine_version: string | null; runners: unknown[] }>('/v1/version');
+    expect(none).toMatchObject({ engine_version: null, runners: [] });
+    await expectApiError(await fetch(`${api.base}/v1/version`), 'unauthorized');
     expect(done.outputs.length).toBeGreaterThan(0);
     const folder = lifecycleKeys.jobFolder('acme', job.id);
     expect((await storeFingerprint(busy.store, folder)).size).toBeGreaterThan(done.outputs.length);

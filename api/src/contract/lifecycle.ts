@@ -41,8 +41,9 @@ export type RunnerSeen = z.infer<typeof RunnerSeen>;
 export const VersionInfo = z.object({
   object: z.literal('version'),
   api_version: z.string(),
-  engine_version: z.string(),
-  /** Runners that reported within the last few minutes, newest first. */
+  /** The engine version of the runner seen last; null while no runner has finished a job. */
+  engine_version: z.string().nullable(),
+  /** Runners that finished a job within the last day, newest first. */
   runners: z.array(RunnerSeen),
 });
 export type VersionInfo = z.infer<typeof VersionInfo>;

@@ -3,6 +3,7 @@ import { fusionsRouter } from './fusions-router.ts';
 import { router } from './init.ts';
 import { lineagesRouter } from './lineages-router.ts';
 import { schedulesRouter } from './schedules-router.ts';
+import { systemRouter } from './system-router.ts';
 
-export const appRouter = router({ files: filesRouter, fusions: fusionsRouter, lineages: lineagesRouter, schedules: schedulesRouter });
+export const appRouter = router({ files: filesRouter, fusions: fusionsRouter, lineages: lineagesRouter, schedules: schedulesRouter, system: systemRouter });
 export type AppRouter = typeof appRouter;

@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
+import { lifecycleKeys } from '../../../api/src/lifecycle/keys.ts';
 import { renderReportHtml } from '../report/html-report.ts';
 import type { FusionJob, JobError, JobMetrics, JobOutput, JobStage } from '../../../api/src/contract/index.ts';
 import type { StoredFile } from '../../../api/src/files/file-service.ts';
@@ -108,6 +109,7 @@ export class FusionRunner {
       );
       if (!succeeded.event) await this.discardUnrecorded(log, written);
       await this.clearActive(jobId);
+      await reportRunner(this.store, this.runnerId, result.report);
     } catch (err) {
       await run.flush();
       if (err instanceof FusionAborted || job.signal.aborted) {
@@ -374,6 +376,12 @@ function metricsOf(report: FusionReport): JobMetrics {
   };
 }
 
+
+/** What GET /v1/version lists: this runner, its backend and engine version, as of this job. Best effort. */
+async function reportRunner(store: ObjectStore, runnerId: string, report: FusionReport): Promise<void> {
+  const seen = { runner: runnerId, backend: report.backend, engine_version: report.engine?.version ?? 'unknown', seen_at: new Date().toISOString() };
+  await store.put(lifecycleKeys.runner(runnerId), toJson(seen), { contentType: 'application/json' }).catch(() => {});
+}
 
 async function hashStream(stream: Readable): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');
