@@ -15,6 +15,7 @@ import { assertFilesLive } from '../lifecycle/file-guard.ts';
 import { lifecycleKeys } from '../lifecycle/keys.ts';
 import { layout } from '../store-layout.ts';
 import { KeyedLock } from '../storage/keyed-lock.ts';
+import { withLabelRange } from './label-range.ts';
 import { readStoredHeader } from './read-header.ts';
 import { summarizeDataset, summarizeModel } from './validate-upload.ts';
 
@@ -184,7 +185,7 @@ export class FileService {
       summary =
         file.purpose === 'model'
           ? { model: summarizeModel(header, file.arch_override ?? undefined), dataset: null }
-          : { model: null, dataset: summarizeDataset(header, file.name) };
+          : { model: null, dataset: await withLabelRange(summarizeDataset(header, file.name), this.store, key, header) };
     } catch (err) {
       if (err instanceof FusionError) throw invalidFile(err, file.name);
       throw err;

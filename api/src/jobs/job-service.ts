@@ -26,6 +26,7 @@ import { assertFilesLive, inputFileIds } from '../lifecycle/file-guard.ts';
 import { layout } from '../store-layout.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { checkCompatible } from './compatibility.ts';
+import { checkDataFits } from './data-fit.ts';
 import { JobLog, readJson, toJson } from './job-log.ts';
 import { type JobRecord, isTerminal } from './job-state.ts';
 import { type FusionQueueData, JOB_ATTEMPTS } from './queue-data.ts';
@@ -224,6 +225,11 @@ export class JobService {
     if (training && train && !train.dataset!.labels) {
       throw new ApiError('invalid_request', `${training.section}.train file ${train.name} has no labels (tensor y)`, { field: `${training.section}.train.file` });
     }
+    checkDataFits(models[0].model!.arch, [
+      { field: 'calibration.file', file: calibration },
+      ...(evaluation ? [{ field: 'evaluation.file', file: evaluation }] : []),
+      ...(training && train ? [{ field: `${training.section}.train.file`, file: train }] : []),
+    ]);
     const ref = (f: FileObject) => ({ file: f.id, name: f.name, sha256: f.sha256 });
     return {
       models: models.map(ref),
