@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { LIMITS } from './contract/index.ts';
 import type { SweeperSettings } from './lifecycle/sweeper.ts';
+import type { WebhookSettings } from './webhooks/webhook-service.ts';
 
 export interface S3Settings {
   bucket: string;
@@ -54,6 +55,8 @@ export interface Config {
   rateLimit: { perSecond: number; burst: number } | null;
   /** Retention (lifecycle/sweeper.ts): PENDING_UPLOAD_TTL seconds, JOB_RETENTION_DAYS, SWEEP_INTERVAL_MS. */
   sweeper: SweeperSettings;
+  /** Webhook deliveries: WEBHOOK_ALLOW_HOSTS, WEBHOOK_POLL_MS, WEBHOOK_RETRY_BASE_MS, WEBHOOK_RETRY_FOR_SECONDS, WEBHOOK_TIMEOUT_MS. */
+  webhooks: WebhookSettings;
 }
 
 type Env = Record<string, string | undefined>;
@@ -120,6 +123,13 @@ export function configFromEnv(env: Env = process.env): Config {
       intervalMs: integer(env, 'SWEEP_INTERVAL_MS', 60_000),
       pendingUploadTtlMs: integer(env, 'PENDING_UPLOAD_TTL', 86_400, 1) * 1000,
       jobRetentionMs: integer(env, 'JOB_RETENTION_DAYS', 0) === 0 ? null : integer(env, 'JOB_RETENTION_DAYS', 0) * 86_400_000,
+    },
+    webhooks: {
+      pollMs: integer(env, 'WEBHOOK_POLL_MS', 1000),
+      retryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 5000, 1),
+      retryForMs: integer(env, 'WEBHOOK_RETRY_FOR_SECONDS', 86_400, 1) * 1000,
+      timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 5000, 1),
+      allowHosts: (text(env, 'WEBHOOK_ALLOW_HOSTS') ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
     },
   };
 }

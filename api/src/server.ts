@@ -10,6 +10,7 @@ import { createApp } from './http/app.ts';
 import type { RateLimitSettings } from './http/rate-limit.ts';
 import { Reconciler, reconcileSchedules } from './jobs/recover.ts';
 import { Sweeper, type SweeperSettings } from './lifecycle/sweeper.ts';
+import { WebhookDispatcher } from './webhooks/webhook-service.ts';
 import type { FusionQueueData } from './jobs/queue-data.ts';
 import { type JobQueue, type ObjectStore, QueueUnavailableError, type WorkerHandle } from './ports/index.ts';
 import { InProcessQueue } from './queue/in-process-queue.ts';
@@ -88,6 +89,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   reconciler.start();
   const sweeper = new Sweeper(services.fileLifecycle, services.jobLifecycle, options.sweeper ?? DEFAULT_SWEEPER);
   sweeper.start();
+  const dispatcher = new WebhookDispatcher(services.webhooks);
+  dispatcher.start();
   const app = createApp(services, { rateLimit: options.rateLimit });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s));
@@ -100,6 +103,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     sweeper,
     async close() {
       await sweeper.close();
+      await dispatcher.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Open SSE streams would hold the server open until their jobs finish.
       if ('closeAllConnections' in server) server.closeAllConnections();

@@ -4,6 +4,7 @@ import { Files } from './resources/files.ts';
 import { Fusions } from './resources/fusions.ts';
 import { Lineages } from './resources/lineages.ts';
 import { Schedules } from './resources/schedules.ts';
+import { Webhooks } from './resources/webhooks.ts';
 import type { VersionInfo } from './core/types.ts';
 
 export interface Client {
@@ -11,6 +12,7 @@ export interface Client {
   fusions: Fusions;
   lineages: Lineages;
   schedules: Schedules;
+  webhooks: Webhooks;
   /** API and engine versions, and the runners seen recently with their backend. */
   version(): Promise<VersionInfo>;
 }
@@ -22,6 +24,7 @@ export function createClient(options: ClientOptions): Client {
     fusions: new Fusions(http),
     lineages: new Lineages(http),
     schedules: new Schedules(http),
+    webhooks: new Webhooks(http),
     version: () => http.json({ method: 'GET', path: '/v1/version' }),
   };
 }

@@ -14,3 +14,4 @@ export * from './lineages.ts';
 export * from './fusion-request.ts';
 export * from './schedules.ts';
 export * from './lifecycle.ts';
+export * from './webhooks.ts';

@@ -27,6 +27,7 @@
  */
 import { z } from 'zod';
 import { FileId } from './ids.ts';
+import { WebhookSpec } from './webhooks.ts';
 
 export const MappingSpec = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -173,5 +174,7 @@ export const FusionSpec = z.strictObject({
   distill: DistillSpec.optional(),
   /** Seed for every random choice (default 0). */
   seed: z.int().min(0).max(2 ** 31 - 1).optional(),
+  /** Call this URL back on the job's events (contract/webhooks.ts). */
+  webhook: WebhookSpec.optional(),
 });
 export type FusionSpec = z.infer<typeof FusionSpec>;

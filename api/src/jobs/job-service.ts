@@ -23,6 +23,7 @@ import type { LineageService } from '../lineages/lineage-service.ts';
 import { resolveRequest } from '../lineages/resolve-request.ts';
 import { type JobQueue, type ObjectStore, ObjectStoreError, QueueUnavailableError } from '../ports/index.ts';
 import { assertFilesLive, inputFileIds } from '../lifecycle/file-guard.ts';
+import type { WebhookService } from '../webhooks/webhook-service.ts';
 import { layout } from '../store-layout.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { checkCompatible } from './compatibility.ts';
@@ -45,6 +46,8 @@ export class JobService {
     private readonly queue: JobQueue<FusionQueueData>,
     private readonly files: FileService,
     private readonly lineages: LineageService,
+    /** Absent in tests that make a JobService alone; then no job is watched for webhooks. */
+    private readonly webhooks?: WebhookService,
   ) {}
 
   log(tenant: string, id: string): JobLog {
@@ -73,6 +76,7 @@ export class JobService {
     }
     const resolved = await resolveRequest(this.lineages, tenant, request);
     const spec = resolved.spec;
+    if (spec.webhook) this.webhooks?.checkUrl(spec.webhook.url, 'webhook.url');
     const inputs = await this.resolveInputs(tenant, spec);
     inputs.models.forEach((m, i) => {
       const lineage = resolved.models[i].lineage;
@@ -101,6 +105,7 @@ export class JobService {
     await this.putIfAbsent(layout.jobIndexEntry(tenant, jobId), {});
     await this.putIfAbsent(layout.activeJob(jobId), { tenant });
     await this.refuseIfInputsDeleted(log, jobId, inputs);
+    await this.webhooks?.watchIfWanted(tenant, state.job);
     await this.tolerateQueueOutage(`enqueue ${jobId}`, () => this.queue.enqueue(jobId, { tenant, job_id: jobId }, { attempts: JOB_ATTEMPTS }));
     return state.job;
   }

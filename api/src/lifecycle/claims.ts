@@ -10,7 +10,7 @@ import { type ObjectStore, ObjectStoreError } from '../ports/index.ts';
 
 export const STALE_AFTER_MS = 10 * 60_000;
 
-export async function claimOnce(store: ObjectStore, key: string, now: Date): Promise<boolean> {
+export async function claimOnce(store: ObjectStore, key: string, now: Date, staleAfterMs = STALE_AFTER_MS): Promise<boolean> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await store.put(key, toJson({ at: now.toISOString(), pid: process.pid }), { ifAbsent: true, contentType: 'application/json' });
@@ -19,7 +19,7 @@ export async function claimOnce(store: ObjectStore, key: string, now: Date): Pro
       if (!(err instanceof ObjectStoreError && err.code === 'exists')) throw err;
     }
     const held = await readJson<{ at: string }>(store, key);
-    if (held && now.getTime() - Date.parse(held.at) < STALE_AFTER_MS) return false;
+    if (held && now.getTime() - Date.parse(held.at) < staleAfterMs) return false;
     await store.delete(key);
   }
   return false;

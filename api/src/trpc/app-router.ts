@@ -4,6 +4,7 @@ import { router } from './init.ts';
 import { lineagesRouter } from './lineages-router.ts';
 import { schedulesRouter } from './schedules-router.ts';
 import { systemRouter } from './system-router.ts';
+import { webhooksRouter } from './webhooks-router.ts';
 
-export const appRouter = router({ files: filesRouter, fusions: fusionsRouter, lineages: lineagesRouter, schedules: schedulesRouter, system: systemRouter });
+export const appRouter = router({ files: filesRouter, fusions: fusionsRouter, lineages: lineagesRouter, schedules: schedulesRouter, system: systemRouter, webhooks: webhooksRouter });
 export type AppRouter = typeof appRouter;

@@ -7,6 +7,7 @@ import type { JobLifecycle } from '../lifecycle/job-lifecycle.ts';
 import type { LineageService } from '../lineages/lineage-service.ts';
 import type { ObjectStore } from '../ports/index.ts';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
+import type { WebhookService } from '../webhooks/webhook-service.ts';
 
 export interface Services {
   store: ObjectStore;
@@ -17,6 +18,7 @@ export interface Services {
   /** Listing, deletion and retention of files and of jobs. */
   fileLifecycle: FileLifecycle;
   jobLifecycle: JobLifecycle;
+  webhooks: WebhookService;
   /** How often event streams look for new events in the store. */
   eventPollMs: number;
   /** The URL clients reach the API at (upload and download links); null = the request's own origin. */

@@ -32,4 +32,9 @@ export type {
   ScheduleWithRuns,
   VersionInfo,
   UpdateScheduleInput,
+  CreateWebhookEndpointInput,
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookEvent,
+  WebhookSpec,
 } from '../../../api/src/contract/index.ts';
