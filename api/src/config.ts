@@ -57,6 +57,8 @@ export interface Config {
   sweeper: SweeperSettings;
   /** Webhook deliveries: WEBHOOK_ALLOW_HOSTS, WEBHOOK_POLL_MS, WEBHOOK_RETRY_BASE_MS, WEBHOOK_RETRY_FOR_SECONDS, WEBHOOK_TIMEOUT_MS. */
   webhooks: WebhookSettings;
+  /** Origins browsers may call the API from (CORS_ORIGINS, comma-separated, or `*`); none by default. */
+  corsOrigins: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -124,6 +126,7 @@ export function configFromEnv(env: Env = process.env): Config {
       pendingUploadTtlMs: integer(env, 'PENDING_UPLOAD_TTL', 86_400, 1) * 1000,
       jobRetentionMs: integer(env, 'JOB_RETENTION_DAYS', 0) === 0 ? null : integer(env, 'JOB_RETENTION_DAYS', 0) * 86_400_000,
     },
+    corsOrigins: (text(env, 'CORS_ORIGINS') ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter((o) => o !== ''),
     webhooks: {
       pollMs: integer(env, 'WEBHOOK_POLL_MS', 1000),
       retryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 5000, 1),

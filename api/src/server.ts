@@ -48,6 +48,8 @@ export interface ServerOptions extends ServiceSettings {
   rateLimit?: RateLimitSettings | null;
   /** Retention sweeps (PENDING_UPLOAD_TTL, JOB_RETENTION_DAYS); default: pending uploads expire after a day, jobs are kept, a pass a minute. */
   sweeper?: SweeperSettings;
+  /** Origins browsers may call from (CORS_ORIGINS); none by default. */
+  corsOrigins?: string[];
 }
 
 export interface RunningServer {
@@ -91,7 +93,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   sweeper.start();
   const dispatcher = new WebhookDispatcher(services.webhooks);
   dispatcher.start();
-  const app = createApp(services, { rateLimit: options.rateLimit });
+  const app = createApp(services, { rateLimit: options.rateLimit, corsOrigins: options.corsOrigins });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s));
   });

@@ -4,6 +4,7 @@ import { JobService } from './jobs/job-service.ts';
 import { FileLifecycle } from './lifecycle/file-lifecycle.ts';
 import { JobLifecycle } from './lifecycle/job-lifecycle.ts';
 import { LineageService } from './lineages/lineage-service.ts';
+import { LinkSigner } from './links/signed-links.ts';
 import type { FusionQueueData } from './jobs/queue-data.ts';
 import type { JobQueue, ObjectStore } from './ports/index.ts';
 import { RunStore } from './schedules/runs.ts';
@@ -33,5 +34,5 @@ export function createServices(store: ObjectStore, queue: JobQueue<FusionQueueDa
   const schedules = new ScheduleService(store, ticks, lineages, new RunStore(store, jobs, files, lineages));
   const fileLifecycle = new FileLifecycle(store, files);
   const jobLifecycle = new JobLifecycle(store);
-  return { store, files, jobs, lineages, schedules, fileLifecycle, jobLifecycle, webhooks, eventPollMs: settings.eventPollMs, publicUrl: settings.publicUrl };
+  return { store, files, jobs, lineages, schedules, fileLifecycle, jobLifecycle, webhooks, links: new LinkSigner(store), eventPollMs: settings.eventPollMs, publicUrl: settings.publicUrl };
 }

@@ -57,3 +57,24 @@ export const ScheduleWithRuns = Schedule.extend({
   last_run: ScheduleRun.nullable(),
 });
 export type ScheduleWithRuns = z.infer<typeof ScheduleWithRuns>;
+
+/** What a signed link opens: the report page, or one output's bytes. */
+export const LinkTarget = z.enum(['report', 'fused.safetensors', 'report.json', 'report.html']);
+
+export const CreateLinkInput = z.strictObject({
+  id: FusionId,
+  /** Default `report`. */
+  target: LinkTarget.default('report'),
+  /** Seconds the link stays valid (1 to 86400, default 900: 15 minutes). */
+  expires_in: z.int().min(1).max(86_400).default(900),
+});
+export type CreateLinkInput = z.infer<typeof CreateLinkInput>;
+
+export const SignedLink = z.object({
+  object: z.literal('link'),
+  /** Open it without an API key until `expires_at`; it opens only this job's `target`, for this tenant. */
+  url: z.string(),
+  target: LinkTarget,
+  expires_at: z.string(),
+});
+export type SignedLink = z.infer<typeof SignedLink>;

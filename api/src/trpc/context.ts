@@ -5,6 +5,7 @@ import type { JobService } from '../jobs/job-service.ts';
 import type { FileLifecycle } from '../lifecycle/file-lifecycle.ts';
 import type { JobLifecycle } from '../lifecycle/job-lifecycle.ts';
 import type { LineageService } from '../lineages/lineage-service.ts';
+import type { LinkSigner } from '../links/signed-links.ts';
 import type { ObjectStore } from '../ports/index.ts';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
@@ -19,6 +20,7 @@ export interface Services {
   fileLifecycle: FileLifecycle;
   jobLifecycle: JobLifecycle;
   webhooks: WebhookService;
+  links: LinkSigner;
   /** How often event streams look for new events in the store. */
   eventPollMs: number;
   /** The URL clients reach the API at (upload and download links); null = the request's own origin. */
