@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { CreateWebhookEndpointInput, FusionId, LIMITS, WebhookDelivery, WebhookEndpoint, listOf } from '../contract/index.ts';
 import { protectedProcedure, router } from './init.ts';
 
-const EndpointId = z.string().regex(/^whe_[0-9a-f]{24}$/, 'must be a webhook endpoint id like whe_0123456789abcdef01234567');
+// Any key-safe id is looked up (and is a 404 when it is not the tenant's endpoint), as for every other resource.
+const EndpointId = z.string().regex(/^[a-z0-9_]{1,64}$/, 'must be a webhook endpoint id like whe_0123456789abcdef01234567');
 
 export const webhooksRouter = router({
   register: protectedProcedure
