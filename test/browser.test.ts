@@ -1,7 +1,8 @@
 /**
  * The API from a browser (headless Chromium over CDP, real HTTP on
  * 127.0.0.1): a page served on another loopback port calls the API across
- * origins (a preflighted request with a bearer key) when CORS_ORIGINS names
+ * origins with the SDK (bundled for the page) and with fetch, preflighted
+ * requests with a bearer key, when CORS_ORIGINS names
  * its origin, and is refused by the browser when it does not; a signed
  * report link opens in a tab without a key, and the same link is refused
  * after it expires and for another job.
@@ -15,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../api/src/auth/api-keys.ts';
 import type { FusionJob, SignedLink } from '../api/src/contract/index.ts';
 import { Browser } from '../gpu-runner/test/support/chromium.ts';
+import { bundleSdkForBrowser } from './support/browser-sdk.ts';
 import { startEmbedded } from './support/embedded.ts';
 import { type Fixtures, writeFixtures } from './support/fixtures.ts';
 import { Rest, expectApiError } from './support/rest.ts';
@@ -28,8 +30,15 @@ let pages: Server[] = [];
 let allowedOrigin: string;
 let otherOrigin: string;
 
+let sdkBundle: string;
+const APP_PAGE = '<!doctype html><title>app</title><script type="module">import { createClient } from "/sdk.js"; window.sdk = { createClient };</script><p>app</p>';
+
+/** An app on its own loopback origin: a page that loads the SDK bundle. */
 async function pageServer(): Promise<string> {
-  const s = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title><p>app</p>'));
+  const s = createServer((req, res) => {
+    if (req.url === '/sdk.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(sdkBundle);
+    else res.writeHead(200, { 'content-type': 'text/html' }).end(APP_PAGE);
+  });
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
   pages.push(s);
   return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
@@ -37,6 +46,7 @@ async function pageServer(): Promise<string> {
 
 beforeAll(async () => {
   fixtures = writeFixtures(dir);
+  sdkBundle = await bundleSdkForBrowser();
   allowedOrigin = await pageServer();
   otherOrigin = await pageServer();
   server = await startEmbedded(join(dir, 'store'), 1, { corsOrigins: [allowedOrigin] });
@@ -54,6 +64,21 @@ afterAll(async () => {
 const callFromPage = (apiBase: string, key: string) => `
   fetch(${JSON.stringify(apiBase)} + '/v1/fusions?limit=5', { headers: { authorization: 'Bearer ${key}' } })
     .then(async (r) => ({ ok: true, status: r.status, body: await r.json() }), (e) => ({ ok: false, error: String(e) }))`;
+
+/** The SDK in the page: list jobs, create a file (a preflighted JSON POST), read it back, delete it. */
+const sdkFromPage = (apiBase: string, key: string) => `
+  (async () => {
+    const client = window.sdk.createClient({ baseUrl: ${JSON.stringify(apiBase)}, apiKey: '${key}', maxRetries: 0 });
+    try {
+      const page = await client.fusions.list({ limit: 5 });
+      const { file } = await client.files.create({ name: 'from-the-browser.safetensors', purpose: 'dataset', size: 64 });
+      const again = await client.files.retrieve(file.id);
+      const deleted = await client.files.delete(file.id);
+      return { ok: true, listed: page.object, status: again.status, deleted: deleted.deleted };
+    } catch (e) {
+      return { ok: false, error: String(e), name: e.name };
+    }
+  })()`;
 
 describe('browsers', () => {
   it('answers preflights for every route, with CORS headers only for the configured origin', async () => {
@@ -82,6 +107,8 @@ describe('browsers', () => {
   it('a page on the allowed origin calls the API with its key; a page on another origin is refused by the browser', async () => {
     const page = await browser.newPage();
     await page.goto(`${allowedOrigin}/`);
+    const viaSdk = await page.evaluate<Record<string, unknown>>(sdkFromPage(server.url, api.key));
+    expect(viaSdk).toEqual({ ok: true, listed: 'list', status: 'pending', deleted: true });
     const allowed = await page.evaluate<{ ok: boolean; status: number; body: { object: string } }>(callFromPage(server.url, api.key));
     expect(allowed).toMatchObject({ ok: true, status: 200, body: { object: 'list' } });
     // An error answer is readable too (the envelope, with the CORS header on it).
@@ -92,6 +119,8 @@ describe('browsers', () => {
     await otherPage.goto(`${otherOrigin}/`);
     const refused = await otherPage.evaluate<{ ok: boolean; error: string }>(callFromPage(server.url, api.key));
     expect(refused).toMatchObject({ ok: false, error: expect.stringMatching(/Failed to fetch/) });
+    const refusedSdk = await otherPage.evaluate<{ ok: boolean; name: string }>(sdkFromPage(server.url, api.key));
+    expect(refusedSdk).toMatchObject({ ok: false, name: 'ConnectionError' });
   });
 
   it('a signed report link opens in a tab without a key, and is refused after expiry and for another job', async () => {
