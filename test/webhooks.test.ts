@@ -107,6 +107,11 @@ describe('webhooks', () => {
     expect(() => verifyWebhook(one.body.replace('fusion.', 'fusion!'), headers, endpoint.secret)).toThrow(WebhookVerificationError);
     expect(() => verifyWebhook(one.body, headers, 'whsec_' + Buffer.from('other').toString('base64'))).toThrow(WebhookVerificationError);
     expect(() => verifyWebhook(one.body, headers, endpoint.secret, { now: Date.now() + 3_600_000 })).toThrow(WebhookVerificationError);
+
+    // Deleting the job takes its delivery records with it.
+    await client.fusions.delete(job.id);
+    await expectApiError(await api.fetch(`/v1/fusions/${job.id}/webhook-deliveries`), 'not_found');
+    expect((await server.store.list(`tenants/acme/webhook-deliveries/${job.id}/`)).objects).toEqual([]);
   });
 
   it('refuses literal loopback, private, link-local and metadata addresses at create without the allow-list', async () => {

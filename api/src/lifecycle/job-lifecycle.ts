@@ -12,6 +12,7 @@ import type { ObjectStore } from '../ports/index.ts';
 import { layout } from '../store-layout.ts';
 import { claimOnce, releaseClaim } from './claims.ts';
 import { listAll } from './file-lifecycle.ts';
+import { webhookKeys } from '../webhooks/webhook-service.ts';
 import { lifecycleKeys } from './keys.ts';
 
 export class JobLifecycle {
@@ -47,6 +48,15 @@ export class JobLifecycle {
       any = true;
       await Promise.all(page.objects.map((o) => this.store.delete(o.key)));
     }
+    // Its webhook deliveries (records and anything still pending) go with it.
+    for await (const key of listAll(this.store, webhookKeys.deliveries(tenant, id))) {
+      any = true;
+      await this.store.delete(key);
+    }
+    for await (const key of listAll(this.store, webhookKeys.pending())) {
+      if (key.slice(key.lastIndexOf('/') + 1).startsWith(`${id}.`)) await this.store.delete(key);
+    }
+    await this.store.delete(webhookKeys.watchedJob(id));
     await this.store.delete(layout.activeJob(id));
     return any;
   }
