@@ -126,6 +126,9 @@ describe('webhooks', () => {
         );
         expect(err.details.field).toBe('webhook.url');
         await expectApiError(await rest.fetch('/v1/webhooks/endpoints', { method: 'POST', json: { url } }), 'invalid_request');
+        const template = { models: [a.id, b.id], calibration: { file: cal.id }, webhook: { url } };
+        const scheduled = await expectApiError(await rest.fetch('/v1/schedules', { method: 'POST', json: { every: 3600, template, output: { lineage: 'out' } } }), 'invalid_request');
+        expect(scheduled.details.field).toBe('template.webhook.url');
       }
       await expectApiError(
         await rest.fetch('/v1/fusions', { method: 'POST', json: { models: [a.id, b.id], calibration: { file: cal.id }, webhook: { url: 'file:///etc/passwd' } } }),

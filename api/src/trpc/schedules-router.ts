@@ -20,7 +20,10 @@ export const schedulesRouter = router({
     })
     .input(CreateScheduleInput)
     .output(ScheduleWithRuns)
-    .mutation(async ({ ctx, input }) => withRuns(ctx.services.schedules, ctx.tenant, await ctx.services.schedules.create(ctx.tenant, input))),
+    .mutation(async ({ ctx, input }) => {
+      if (input.template.webhook) await ctx.services.webhooks.checkUrl(input.template.webhook.url, 'template.webhook.url');
+      return withRuns(ctx.services.schedules, ctx.tenant, await ctx.services.schedules.create(ctx.tenant, input));
+    }),
 
   get: protectedProcedure
     .meta({ openapi: { method: 'GET', path: '/schedules/{id}', tags: ['schedules'], summary: 'Get a schedule' } })
@@ -49,7 +52,10 @@ export const schedulesRouter = router({
     })
     .input(UpdateScheduleInput)
     .output(ScheduleWithRuns)
-    .mutation(async ({ ctx, input }) => withRuns(ctx.services.schedules, ctx.tenant, await ctx.services.schedules.update(ctx.tenant, input))),
+    .mutation(async ({ ctx, input }) => {
+      if (input.template?.webhook) await ctx.services.webhooks.checkUrl(input.template.webhook.url, 'template.webhook.url');
+      return withRuns(ctx.services.schedules, ctx.tenant, await ctx.services.schedules.update(ctx.tenant, input));
+    }),
 
   pause: protectedProcedure
     .meta({ openapi: { method: 'POST', path: '/schedules/{id}/pause', tags: ['schedules'], summary: 'Pause: no ticks until resumed' } })
