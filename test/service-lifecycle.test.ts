@@ -209,7 +209,7 @@ describe('retention', () => {
     expect(await lifecycle.sweepPending(3_600_000)).toBe(0);
     expect((await api.json<FileObject>(`/v1/files/${fresh.id}`)).status).toBe('pending');
     // Completing an upload takes it off the sweeper's list.
-    expect(await idle.store.head(lifecycleKeys.pendingFile(ready.id))).toBeNull();
+    expect(await idle.store.head(lifecycleKeys.pendingFile('acme', ready.id))).toBeNull();
   });
 
   it('removes finished jobs past the retention, never unfinished ones', async () => {

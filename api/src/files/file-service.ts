@@ -82,7 +82,7 @@ export class FileService {
     };
     await this.store.put(layout.fileRecord(tenant, id), toJson(stored), { ifAbsent: true, contentType: 'application/json' });
     // Lets the retention sweeper find uploads never completed (lifecycle/file-lifecycle.ts).
-    await this.store.put(lifecycleKeys.pendingFile(id), toJson({ tenant, created_at: stored.created_at }), { contentType: 'application/json' });
+    await this.store.put(lifecycleKeys.pendingFile(tenant, id), toJson({}), { contentType: 'application/json' });
     const presigned = await this.store.presignPut(layout.fileContent(tenant, id), {
       expiresInSeconds: this.options.presignSeconds,
       contentLength: input.size,
@@ -195,7 +195,7 @@ export class FileService {
     await this.store.put(layout.fileRecord(tenant, id), toJson(ready), { contentType: 'application/json' });
     // A sweep of expired uploads may have started on this file meanwhile: it wrote its tombstone before reading the record.
     await assertFilesLive(this.store, tenant, [id]);
-    await this.store.delete(lifecycleKeys.pendingFile(id));
+    await this.store.delete(lifecycleKeys.pendingFile(tenant, id));
     return publicFile(ready);
   }
 

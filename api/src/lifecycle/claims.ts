@@ -5,7 +5,7 @@
  * it is older than STALE_AFTER_MS; the work it guards is idempotent, so a
  * rare double take-over repeats harmless deletes.
  */
-import { readJson, toJson } from '../jobs/job-log.ts';
+import { toJson } from '../jobs/job-log.ts';
 import { type ObjectStore, ObjectStoreError } from '../ports/index.ts';
 
 export const STALE_AFTER_MS = 10 * 60_000;
@@ -18,8 +18,9 @@ export async function claimOnce(store: ObjectStore, key: string, now: Date, stal
     } catch (err) {
       if (!(err instanceof ObjectStoreError && err.code === 'exists')) throw err;
     }
-    const held = await readJson<{ at: string }>(store, key);
-    if (held && now.getTime() - Date.parse(held.at) < staleAfterMs) return false;
+    // The claim's age from its metadata: reading its body could race its owner's delete.
+    const held = await store.head(key);
+    if (held && now.getTime() - held.lastModified.getTime() < staleAfterMs) return false;
     await store.delete(key);
   }
   return false;

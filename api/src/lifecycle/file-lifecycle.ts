@@ -20,7 +20,8 @@ import type { ObjectStore } from '../ports/index.ts';
 import { layout } from '../store-layout.ts';
 import { claimOnce, releaseClaim } from './claims.ts';
 import { inputFileIds } from './file-guard.ts';
-import { type PendingFileEntry, lifecycleKeys } from './keys.ts';
+import { idTime } from '../ids.ts';
+import { lifecycleKeys } from './keys.ts';
 
 /** A reference a file cannot be deleted under. */
 export interface FileUser {
@@ -86,7 +87,7 @@ export class FileLifecycle {
   private async remove(tenant: string, id: string): Promise<void> {
     await this.store.delete(layout.fileContent(tenant, id));
     await this.store.delete(layout.fileRecord(tenant, id));
-    await this.store.delete(lifecycleKeys.pendingFile(id));
+    await this.store.delete(lifecycleKeys.pendingFile(tenant, id));
     await this.store.delete(lifecycleKeys.fileTombstone(tenant, id));
   }
 
@@ -121,9 +122,9 @@ export class FileLifecycle {
   async sweepPending(ttlMs: number, now = new Date()): Promise<number> {
     let removed = 0;
     for await (const key of listAll(this.store, lifecycleKeys.pendingFiles())) {
-      const id = key.slice(key.lastIndexOf('/') + 1);
-      const entry = await readJson<PendingFileEntry>(this.store, key);
-      if (!entry || now.getTime() - Date.parse(entry.created_at) < ttlMs) continue;
+      const [tenant, id] = key.slice(lifecycleKeys.pendingFiles().length).split('/');
+      if (now.getTime() - idTime(id).getTime() < ttlMs) continue;
+      const entry = { tenant };
       const claim = lifecycleKeys.sweepClaim(id);
       if (!(await claimOnce(this.store, claim, now))) continue;
       try {

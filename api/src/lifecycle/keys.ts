@@ -23,7 +23,8 @@ export const lifecycleKeys = {
   jobFolder: (tenant: string, jobId: string) => layout.jobRecord(tenant, jobId).replace(/record\.json$/, ''),
   /** One entry per pending upload of any tenant, so the sweeper need not walk every tenant's files. */
   pendingFiles: () => 'system/pending-files/',
-  pendingFile: (fileId: string) => `system/pending-files/${fileId}`,
+  /** Tenant and id are in the key (and the creation time in the id), so a sweep reads nothing but the listing. */
+  pendingFile: (tenant: string, fileId: string) => `system/pending-files/${tenant}/${fileId}`,
   /**
    * A create-only claim on one retention deletion: of several API instances
    * sweeping at once, the one that creates it deletes; the others skip.
@@ -33,8 +34,3 @@ export const lifecycleKeys = {
   runners: () => 'system/runners/',
   runner: (runnerId: string) => `system/runners/r-${runnerId.replace(/[^A-Za-z0-9._\-=+@,:]/g, '_').slice(0, 150)}`,
 };
-
-export interface PendingFileEntry {
-  tenant: string;
-  created_at: string;
-}
