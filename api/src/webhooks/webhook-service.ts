@@ -70,7 +70,8 @@ export const webhookKeys = {
   watchedJobs: () => 'system/webhook-jobs/',
   watchedJob: (jobId: string) => `system/webhook-jobs/${jobId}`,
   pending: () => 'system/webhook-pending/',
-  pendingEntry: (jobId: string, seq: number, endpoint: string) => `system/webhook-pending/${jobId}.${String(seq).padStart(10, '0')}.${endpoint}`,
+  /** Everything a sender needs is in the key (no body to read while another instance deletes it). */
+  pendingEntry: (tenant: string, jobId: string, seq: number, endpoint: string) => `system/webhook-pending/${tenant}/${jobId}.${String(seq).padStart(10, '0')}.${endpoint}`,
   claim: (deliveryId: string) => `system/webhook-claims/${deliveryId}`,
 };
 
@@ -256,16 +257,13 @@ export class WebhookService {
       if (err instanceof ObjectStoreError && err.code === 'exists') return; // made by an earlier or a concurrent pass
       throw err;
     }
-    await this.store.put(
-      webhookKeys.pendingEntry(job.id, event.seq, endpoint.id),
-      toJson({ tenant, key: webhookKeys.delivery(tenant, job.id, event.seq, endpoint.id) }),
-      { contentType: 'application/json' },
-    );
+    await this.store.put(webhookKeys.pendingEntry(tenant, job.id, event.seq, endpoint.id), toJson({}), { contentType: 'application/json' });
   }
 
   private async attempt(pendingKey: string, now: Date): Promise<void> {
-    const entry = await readJson<{ tenant: string; key: string }>(this.store, pendingKey);
-    if (!entry) return;
+    const [tenant, name] = pendingKey.slice(webhookKeys.pending().length).split('/');
+    const [jobId, seq, endpointIdOf] = name.split('.');
+    const entry = { key: webhookKeys.delivery(tenant, jobId, Number(seq), endpointIdOf) };
     const delivery = await readJson<StoredDelivery>(this.store, entry.key);
     if (!delivery || delivery.status !== 'pending') {
       await this.store.delete(pendingKey);
