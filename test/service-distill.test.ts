@@ -127,7 +127,7 @@ describe('distillation jobs', () => {
     await expectTrainingDataChecked(jobs!, paths, 'distill', (t) => withDistill({ train: t }));
   });
 
-  it('fails a job whose training data does not fit the models with invalid_input, naming it', async () => {
+  it('refuses a job whose training data does not fit the models at create with 422 invalid_file, naming it', async () => {
     await expectMisfitTrainingDataFails(jobs!, paths, 'distill', (t) => ({ ...spec(), distill: { ...distill(), epochs: 1, train: t } }));
   });
 });

@@ -88,7 +88,7 @@ describe('finetuning jobs', () => {
     await expectTrainingDataChecked(jobs!, paths, 'finetune', (t) => withFinetune({ train: t }));
   });
 
-  it('fails a job whose training data does not fit the models with invalid_input, naming it', async () => {
+  it('refuses a job whose training data does not fit the models at create with 422 invalid_file, naming it', async () => {
     await expectMisfitTrainingDataFails(jobs!, paths, 'finetune', (t) => ({ ...spec(), finetune: { epochs: 1, train: t } }));
   });
 });

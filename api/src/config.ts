@@ -6,6 +6,8 @@
  */
 import { resolve } from 'node:path';
 import { LIMITS } from '@clafusion/contract';
+import type { SweeperSettings } from './lifecycle/sweeper.ts';
+import type { WebhookSettings } from './webhooks/webhook-service.ts';
 
 export interface S3Settings {
   bucket: string;
@@ -51,6 +53,12 @@ export interface Config {
   reconcileIntervalMs: number;
   /** Per-API-key token bucket; null when RATE_LIMIT_PER_SECOND is 0. */
   rateLimit: { perSecond: number; burst: number } | null;
+  /** Retention (lifecycle/sweeper.ts): PENDING_UPLOAD_TTL seconds, JOB_RETENTION_DAYS, SWEEP_INTERVAL_MS. */
+  sweeper: SweeperSettings;
+  /** Webhook deliveries: WEBHOOK_ALLOW_HOSTS, WEBHOOK_POLL_MS, WEBHOOK_RETRY_BASE_MS, WEBHOOK_RETRY_FOR_SECONDS, WEBHOOK_TIMEOUT_MS. */
+  webhooks: WebhookSettings;
+  /** Origins browsers may call the API from (CORS_ORIGINS, comma-separated, or `*`); none by default. */
+  corsOrigins: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -113,5 +121,18 @@ export function configFromEnv(env: Env = process.env): Config {
     eventPollMs: integer(env, 'EVENT_POLL_MS', 500, 10),
     reconcileIntervalMs: integer(env, 'RECONCILE_INTERVAL_MS', 60_000),
     rateLimit: rateLimitFromEnv(env),
+    sweeper: {
+      intervalMs: integer(env, 'SWEEP_INTERVAL_MS', 60_000),
+      pendingUploadTtlMs: integer(env, 'PENDING_UPLOAD_TTL', 86_400, 1) * 1000,
+      jobRetentionMs: integer(env, 'JOB_RETENTION_DAYS', 0) === 0 ? null : integer(env, 'JOB_RETENTION_DAYS', 0) * 86_400_000,
+    },
+    corsOrigins: (text(env, 'CORS_ORIGINS') ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter((o) => o !== ''),
+    webhooks: {
+      pollMs: integer(env, 'WEBHOOK_POLL_MS', 1000),
+      retryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 5000, 1),
+      retryForMs: integer(env, 'WEBHOOK_RETRY_FOR_SECONDS', 86_400, 1) * 1000,
+      timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 5000, 1),
+      allowHosts: (text(env, 'WEBHOOK_ALLOW_HOSTS') ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    },
   };
 }

@@ -23,3 +23,17 @@ export function newId(prefix: 'file' | 'fus' | 'sch', now: Date = new Date()): s
 export function randomToken(length: number): string {
   return randomChars(length);
 }
+
+/**
+ * The id prefix of every resource made at `at` (the time part only). Ids
+ * sort newest first, so in a listing every id after this one was made before `at`.
+ */
+export function idTimeFloor(prefix: 'file' | 'fus' | 'sch', at: Date): string {
+  return `${prefix}_${(TIME_SPAN - at.getTime()).toString(32).padStart(9, '0')}`;
+}
+
+/** When an id made by newId was made (from its time part). */
+export function idTime(id: string): Date {
+  const countdown = id.slice(id.indexOf('_') + 1, id.indexOf('_') + 10);
+  return new Date(TIME_SPAN - parseInt(countdown, 32));
+}

@@ -12,6 +12,8 @@ import type { RateLimitSettings } from './http/rate-limit.ts';
 import { Reconciler, reconcileSchedules } from './jobs/recover.ts';
 import type { FusionQueueData } from '@clafusion/contract/queue-data';
 import { type JobQueue, type ObjectStore, QueueUnavailableError, type WorkerHandle } from '@clafusion/contract/ports';
+import { Sweeper, type SweeperSettings } from './lifecycle/sweeper.ts';
+import { WebhookDispatcher } from './webhooks/webhook-service.ts';
 import { InProcessQueue } from './queue/in-process-queue.ts';
 import { TICK_ATTEMPTS, type TickData, type TickQueue } from './schedules/tick-queue.ts';
 import { ScheduleTicker } from './schedules/ticker.ts';
@@ -47,6 +49,10 @@ export interface ServerOptions extends ServiceSettings {
   tickConcurrency?: number;
   /** Per-API-key request rate limit (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST); null = none. */
   rateLimit?: RateLimitSettings | null;
+  /** Retention sweeps (PENDING_UPLOAD_TTL, JOB_RETENTION_DAYS); default: pending uploads expire after a day, jobs are kept, a pass a minute. */
+  sweeper?: SweeperSettings;
+  /** Origins browsers may call from (CORS_ORIGINS); none by default. */
+  corsOrigins?: string[];
 }
 
 /** What an in-process runner is to the API: something that takes jobs from the queue until closed. */
@@ -55,8 +61,11 @@ export type RunnerFactory = (store: ObjectStore, queue: JobQueue<FusionQueueData
 export interface RunningServer {
   url: string;
   services: Services;
+  sweeper: Sweeper;
   close(): Promise<void>;
 }
+
+const DEFAULT_SWEEPER: SweeperSettings = { intervalMs: 60_000, pendingUploadTtlMs: 86_400_000, jobRetentionMs: null };
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const ownTicks = options.ticks === undefined;
@@ -88,20 +97,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     console.warn('[reconcile]', err.message);
   }
   reconciler.start();
-  const app = createApp(services, { rateLimit: options.rateLimit });
-  const server: ServerType = await new Promise((resolve, reject) => {
+  const sweeper = new Sweeper(services.fileLifecycle, services.jobLifecycle, options.sweeper ?? DEFAULT_SWEEPER);
+  sweeper.start();
+  const dispatcher = new WebhookDispatcher(services.webhooks);
+  dispatcher.start();
+  const app = createApp(services, { rateLimit: options.rateLimit, corsOrigins: options.corsOrigins });
+  const server: ServerType = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => {
       s.off('error', reject);
       resolve(s);
     });
     s.once('error', reject); // e.g. EADDRINUSE: main.ts says which port and how to choose another
+  }).catch(async (err: unknown) => {
+    await Promise.all([sweeper.close(), dispatcher.close()]);
+    throw err;
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${options.host}:${port}`;
   return {
     url,
     services,
+    sweeper,
     async close() {
+      await sweeper.close();
+      await dispatcher.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Open SSE streams would hold the server open until their jobs finish.
       if ('closeAllConnections' in server) server.closeAllConnections();

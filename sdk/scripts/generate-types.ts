@@ -72,13 +72,17 @@ export function generateContract(): string {
   for (const name of schemas.keys()) {
     const type = toTypeScript(strip(out[name] as JsonSchema), { ref: byName }, name);
     // Requests use these types too: a schema whose input side differs (a default, a
-    // transform) would need a type per side; none does today, and this keeps it so.
+    // transform) needs a type per side. A request body (`…Input`, which the client
+    // sends and the server completes with its defaults) takes its input side; any
+    // other schema must have one type.
     const inputType = toTypeScript(strip(input[name] as JsonSchema), { ref: byName }, name);
-    if (inputType !== type) throw new Error(`contract schema ${name}: its input and output types differ; the generator emits one type per schema`);
+    if (inputType !== type && !name.endsWith('Input')) {
+      throw new Error(`contract schema ${name}: its input and output types differ; only request schemas (…Input) may, and they take their input side`);
+    }
     const description = (out[name] as JsonSchema).description;
     lines.push('');
     if (description) lines.push(...docComment(description, ''));
-    lines.push(`export type ${name} = ${type};`);
+    lines.push(`export type ${name} = ${name.endsWith('Input') ? inputType : type};`);
   }
   lines.push('');
   lines.push('/** The error codes of the envelope (`ApiErrorBody.code`). */');

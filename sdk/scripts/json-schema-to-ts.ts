@@ -139,6 +139,8 @@ export function toTypeScript(schema: JsonSchema, options: EmitOptions, path = '#
         }
         lines.push(`${inner}[key: string]: ${value};`);
       }
+      // An object with no keys that refuses every other one is zod's strictObject({}): Record<string, never>, as z.infer says.
+      if (lines.length === 0 && extra === false) return 'Record<string, never>';
       return lines.length === 0 ? '{}' : `{\n${lines.join('\n')}\n${indent}}`;
     }
     default:

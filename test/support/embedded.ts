@@ -1,12 +1,12 @@
 /** The embedded service (folder store, in-process queue and runner) started inside a test process. */
 import type { FusionQueueData } from '../../api/contract/src/jobs/queue-data.ts';
 import { InProcessQueue } from '../../api/src/queue/index.ts';
-import { type RunningServer, startEmbeddedServer as startServer } from '../../app/embedded.ts';
+import { type RunningServer, type ServerOptions, startEmbeddedServer as startServer } from '../../app/embedded.ts';
 import { FolderStore } from '../../api/src/storage/index.ts';
 
 export const TEST_UPLOAD_LIMIT = 1024 * 1024;
 
-export async function startEmbedded(root: string, runners = 1): Promise<RunningServer & { store: FolderStore }> {
+export async function startEmbedded(root: string, runners = 1, extra: Partial<ServerOptions> = {}): Promise<RunningServer & { store: FolderStore }> {
   const store = new FolderStore({ root, fsync: false });
   const queue = new InProcessQueue<FusionQueueData>({ backoff: { type: 'fixed', delayMs: 10 } });
   const server = await startServer({
@@ -20,6 +20,7 @@ export async function startEmbedded(root: string, runners = 1): Promise<RunningS
     presignSeconds: 600,
     eventPollMs: 50,
     publicUrl: null,
+    ...extra,
   });
   return {
     ...server,

@@ -108,7 +108,8 @@ export async function expectMisfitTrainingDataFails(
     ]),
   );
   const narrow = await jobs.api.upload(narrowPath, 'dataset');
-  const job = await jobs.api.json<FusionJob>('/v1/fusions', { method: 'POST', json: withTrain({ file: narrow.id }) });
-  const failed = await jobs.api.waitFor(job.id, (j) => j.status === 'failed');
-  expect(failed.error).toMatchObject({ code: 'invalid_input', message: expect.stringMatching(new RegExp(`${section} x`)) });
+  // Refused at create (issue #15), with what the runner would have said: the field, the file and both shapes.
+  const refused = await expectApiError(await jobs.api.fetch('/v1/fusions', { method: 'POST', json: withTrain({ file: narrow.id }) }), 'invalid_file');
+  expect(refused.message).toContain(`${section}.train.file: narrow-${section}.safetensors has 5 values per sample (x shape [8, 5])`);
+  expect(refused.details).toMatchObject({ field: `${section}.train.file`, id: narrow.id, shape: [8, 5] });
 }

@@ -27,6 +27,10 @@ export const API_ERROR_STATUS = {
   file_already_completed: 409,
   /** The job has no such output yet (it has not succeeded). */
   output_not_ready: 409,
+  /** A file cannot be deleted while a queued or running job or a lineage version uses it (details name them). */
+  file_in_use: 409,
+  /** A queued or running job cannot be deleted; cancel it first. */
+  job_not_finished: 409,
   /** An upload is larger than its declared size or the upload limit. */
   payload_too_large: 413,
   /** A JSON endpoint was called without `content-type: application/json`. */

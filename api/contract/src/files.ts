@@ -56,6 +56,8 @@ export const DatasetSummary = z.object({
   x_dtype: z.string(),
   /** Whether the dataset has integer labels `y` (needed for evaluation). */
   labels: z.boolean(),
+  /** Smallest and largest label in `y` (null without labels; absent for files completed before it was recorded). */
+  label_range: z.tuple([z.int(), z.int()]).nullable().optional(),
 });
 
 export const FileObject = z.object({

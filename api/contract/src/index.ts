@@ -16,3 +16,5 @@ export * from './fusion-request.ts';
 export * from './schedules.ts';
 export * from './records.ts';
 export * from './options.ts';
+export * from './lifecycle.ts';
+export * from './webhooks.ts';

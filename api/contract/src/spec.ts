@@ -24,6 +24,7 @@
 import { z } from 'zod';
 import { FileId } from './ids.ts';
 import { FUSION_OPTIONS, FUSION_OPTION_NAMES, type FusionOptionName, type OptionDeclaration, type OptionType } from './options.ts';
+import { WebhookSpec } from './webhooks.ts';
 
 /** The zod schema of one declared option's value (options.ts), with its range. */
 function optionSchema(name: FusionOptionName): z.ZodType {
@@ -220,5 +221,7 @@ export const FusionSpec = z.strictObject({
    * case: lineage versions and scheduled fusions are made from it.
    */
   outputs: z.array(z.enum(['safetensors', 'pt', 'onnx'])).min(1).optional(),
+  /** Call this URL back on the job's events (contract/webhooks.ts). */
+  webhook: WebhookSpec.optional(),
 });
 export type FusionSpec = z.infer<typeof FusionSpec>;

@@ -13,7 +13,10 @@ import { newId } from '../ids.ts';
 import { readJson, toJson } from '@clafusion/contract/job-log';
 import { type ObjectStore, ObjectStoreError } from '@clafusion/contract/ports';
 import { layout } from '@clafusion/contract/store-layout';
+import { assertFilesLive } from '../lifecycle/file-guard.ts';
+import { lifecycleKeys } from '../lifecycle/keys.ts';
 import { KeyedLock } from '../storage/keyed-lock.ts';
+import { withLabelRange } from './label-range.ts';
 import { readStoredHeader } from './read-header.ts';
 import { readStoredModelHeader } from './read-model-header.ts';
 import { summarizeDataset, summarizeModel } from './validate-upload.ts';
@@ -77,6 +80,8 @@ export class FileService {
       arch_override: input.arch ?? null,
     };
     await this.store.put(layout.fileRecord(tenant, id), toJson(stored), { ifAbsent: true, contentType: 'application/json' });
+    // Lets the retention sweeper find uploads never completed (lifecycle/file-lifecycle.ts).
+    await this.store.put(lifecycleKeys.pendingFile(tenant, id), toJson({}), { contentType: 'application/json' });
     const presigned = await this.store.presignPut(layout.fileContent(tenant, id), {
       expiresInSeconds: this.options.presignSeconds,
       contentLength: input.size,
@@ -175,10 +180,12 @@ export class FileService {
     }
     let summary: Pick<FileObject, 'model' | 'dataset'>;
     try {
-      summary =
-        file.purpose === 'model'
-          ? { model: summarizeModel(await readStoredModelHeader(this.store, key, info.size), file.arch_override ?? undefined), dataset: null }
-          : { model: null, dataset: summarizeDataset(await readStoredHeader(this.store, key, info.size), file.name) };
+      if (file.purpose === 'model') {
+        summary = { model: summarizeModel(await readStoredModelHeader(this.store, key, info.size), file.arch_override ?? undefined), dataset: null };
+      } else {
+        const header = await readStoredHeader(this.store, key, info.size);
+        summary = { model: null, dataset: await withLabelRange(summarizeDataset(header, file.name), this.store, key, header) };
+      }
     } catch (err) {
       if (err instanceof FusionError) throw invalidFile(err, file.name);
       throw err;
@@ -186,6 +193,9 @@ export class FileService {
     const sha256 = info.sha256 ?? (await this.hash(key));
     const ready: StoredFile = { ...file, ...summary, status: 'ready', sha256, completed_at: new Date().toISOString() };
     await this.store.put(layout.fileRecord(tenant, id), toJson(ready), { contentType: 'application/json' });
+    // A sweep of expired uploads may have started on this file meanwhile: it wrote its tombstone before reading the record.
+    await assertFilesLive(this.store, tenant, [id]);
+    await this.store.delete(lifecycleKeys.pendingFile(tenant, id));
     return publicFile(ready);
   }
 

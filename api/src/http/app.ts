@@ -12,6 +12,8 @@ import { ApiError, fromInfrastructure, toApiErrorBody } from '../errors.ts';
 import { appRouter } from '../trpc/app-router.ts';
 import { type Services, createContext } from '../trpc/context.ts';
 import { type Env, mountBinaryRoutes } from './binary-routes.ts';
+import { corsFor } from './cors.ts';
+import { linkOrKey } from './link-auth.ts';
 import { openApiDocument } from './openapi.ts';
 import { type RateLimitSettings, rateLimit } from './rate-limit.ts';
 import { errorResponse, sendableResponses } from './respond.ts';
@@ -20,12 +22,17 @@ import { MAX_JSON_BODY_BYTES, handleRest } from './rest-handler.ts';
 export interface AppOptions {
   /** Per-API-key token bucket (rate-limit.ts); null or absent = no limit. */
   rateLimit?: RateLimitSettings | null;
+  /** Origins browsers may call from (CORS_ORIGINS; cors.ts); none by default. */
+  corsOrigins?: readonly string[];
 }
 
 export function createApp(services: Services, options: AppOptions = {}): Hono<Env> {
   const app = new Hono<Env>();
   // Outermost: whatever a route built, what leaves can be sent (respond.ts).
   app.use('*', sendableResponses);
+
+  const cors = corsFor(options.corsOrigins ?? []);
+  if (cors) app.use('*', cors);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
@@ -68,9 +75,9 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<En
     await next();
   });
   app.use('/v1/files/:id/content', requireTenant);
-  app.use('/v1/fusions/:id/outputs/:name/content', requireTenant);
+  app.use('/v1/fusions/:id/outputs/:name/content', linkOrKey(services, requireTenant, (c) => c.req.param('name')));
   app.use('/v1/fusions/:id/events/stream', requireTenant);
-  app.use('/v1/fusions/:id/report', requireTenant);
+  app.use('/v1/fusions/:id/report', linkOrKey(services, requireTenant, () => 'report'));
   mountBinaryRoutes(app, services);
 
   app.all('/v1/*', (c) => handleRest(services, c.req.raw));

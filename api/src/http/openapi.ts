@@ -7,13 +7,14 @@ import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
 import { z } from 'zod';
 import { ErrorEnvelope, FileObject } from '@clafusion/contract';
 import { appRouter } from '../trpc/app-router.ts';
+import { withContractErrors } from './openapi-errors.ts';
 
 const bearer = [{ Authorization: [] }];
 const errors = { default: { description: 'Error envelope', content: { 'application/json': { schema: ErrorEnvelope } } } };
 const id = z.string();
 
 export function openApiDocument(baseUrl: string): OpenAPIObject {
-  return generateOpenApiDocument(appRouter, {
+  return withContractErrors(generateOpenApiDocument(appRouter, {
     title: 'clafusion API',
     description: 'Fuse trained networks of different depth and width (CLAFusion + OTFusion). Authenticate with Authorization: Bearer <API key>.',
     version: '0.1.0',
@@ -21,6 +22,7 @@ export function openApiDocument(baseUrl: string): OpenAPIObject {
     paths: {
       '/files/{id}/content': {
         put: {
+          operationId: 'files-uploadContent',
           tags: ['files'],
           summary: 'Upload the file’s bytes (streamed; when the store cannot presign)',
           security: bearer,
@@ -29,6 +31,7 @@ export function openApiDocument(baseUrl: string): OpenAPIObject {
           responses: { '200': { description: 'The file, still pending', content: { 'application/json': { schema: FileObject } } }, ...errors },
         },
         get: {
+          operationId: 'files-downloadContent',
           tags: ['files'],
           summary: 'Download the file (302 to a presigned URL, or the bytes)',
           security: bearer,
@@ -38,6 +41,7 @@ export function openApiDocument(baseUrl: string): OpenAPIObject {
       },
       '/fusions/{id}/outputs/{name}/content': {
         get: {
+          operationId: 'fusions-outputContent',
           tags: ['fusions'],
           summary: 'Download an output: fused.safetensors, report.json, report.html, fused.pt or fused.onnx (302 to a presigned URL, or the bytes)',
           security: bearer,
@@ -47,6 +51,7 @@ export function openApiDocument(baseUrl: string): OpenAPIObject {
       },
       '/fusions/{id}/report': {
         get: {
+          operationId: 'fusions-report',
           tags: ['fusions'],
           summary: 'The fusion report as a self-contained HTML page (heatmaps with the mapping, accuracy bars, timings)',
           security: bearer,
@@ -56,6 +61,7 @@ export function openApiDocument(baseUrl: string): OpenAPIObject {
       },
       '/fusions/{id}/events/stream': {
         get: {
+          operationId: 'fusions-eventsStream',
           tags: ['fusions'],
           summary: 'The job’s events as server-sent events; resume with Last-Event-ID or ?after=',
           security: bearer,
@@ -64,5 +70,5 @@ export function openApiDocument(baseUrl: string): OpenAPIObject {
         },
       },
     },
-  });
+  }));
 }

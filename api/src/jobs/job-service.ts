@@ -11,6 +11,7 @@ import {
   type FusionRequest,
   type FusionSpec,
   type JobEvent,
+  type JobStatus,
   LIMITS,
   type ListPage,
   type OutputName,
@@ -28,6 +29,9 @@ import { checkCompatible } from './compatibility.ts';
 import { JobLog, readJson, toJson } from '@clafusion/contract/job-log';
 import { type JobRecord, isTerminal } from '@clafusion/contract/job-state';
 import { type FusionQueueData, JOB_ATTEMPTS } from '@clafusion/contract/queue-data';
+import { assertFilesLive, inputFileIds } from '../lifecycle/file-guard.ts';
+import type { WebhookService } from '../webhooks/webhook-service.ts';
+import { checkDataFits } from './data-fit.ts';
 
 interface IdempotencyRecord {
   job_id: string;
@@ -43,6 +47,8 @@ export class JobService {
     private readonly queue: JobQueue<FusionQueueData>,
     private readonly files: FileService,
     private readonly lineages: LineageService,
+    /** Absent in tests that make a JobService alone; then no job is watched for webhooks. */
+    private readonly webhooks?: WebhookService,
   ) {}
 
   log(tenant: string, id: string): JobLog {
@@ -71,6 +77,7 @@ export class JobService {
     }
     const resolved = await resolveRequest(this.lineages, tenant, request);
     const spec = resolved.spec;
+    if (spec.webhook) this.webhooks?.checkUrl(spec.webhook.url, 'webhook.url');
     const inputs = await this.resolveInputs(tenant, spec);
     inputs.models.forEach((m, i) => {
       const lineage = resolved.models[i].lineage;
@@ -98,8 +105,26 @@ export class JobService {
     const { state } = await log.append({ type: 'queued', message: 'queued' }, (_job, seq) => seq === 0);
     await this.putIfAbsent(layout.jobIndexEntry(tenant, jobId), {});
     await this.putIfAbsent(layout.activeJob(jobId), { tenant });
+    await this.refuseIfInputsDeleted(log, jobId, inputs);
+    await this.webhooks?.watchIfWanted(tenant, state.job);
     await this.tolerateQueueOutage(`enqueue ${jobId}`, () => this.queue.enqueue(jobId, { tenant, job_id: jobId }, { attempts: JOB_ATTEMPTS }));
     return state.job;
+  }
+
+  /**
+   * A file deleted while this job was being made: the job (now visible to a
+   * deletion as an unfinished user) fails instead of running on missing bytes.
+   */
+  private async refuseIfInputsDeleted(log: JobLog, jobId: string, inputs: JobRecord['inputs']): Promise<void> {
+    try {
+      await assertFilesLive(this.store, log.tenant, inputFileIds(inputs));
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      const error = { code: 'invalid_input', message: err.message, stage: null, details: err.details };
+      await log.append({ type: 'failed', message: err.message, data: { error } }, (job) => !isTerminal(job));
+      await this.store.delete(layout.activeJob(jobId));
+      throw err;
+    }
   }
 
   /**
@@ -200,6 +225,11 @@ export class JobService {
     if (training && train && !train.dataset!.labels) {
       throw new ApiError('invalid_request', `${training.section}.train file ${train.name} has no labels (tensor y)`, { field: `${training.section}.train.file` });
     }
+    checkDataFits(models[0].model!.arch, [
+      { field: 'calibration.file', file: calibration },
+      ...(evaluation ? [{ field: 'evaluation.file', file: evaluation }] : []),
+      ...(training && train ? [{ field: `${training.section}.train.file`, file: train }] : []),
+    ]);
     const ref = (f: FileObject) => ({ file: f.id, name: f.name, sha256: f.sha256 });
     return {
       models: models.map(ref),
@@ -232,16 +262,35 @@ export class JobService {
     return state.job;
   }
 
-  /** Newest first (ids count down in time). */
-  async list(tenant: string, after: string | undefined, limit: number): Promise<ListPage<FusionJob>> {
-    const page = await this.store.list(layout.jobIndex(tenant), {
-      after: after ? layout.jobIndexEntry(tenant, after) : undefined,
-      limit: limit + 1,
-    });
-    const ids = page.objects.map((o) => o.key.slice(o.key.lastIndexOf('/') + 1));
-    const hasMore = ids.length > limit;
-    const jobs = await Promise.all(ids.slice(0, limit).map((id) => this.get(tenant, id)));
-    return { object: 'list', data: jobs, has_more: hasMore, next_after: hasMore ? jobs[jobs.length - 1].id : null };
+  /** Newest first (ids count down in time); with `status`, only the jobs in that status. */
+  async list(tenant: string, after: string | undefined, limit: number, status?: JobStatus): Promise<ListPage<FusionJob>> {
+    if (status === undefined) {
+      const page = await this.store.list(layout.jobIndex(tenant), {
+        after: after ? layout.jobIndexEntry(tenant, after) : undefined,
+        limit: limit + 1,
+      });
+      const ids = page.objects.map((o) => o.key.slice(o.key.lastIndexOf('/') + 1));
+      const hasMore = ids.length > limit;
+      const jobs = await Promise.all(ids.slice(0, limit).map((id) => this.get(tenant, id)));
+      return { object: 'list', data: jobs, has_more: hasMore, next_after: hasMore ? jobs[jobs.length - 1].id : null };
+    }
+    // Filtered: read the index page by page until a page and one more match (or the end).
+    const matched: FusionJob[] = [];
+    let cursor = after ? layout.jobIndexEntry(tenant, after) : undefined;
+    while (matched.length <= limit) {
+      const page = await this.store.list(layout.jobIndex(tenant), { after: cursor, limit: 200 });
+      const ids = page.objects.map((o) => o.key.slice(o.key.lastIndexOf('/') + 1));
+      const states = await Promise.all(ids.map((id) => this.log(tenant, id).state()));
+      for (const state of states) {
+        if (state?.job.status === status) matched.push(state.job);
+        if (matched.length > limit) break;
+      }
+      if (!page.next) break;
+      cursor = page.next;
+    }
+    const hasMore = matched.length > limit;
+    const data = matched.slice(0, limit);
+    return { object: 'list', data, has_more: hasMore, next_after: hasMore ? data[data.length - 1].id : null };
   }
 
   /**

@@ -22,6 +22,7 @@ import type { FileService } from '../files/file-service.ts';
 import { readJson, toJson } from '@clafusion/contract/job-log';
 import { type ObjectStore, ObjectStoreError } from '@clafusion/contract/ports';
 import { layout, versionFromKey } from '@clafusion/contract/store-layout';
+import { assertFilesLive } from '../lifecycle/file-guard.ts';
 
 interface LineageRecord {
   name: string;
@@ -44,9 +45,22 @@ export class LineageService {
     for (let attempt = 0; attempt < MAX_ALLOCATION_ATTEMPTS; attempt++) {
       const version = (await this.latestNumber(tenant, name)) + 1;
       const created = await this.tryCreate(tenant, name, version, file, source);
-      if (created) return created;
+      if (created) {
+        await this.undoIfFileDeleted(tenant, name, created);
+        return created;
+      }
     }
     throw new ApiError('service_unavailable', `Lineage ${name}: too many concurrent registrations; retry`, { name });
+  }
+
+  /** The file was deleted while it was being registered (lifecycle/file-guard.ts): the version goes again. */
+  private async undoIfFileDeleted(tenant: string, name: string, version: ModelVersion): Promise<void> {
+    try {
+      await assertFilesLive(this.store, tenant, [version.file]);
+    } catch (err) {
+      await this.store.delete(layout.lineageVersion(tenant, name, version.version));
+      throw err;
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 /** files.*: create an upload, complete it, describe it, get a download link. */
 import { z } from 'zod';
-import { CreateFileInput, CreateFileResult, DownloadLink, FileId, FileObject } from '@clafusion/contract';
+import { CreateFileInput, CreateFileResult, DeletedFile, DownloadLink, FileId, FileObject, ListFilesInput, listOf } from '@clafusion/contract';
 import { protectedProcedure, router } from './init.ts';
 
 const ById = z.strictObject({ id: FileId });
@@ -45,4 +45,32 @@ export const filesRouter = router({
     .input(ById)
     .output(DownloadLink)
     .query(({ ctx, input }) => ctx.services.files.downloadLink(ctx.tenant, input.id, ctx.baseUrl)),
+
+  list: protectedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/files',
+        tags: ['files'],
+        summary: 'List files, newest first',
+        description: 'Filter with purpose (model, dataset) and status (pending, ready); page with after = the last id seen.',
+      },
+    })
+    .input(ListFilesInput)
+    .output(listOf(FileObject))
+    .query(({ ctx, input }) => ctx.services.fileLifecycle.list(ctx.tenant, input)),
+
+  delete: protectedProcedure
+    .meta({
+      openapi: {
+        method: 'DELETE',
+        path: '/files/{id}',
+        tags: ['files'],
+        summary: 'Delete a file: its bytes and its record',
+        description: 'Refused with 409 file_in_use while a queued or running job or a lineage version uses the file (details.jobs, details.lineage_versions). Finished jobs keep their record of the file’s name and sha256.',
+      },
+    })
+    .input(ById)
+    .output(DeletedFile)
+    .mutation(({ ctx, input }) => ctx.services.fileLifecycle.delete(ctx.tenant, input.id)),
 });

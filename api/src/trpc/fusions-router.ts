@@ -2,6 +2,7 @@
 import { tracked } from '@trpc/server';
 import { z } from 'zod';
 import {
+  DeletedFusion,
   DownloadLink,
   EventId,
   FusionId,
@@ -9,6 +10,7 @@ import {
   FusionRequest,
   JobEvent,
   JobOutput,
+  ListFusionsInput,
   OutputName,
   listOf,
   listQuery,
@@ -44,10 +46,24 @@ export const fusionsRouter = router({
     .query(({ ctx, input }) => ctx.services.jobs.get(ctx.tenant, input.id)),
 
   list: protectedProcedure
-    .meta({ openapi: { method: 'GET', path: '/fusions', tags: ['fusions'], summary: 'List fusion jobs, newest first' } })
-    .input(listQuery(FusionId))
+    .meta({ openapi: { method: 'GET', path: '/fusions', tags: ['fusions'], summary: 'List fusion jobs, newest first', description: 'Filter with status (queued, running, succeeded, failed, canceled).' } })
+    .input(ListFusionsInput)
     .output(listOf(FusionJob))
-    .query(({ ctx, input }) => ctx.services.jobs.list(ctx.tenant, input.after, input.limit)),
+    .query(({ ctx, input }) => ctx.services.jobs.list(ctx.tenant, input.after, input.limit, input.status)),
+
+  delete: protectedProcedure
+    .meta({
+      openapi: {
+        method: 'DELETE',
+        path: '/fusions/{id}',
+        tags: ['fusions'],
+        summary: 'Delete a finished job: its record, events and outputs',
+        description: 'A queued or running job is refused with 409 job_not_finished: cancel it first.',
+      },
+    })
+    .input(ById)
+    .output(DeletedFusion)
+    .mutation(({ ctx, input }) => ctx.services.jobLifecycle.delete(ctx.tenant, input.id)),
 
   cancel: protectedProcedure
     .meta({ openapi: { method: 'POST', path: '/fusions/{id}/cancel', tags: ['fusions'], summary: 'Cancel a fusion job' } })

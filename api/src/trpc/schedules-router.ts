@@ -1,6 +1,7 @@
 /** schedules.*: create, get, list, update, pause, resume, delete, and the runs each schedule produced. */
 import { z } from 'zod';
-import { CreateScheduleInput, RunId, Schedule, ScheduleId, ScheduleRun, UpdateScheduleInput, listOf, listQuery } from '@clafusion/contract';
+import { CreateScheduleInput, RunId, ScheduleId, ScheduleRun, ScheduleWithRuns, UpdateScheduleInput, listOf, listQuery } from '@clafusion/contract';
+import { withRuns } from '../schedules/schedule-times.ts';
 import { protectedProcedure, router } from './init.ts';
 
 const ById = z.strictObject({ id: ScheduleId });
@@ -18,20 +19,26 @@ export const schedulesRouter = router({
       },
     })
     .input(CreateScheduleInput)
-    .output(Schedule)
-    .mutation(({ ctx, input }) => ctx.services.schedules.create(ctx.tenant, input)),
+    .output(ScheduleWithRuns)
+    .mutation(async ({ ctx, input }) => {
+      if (input.template.webhook) await ctx.services.webhooks.checkUrl(input.template.webhook.url, 'template.webhook.url');
+      return withRuns(ctx.services.schedules, ctx.tenant, await ctx.services.schedules.create(ctx.tenant, input));
+    }),
 
   get: protectedProcedure
     .meta({ openapi: { method: 'GET', path: '/schedules/{id}', tags: ['schedules'], summary: 'Get a schedule' } })
     .input(ById)
-    .output(Schedule)
-    .query(({ ctx, input }) => ctx.services.schedules.get(ctx.tenant, input.id)),
+    .output(ScheduleWithRuns)
+    .query(async ({ ctx, input }) => withRuns(ctx.services.schedules, ctx.tenant, await ctx.services.schedules.get(ctx.tenant, input.id))),
 
   list: protectedProcedure
     .meta({ openapi: { method: 'GET', path: '/schedules', tags: ['schedules'], summary: 'List schedules, newest first' } })
     .input(listQuery(ScheduleId))
-    .output(listOf(Schedule))
-    .query(({ ctx, input }) => ctx.services.schedules.list(ctx.tenant, input.after, input.limit)),
+    .output(listOf(ScheduleWithRuns))
+    .query(async ({ ctx, input }) => {
+      const page = await ctx.services.schedules.list(ctx.tenant, input.after, input.limit);
+      return { ...page, data: await Promise.all(page.data.map((s) => withRuns(ctx.services.schedules, ctx.tenant, s))) };
+    }),
 
   update: protectedProcedure
     .meta({
@@ -44,20 +51,23 @@ export const schedulesRouter = router({
       },
     })
     .input(UpdateScheduleInput)
-    .output(Schedule)
-    .mutation(({ ctx, input }) => ctx.services.schedules.update(ctx.tenant, input)),
+    .output(ScheduleWithRuns)
+    .mutation(async ({ ctx, input }) => {
+      if (input.template?.webhook) await ctx.services.webhooks.checkUrl(input.template.webhook.url, 'template.webhook.url');
+      return withRuns(ctx.services.schedules, ctx.tenant, await ctx.services.schedules.update(ctx.tenant, input));
+    }),
 
   pause: protectedProcedure
     .meta({ openapi: { method: 'POST', path: '/schedules/{id}/pause', tags: ['schedules'], summary: 'Pause: no ticks until resumed' } })
     .input(ById)
-    .output(Schedule)
-    .mutation(({ ctx, input }) => ctx.services.schedules.pause(ctx.tenant, input.id)),
+    .output(ScheduleWithRuns)
+    .mutation(async ({ ctx, input }) => withRuns(ctx.services.schedules, ctx.tenant, await ctx.services.schedules.pause(ctx.tenant, input.id))),
 
   resume: protectedProcedure
     .meta({ openapi: { method: 'POST', path: '/schedules/{id}/resume', tags: ['schedules'], summary: 'Resume a paused schedule' } })
     .input(ById)
-    .output(Schedule)
-    .mutation(({ ctx, input }) => ctx.services.schedules.resume(ctx.tenant, input.id)),
+    .output(ScheduleWithRuns)
+    .mutation(async ({ ctx, input }) => withRuns(ctx.services.schedules, ctx.tenant, await ctx.services.schedules.resume(ctx.tenant, input.id))),
 
   delete: protectedProcedure
     .meta({ openapi: { method: 'DELETE', path: '/schedules/{id}', tags: ['schedules'], summary: 'Delete a schedule and its runs (the jobs it made stay)' } })

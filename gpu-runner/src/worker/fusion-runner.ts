@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
+import { lifecycleKeys } from '../../../api/src/lifecycle/keys.ts';
 import { renderReportHtml } from '../report/html-report.ts';
 import type { FusionJob, JobError, JobMetrics, JobOutput, JobStage, StoredFile } from '@clafusion/contract';
 import { JobLog, readJson, toJson } from '@clafusion/contract/job-log';
@@ -108,6 +109,7 @@ export class FusionRunner {
       );
       if (!succeeded.event) await this.discardUnrecorded(log, written);
       await this.clearActive(jobId);
+      await reportRunner(this.store, this.runnerId, result.report);
     } catch (err) {
       await run.flush();
       if (err instanceof FusionAborted || job.signal.aborted) {
@@ -380,6 +382,12 @@ function metricsOf(report: FusionReport): JobMetrics {
   };
 }
 
+
+/** What GET /v1/version lists: this runner, its backend and engine version, as of this job. Best effort. */
+async function reportRunner(store: ObjectStore, runnerId: string, report: FusionReport): Promise<void> {
+  const seen = { runner: runnerId, backend: report.backend, engine_version: report.engine?.version ?? 'unknown', seen_at: new Date().toISOString() };
+  await store.put(lifecycleKeys.runner(runnerId), toJson(seen), { contentType: 'application/json' }).catch(() => {});
+}
 
 async function hashStream(stream: Readable): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');

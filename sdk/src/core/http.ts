@@ -47,7 +47,8 @@ export class HttpClient {
     this.apiKey = options.apiKey;
     this.maxRetries = options.maxRetries ?? 2;
     this.retryDelayMs = options.retryDelayMs ?? 500;
-    this.fetch = options.fetch ?? globalThis.fetch;
+    // Called as a method of this client: browsers refuse a bare `fetch` whose `this` is not the window ("Illegal invocation").
+    this.fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
   authHeaders(): Record<string, string> {

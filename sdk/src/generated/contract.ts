@@ -2,7 +2,7 @@
 // Regenerate with `npm run generate -w sdk`; test/sdk-types.test.ts fails when this file is stale.
 
 export type ApiErrorBody = {
-  code: "invalid_request" | "limit_exceeded" | "unauthorized" | "not_found" | "idempotency_key_reused" | "job_not_cancelable" | "file_not_ready" | "file_already_completed" | "output_not_ready" | "payload_too_large" | "unsupported_media_type" | "invalid_file" | "incompatible_models" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage";
+  code: "invalid_request" | "limit_exceeded" | "unauthorized" | "not_found" | "idempotency_key_reused" | "job_not_cancelable" | "file_not_ready" | "file_already_completed" | "output_not_ready" | "file_in_use" | "job_not_finished" | "payload_too_large" | "unsupported_media_type" | "invalid_file" | "incompatible_models" | "rate_limited" | "internal_error" | "service_unavailable" | "insufficient_storage";
   message: string;
   details: {
     [key: string]: unknown;
@@ -29,6 +29,12 @@ export type CreateFileResult = {
   upload: UploadInstructions;
 };
 
+export type CreateLinkInput = {
+  id: FusionId;
+  target?: LinkTarget;
+  expires_in?: number;
+};
+
 export type CreateScheduleInput = {
   name?: string;
   cron?: string;
@@ -39,11 +45,29 @@ export type CreateScheduleInput = {
   skip_unchanged?: boolean;
 };
 
+export type CreateWebhookEndpointInput = {
+  url: WebhookUrl;
+  events?: WebhookEventType[];
+};
+
 export type DatasetSummary = {
   samples: number;
   sample_shape: number[];
   x_dtype: string;
   labels: boolean;
+  label_range?: [number, number] | null;
+};
+
+export type DeletedFile = {
+  id: FileId;
+  object: "file";
+  deleted: true;
+};
+
+export type DeletedFusion = {
+  id: FusionId;
+  object: "fusion";
+  deleted: true;
 };
 
 export type DistillSpec = {
@@ -92,6 +116,8 @@ export type FileObject = {
 };
 
 export type FilePurpose = "model" | "dataset";
+
+export type FileStatus = "pending" | "ready";
 
 export type FinetuneSpec = {
   epochs: number;
@@ -166,6 +192,7 @@ export type FusionRequest = {
   distill?: DistillSpec;
   seed?: number;
   outputs?: ("safetensors" | "pt" | "onnx")[];
+  webhook?: WebhookSpec;
 };
 
 export type FusionSpec = {
@@ -182,6 +209,7 @@ export type FusionSpec = {
   distill?: DistillSpec;
   seed?: number;
   outputs?: ("safetensors" | "pt" | "onnx")[];
+  webhook?: WebhookSpec;
 };
 
 export type GroundMetricSpec = {
@@ -275,6 +303,21 @@ export type Lineage = {
 
 export type LineageName = string;
 
+export type LinkTarget = "report" | "fused.safetensors" | "report.json" | "report.html";
+
+export type ListFilesInput = {
+  after?: FileId;
+  limit?: number;
+  purpose?: FilePurpose;
+  status?: FileStatus;
+};
+
+export type ListFusionsInput = {
+  after?: FusionId;
+  limit?: number;
+  status?: JobStatus;
+};
+
 export type MappingSpec = {
   kind: "cla";
   first_constraint?: boolean;
@@ -332,6 +375,13 @@ export type RunModelInput = {
 
 export type RunOutcome = "pending" | "skipped" | "queued" | "running" | "succeeded" | "failed" | "canceled";
 
+export type RunnerSeen = {
+  runner: string;
+  backend: string;
+  engine_version: string;
+  seen_at: string;
+};
+
 export type Schedule = {
   id: ScheduleId;
   object: "schedule";
@@ -374,6 +424,30 @@ export type ScheduleRun = {
 
 export type ScheduleStatus = "active" | "paused";
 
+export type ScheduleWithRuns = {
+  id: ScheduleId;
+  object: "schedule";
+  name: string | null;
+  status: ScheduleStatus;
+  cron: string | null;
+  timezone: string | null;
+  every: number | null;
+  template: FusionRequest;
+  output: ScheduleOutput;
+  skip_unchanged: boolean;
+  created_at: string;
+  updated_at: string;
+  next_run_at: string | null;
+  last_run: ScheduleRun | null;
+};
+
+export type SignedLink = {
+  object: "link";
+  url: string;
+  target: LinkTarget;
+  expires_at: string;
+};
+
 export type SolverSpec = {
   kind: "exact";
 } | {
@@ -404,6 +478,13 @@ export type UploadInstructions = {
   expires_at: string | null;
 };
 
+export type VersionInfo = {
+  object: "version";
+  api_version: string;
+  engine_version: string | null;
+  runners: RunnerSeen[];
+};
+
 export type VersionNumber = number;
 
 export type VersionSource = {
@@ -414,6 +495,54 @@ export type VersionSource = {
   tick_at: string;
   job_id: FusionId;
 };
+
+export type WebhookAttempt = {
+  at: string;
+  status: number | null;
+  error: string | null;
+};
+
+export type WebhookDelivery = {
+  id: string;
+  object: "webhook_delivery";
+  event_id: string;
+  event_type: string;
+  job_id: FusionId;
+  url: string;
+  status: "pending" | "delivered" | "failed";
+  attempts: WebhookAttempt[];
+  next_attempt_at: string | null;
+  created_at: string;
+};
+
+export type WebhookEndpoint = {
+  id: string;
+  object: "webhook_endpoint";
+  url: string;
+  events: WebhookEventType[] | null;
+  registered: boolean;
+  secret: string;
+  created_at: string;
+};
+
+export type WebhookEvent = {
+  id: string;
+  object: "event";
+  type: string;
+  created_at: string;
+  data: {
+    [key: string]: unknown;
+  };
+};
+
+export type WebhookEventType = "succeeded" | "failed" | "canceled" | "progress";
+
+export type WebhookSpec = {
+  url: WebhookUrl;
+  events?: WebhookEventType[];
+};
+
+export type WebhookUrl = string;
 
 /** The error codes of the envelope (`ApiErrorBody.code`). */
 export type ApiErrorCode = ApiErrorBody['code'];

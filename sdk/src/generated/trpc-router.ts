@@ -9,7 +9,7 @@ import type {
   TRPC_ERROR_CODE_KEY,
   TRPC_ERROR_CODE_NUMBER,
 } from '@trpc/server';
-import type { ApiErrorBody, CreateFileInput, CreateFileResult, CreateScheduleInput, DownloadLink, EventId, FileId, FileObject, FusionId, FusionJob, FusionRequest, JobEvent, Lineage, LineageName, ModelVersion, OutputName, RegisterVersionInput, RunId, Schedule, ScheduleId, ScheduleRun, UpdateScheduleInput } from './contract.ts';
+import type { ApiErrorBody, CreateFileInput, CreateFileResult, CreateLinkInput, CreateScheduleInput, CreateWebhookEndpointInput, DeletedFile, DeletedFusion, DownloadLink, EventId, FileId, FileObject, FusionId, FusionJob, FusionRequest, JobEvent, Lineage, LineageName, ListFilesInput, ListFusionsInput, ModelVersion, OutputName, RegisterVersionInput, RunId, ScheduleId, ScheduleRun, ScheduleWithRuns, SignedLink, UpdateScheduleInput, VersionInfo, WebhookDelivery, WebhookEndpoint } from './contract.ts';
 
 /** A tracked subscription event as the client gets it: `id` is what a reconnect resumes after. */
 export interface TrackedData<T> {
@@ -62,6 +62,25 @@ export type AppRouterRecord = {
       meta: object;
       errorShape: ErrorShape;
     }>;
+    list: TRPCQueryProcedure<{
+      input: ListFilesInput;
+      output: {
+        object: "list";
+        data: FileObject[];
+        has_more: boolean;
+        next_after: string | null;
+      };
+      meta: object;
+      errorShape: ErrorShape;
+    }>;
+    delete: TRPCMutationProcedure<{
+      input: {
+        id: FileId;
+      };
+      output: DeletedFile;
+      meta: object;
+      errorShape: ErrorShape;
+    }>;
   };
   fusions: {
     create: TRPCMutationProcedure<{
@@ -79,16 +98,21 @@ export type AppRouterRecord = {
       errorShape: ErrorShape;
     }>;
     list: TRPCQueryProcedure<{
-      input: {
-        after?: FusionId;
-        limit?: number;
-      };
+      input: ListFusionsInput;
       output: {
         object: "list";
         data: FusionJob[];
         has_more: boolean;
         next_after: string | null;
       };
+      meta: object;
+      errorShape: ErrorShape;
+    }>;
+    delete: TRPCMutationProcedure<{
+      input: {
+        id: FusionId;
+      };
+      output: DeletedFusion;
       meta: object;
       errorShape: ErrorShape;
     }>;
@@ -220,7 +244,7 @@ export type AppRouterRecord = {
   schedules: {
     create: TRPCMutationProcedure<{
       input: CreateScheduleInput;
-      output: Schedule;
+      output: ScheduleWithRuns;
       meta: object;
       errorShape: ErrorShape;
     }>;
@@ -228,7 +252,7 @@ export type AppRouterRecord = {
       input: {
         id: ScheduleId;
       };
-      output: Schedule;
+      output: ScheduleWithRuns;
       meta: object;
       errorShape: ErrorShape;
     }>;
@@ -239,7 +263,7 @@ export type AppRouterRecord = {
       };
       output: {
         object: "list";
-        data: Schedule[];
+        data: ScheduleWithRuns[];
         has_more: boolean;
         next_after: string | null;
       };
@@ -248,7 +272,7 @@ export type AppRouterRecord = {
     }>;
     update: TRPCMutationProcedure<{
       input: UpdateScheduleInput;
-      output: Schedule;
+      output: ScheduleWithRuns;
       meta: object;
       errorShape: ErrorShape;
     }>;
@@ -256,7 +280,7 @@ export type AppRouterRecord = {
       input: {
         id: ScheduleId;
       };
-      output: Schedule;
+      output: ScheduleWithRuns;
       meta: object;
       errorShape: ErrorShape;
     }>;
@@ -264,7 +288,7 @@ export type AppRouterRecord = {
       input: {
         id: ScheduleId;
       };
-      output: Schedule;
+      output: ScheduleWithRuns;
       meta: object;
       errorShape: ErrorShape;
     }>;
@@ -301,6 +325,65 @@ export type AppRouterRecord = {
         run: RunId;
       };
       output: ScheduleRun;
+      meta: object;
+      errorShape: ErrorShape;
+    }>;
+  };
+  system: {
+    version: TRPCQueryProcedure<{
+      input: Record<string, never>;
+      output: VersionInfo;
+      meta: object;
+      errorShape: ErrorShape;
+    }>;
+  };
+  webhooks: {
+    register: TRPCMutationProcedure<{
+      input: CreateWebhookEndpointInput;
+      output: WebhookEndpoint;
+      meta: object;
+      errorShape: ErrorShape;
+    }>;
+    endpoints: TRPCQueryProcedure<{
+      input: Record<string, never>;
+      output: {
+        object: "list";
+        data: WebhookEndpoint[];
+      };
+      meta: object;
+      errorShape: ErrorShape;
+    }>;
+    deleteEndpoint: TRPCMutationProcedure<{
+      input: {
+        id: string;
+      };
+      output: {
+        id: string;
+        object: "webhook_endpoint";
+        deleted: true;
+      };
+      meta: object;
+      errorShape: ErrorShape;
+    }>;
+    deliveries: TRPCQueryProcedure<{
+      input: {
+        id: FusionId;
+        limit?: number;
+      };
+      output: {
+        object: "list";
+        data: WebhookDelivery[];
+        has_more: boolean;
+        next_after: string | null;
+      };
+      meta: object;
+      errorShape: ErrorShape;
+    }>;
+  };
+  links: {
+    create: TRPCMutationProcedure<{
+      input: CreateLinkInput;
+      output: SignedLink;
       meta: object;
       errorShape: ErrorShape;
     }>;

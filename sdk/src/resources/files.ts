@@ -4,7 +4,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { HttpClient } from '../core/http.ts';
 import { type UploadSource, prepareUpload } from '../core/uploads.ts';
-import type { CreateFileInput, CreateFileResult, DownloadLink, FileObject, FilePurpose } from '../core/types.ts';
+import { PagedList } from '../core/pagination.ts';
+import type { CreateFileInput, CreateFileResult, DeletedFile, DownloadLink, FileObject, FilePurpose, ListPage } from '../core/types.ts';
 
 export interface UploadOptions {
   purpose: FilePurpose;
@@ -25,6 +26,18 @@ export class Files {
 
   retrieve(id: string): Promise<FileObject> {
     return this.http.json({ method: 'GET', path: `/v1/files/${encodeURIComponent(id)}` });
+  }
+
+  /** Newest first; await it for one page or iterate it for all files. */
+  list(params: { purpose?: FilePurpose; status?: FileObject['status']; limit?: number } = {}): PagedList<FileObject> {
+    return new PagedList((after) =>
+      this.http.json<ListPage<FileObject>>({ method: 'GET', path: '/v1/files', query: { limit: params.limit, purpose: params.purpose, status: params.status, after } }),
+    );
+  }
+
+  /** Deletes the bytes and the record; a ConflictError (file_in_use) while an unfinished job or a lineage version uses it. */
+  delete(id: string): Promise<DeletedFile> {
+    return this.http.json({ method: 'DELETE', path: `/v1/files/${encodeURIComponent(id)}` });
   }
 
   complete(id: string): Promise<FileObject> {

@@ -3,7 +3,7 @@ import { streamEvents } from '../core/events.ts';
 import { JobFailedError } from '../core/errors.ts';
 import type { HttpClient } from '../core/http.ts';
 import { PagedList } from '../core/pagination.ts';
-import type { DownloadLink, FusionJob, FusionRequest, JobEvent, JobOutput, ListPage, OutputName } from '../core/types.ts';
+import type { DeletedFusion, DownloadLink, FusionJob, FusionRequest, JobEvent, JobOutput, JobStatus, ListPage, OutputName } from '../core/types.ts';
 import { downloadBytes, downloadToPath } from './files.ts';
 
 export interface CreateOptions {
@@ -33,9 +33,16 @@ export class Fusions {
     return this.http.json({ method: 'GET', path: `/v1/fusions/${encodeURIComponent(id)}` });
   }
 
-  /** Newest first; await it for one page or iterate it for all jobs. */
-  list(params: { limit?: number } = {}): PagedList<FusionJob> {
-    return new PagedList((after) => this.http.json<ListPage<FusionJob>>({ method: 'GET', path: '/v1/fusions', query: { limit: params.limit, after } }));
+  /** Newest first (only jobs in `status` when given); await it for one page or iterate it for all jobs. */
+  list(params: { limit?: number; status?: JobStatus } = {}): PagedList<FusionJob> {
+    return new PagedList((after) =>
+      this.http.json<ListPage<FusionJob>>({ method: 'GET', path: '/v1/fusions', query: { limit: params.limit, status: params.status, after } }),
+    );
+  }
+
+  /** Deletes a finished job with its events and outputs; a ConflictError (job_not_finished) while it is queued or running. */
+  delete(id: string): Promise<DeletedFusion> {
+    return this.http.json({ method: 'DELETE', path: `/v1/fusions/${encodeURIComponent(id)}` });
   }
 
   cancel(id: string): Promise<FusionJob> {

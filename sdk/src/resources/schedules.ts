@@ -1,7 +1,7 @@
 /** client.schedules: scheduled fusion (cron or every N seconds) publishing to an output lineage; pause, resume, delete, runs. */
 import type { HttpClient } from '../core/http.ts';
 import { PagedList } from '../core/pagination.ts';
-import type { CreateScheduleInput, ListPage, Schedule, ScheduleRun, UpdateScheduleInput } from '../core/types.ts';
+import type { CreateScheduleInput, ListPage, ScheduleRun, ScheduleWithRuns as Schedule, UpdateScheduleInput } from '../core/types.ts';
 
 const path = (id: string) => `/v1/schedules/${encodeURIComponent(id)}`;
 
