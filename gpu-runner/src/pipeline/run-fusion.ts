@@ -62,6 +62,12 @@ export interface RunContext {
   onTraining?: (event: FusionTrainingEvent) => void;
   /** Cancels finetuning between batches. */
   signal?: AbortSignal;
+  /**
+   * Threads to record activations on (default 1). The output does not
+   * depend on it: each thread records a range of samples, and a sample's
+   * values do not depend on the others.
+   */
+  threads?: number;
 }
 
 export interface FusionOutcome {
@@ -124,7 +130,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
 
   const timer = new StageTimer<ReportStage | 'evaluation' | 'normalization'>(ctx.now);
   const t0 = ctx.now();
-  const recordTaps = createTapRecorder(calibration, options.activations);
+  const recordTaps = createTapRecorder(calibration, options.activations, { threads: ctx.threads });
   const hooks: FusionHooks = {
     record: async (model, role) => {
       ctx.onProgress?.({ stage: 'activations', fraction: 0, message: `recording ${role}` });
@@ -162,7 +168,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
   let balancedPair: Parameters<typeof renormalize>[1] = null;
 
   if (models.length === 2) {
-    const pair = await fusePair([models[0].model, models[1].model], options, samples, hooks);
+    const pair = await fusePair([models[0].model, models[1].model], options, samples, hooks).finally(() => recordTaps.close());
     fused = pair.fused;
     namingFrom = pair.deeper;
     const equal = layerCount(models[0].model.arch) === layerCount(models[1].model.arch);
@@ -181,7 +187,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
       options,
       samples,
       hooks,
-    );
+    ).finally(() => recordTaps.close());
     fused = many.fused;
     namingFrom = many.anchor;
     anchor = many.anchor + 1;

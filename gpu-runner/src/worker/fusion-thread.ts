@@ -17,6 +17,7 @@ import { parseModelFile, serializeModel } from '../io/model-file.ts';
 import { runFusion } from '../pipeline/run-fusion.ts';
 import { ENGINE_VERSION } from '../pipeline/version.ts';
 import { initBackend } from '../runtime/backend.ts';
+import { resolveThreads } from '../runtime/fusion-threads.ts';
 import { serializeFusionError } from './job-errors.ts';
 import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
 import type { ThreadInput, ThreadMessage, ThreadRequest, ThreadResult } from './thread-protocol.ts';
@@ -55,6 +56,8 @@ async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
     {
       backend: detail,
       now: () => performance.now(),
+      // A runner's slots already run jobs side by side: one thread each unless RUNNER_THREADS says more.
+      threads: resolveThreads(null, process.env, 1),
       onProgress: (event) => post({ type: 'progress', event }),
       // Every batch's event crosses to the runner, whose throttle thins them into job events.
       onTraining: (event) => post({ type: 'training', event }),

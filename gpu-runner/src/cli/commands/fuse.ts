@@ -18,6 +18,7 @@ import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
 import { FINETUNE_FLAGS, finetuneProgress, finetuneRequestFromArgs } from '../finetune-flags.ts';
 import { DISTILL_FLAGS, distillRequestFromArgs } from '../distill-flags.ts';
 import { initBackend } from '../../runtime/backend.ts';
+import { resolveThreads } from '../../runtime/fusion-threads.ts';
 import type { CommandIo } from '../io.ts';
 import { formatSummary } from '../summary.ts';
 
@@ -38,6 +39,7 @@ const FLAGS: FlagSpecs = {
   ...FINETUNE_FLAGS,
   ...DISTILL_FLAGS,
   ...DATA_FLAGS,
+  threads: { kind: 'value', placeholder: 'N', description: 'threads to record activations on (default: RUNNER_THREADS, else every core); the output does not depend on it' },
   quiet: { kind: 'switch', description: 'no progress output' },
   help: { kind: 'switch', description: 'show this help' },
 };
@@ -58,6 +60,7 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   const reportPath = args.string('report');
   const evalSpec = args.string('eval');
   const requestedSamples = args.optionalInteger('samples', 1);
+  const threads = resolveThreads(args.optionalInteger('threads', 1), process.env);
   const htmlPath = args.string('report-html');
   const sweepWeights = sweepWeightsFromArgs(args);
   if (sweepWeights && modelPaths.length !== 2) throw new UsageError(`--sweep fuses exactly two models, got ${modelPaths.length}`);
@@ -86,6 +89,7 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
     {
       backend: backend.detail,
       now: () => performance.now(),
+      threads,
       onProgress: (e) => progress.update(e.stage, e.fraction, e.message),
       onTraining: finetuneProgress(progress, io.stderr, args.switch('quiet')),
     },

@@ -97,8 +97,20 @@ const panels: FunctionDef = (() => {
   };
 })();
 
+/** The few members of the WebAssembly JS API used here (the project's type libraries have no DOM). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
 interface Kernel {
-  memory: WebAssembly.Memory;
+  memory: WasmMemory;
   panels: (a: number, nA: number, b: number, nB: number, len: number, p: number, pStride: number, sym: number) => void;
 }
 
@@ -107,10 +119,11 @@ let kernel: Kernel | null | undefined;
 /** The compiled kernel, or null where WebAssembly SIMD is unavailable (the JS kernel is used then). */
 export function wasmRowKernel(): Kernel | null {
   if (kernel !== undefined) return kernel;
+  if (wasmApi === undefined) return (kernel = null);
   try {
-    const memory = new WebAssembly.Memory({ initial: 1 });
-    const module = new WebAssembly.Module(assemble([panels]));
-    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    const memory = new wasmApi.Memory({ initial: 1 });
+    const module = new wasmApi.Module(assemble([panels]));
+    const instance = new wasmApi.Instance(module, { env: { memory } });
     kernel = { memory, panels: instance.exports.panels as Kernel['panels'] };
   } catch {
     kernel = null;
