@@ -70,8 +70,19 @@ export class RecordPool {
     const features = x.data.length / t;
     const shapes = tapShapes(model.arch);
     const out = shapes.map((shape) => new SharedArrayBuffer(t * numel(shape) * 4));
-    // Each thread gets its own copy of the parameters (structured clone).
-    const params = paramSpecs(model.arch).map((spec): [string, number[], Float32Array] => [spec.name, spec.shape, model.params.get(spec.name)!.data]);
+    // The parameters go to every thread in one shared buffer rather than a structured clone each.
+    const specs = paramSpecs(model.arch);
+    const total = specs.reduce((sum, spec) => sum + numel(spec.shape), 0);
+    const packed = new Float32Array(new SharedArrayBuffer(total * 4));
+    const entries: [string, number[], number][] = [];
+    let offset = 0;
+    for (const spec of specs) {
+      const data = model.params.get(spec.name)!.data;
+      for (let i = 0; i < data.length; i++) packed[offset + i] = data[i];
+      entries.push([spec.name, spec.shape, offset]);
+      offset += data.length;
+    }
+    const params = { buffer: packed.buffer as SharedArrayBuffer, entries };
     const runs = this.threads.map((thread, w) => {
       const first = Math.floor((w * t) / this.size);
       const end = Math.floor(((w + 1) * t) / this.size);

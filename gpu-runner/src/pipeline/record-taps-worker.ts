@@ -17,7 +17,8 @@ export interface RecordRequest {
   id: number;
   backend: BackendName;
   arch: Arch;
-  params: [name: string, shape: number[], data: Float32Array][];
+  /** Every parameter, packed in one shared buffer (no copy per thread): name, shape, offset in floats. */
+  params: { buffer: SharedArrayBuffer; entries: [name: string, shape: number[], offset: number][] };
   /** This thread's samples, [rows, ...input] flattened. */
   x: Float32Array;
   rows: number;
@@ -41,7 +42,10 @@ port.on('message', (req: RecordRequest) => {
     try {
       backend ??= initBackend({ env: { CLAFUSION_BACKEND: req.backend } });
       await backend;
-      const params: Params = new Map(req.params.map(([name, shape, data]) => [name, { shape, data }]));
+      const packed = new Float32Array(req.params.buffer);
+      const params: Params = new Map(
+        req.params.entries.map(([name, shape, offset]) => [name, { shape, data: packed.subarray(offset, offset + shape.reduce((a, b) => a * b, 1)) }]),
+      );
       // The main thread validated the parameters before sending them.
       const model = { arch: req.arch, params };
       const tensors = uploadParams(model);
@@ -53,7 +57,10 @@ port.on('message', (req: RecordRequest) => {
           const { taps } = forwardWith(req.arch, tensors, x, { taps: true, activations: req.activations, batchSize: rows });
           taps!.forEach((tap, k) => {
             const width = tap.length / rows;
-            new Float32Array(req.out[k]).set(tap, (req.firstRow + start) * width);
+            const out = new Float32Array(req.out[k]);
+            // An element loop: V8 copies into a shared buffer with set() element by element with atomics.
+            const at = (req.firstRow + start) * width;
+            for (let i = 0; i < tap.length; i++) out[at + i] = tap[i];
           });
         }
       } finally {

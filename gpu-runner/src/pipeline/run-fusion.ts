@@ -143,6 +143,9 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
       } else {
         timer.end(stage);
         ctx.onProgress?.({ stage, fraction: 1, message: stage });
+        // The recording threads' backends hold hundreds of MB: end them between
+        // recordings (a later recording starts new ones; none does for a pair).
+        if (stage === 'activations') void recordTaps.close();
       }
     },
     progress: (stage, fraction, message) => ctx.onProgress?.({ stage, fraction, message }),
