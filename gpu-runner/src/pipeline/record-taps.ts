@@ -19,11 +19,13 @@ import { RecordPool } from './record-taps-pool.ts';
  * Samples per forward batch when recording a CNN: every tap of a batch is
  * held on the backend until the batch is read back, ~4.6 MB per sample for a
  * ResNet34 at 32×32, so the MLP default of 256 would ask the wasm heap for
- * more than 1 GB. 16 rather than 32 halves that share of the heap (the wasm
- * heap never shrinks, so it counts in the peak RSS) for no measurable loss
- * of speed; taps do not depend on the batch size.
+ * more than 1 GB: every intermediate of a batch lives until the batch is
+ * read back, and the wasm heap never shrinks, so it counts in the peak RSS
+ * (ResNet34 ← ResNet18: 813 MiB of heap at 32, 613 MiB at 16). 8 keeps the
+ * convolutions' GEMMs thousands of rows tall at 32×32 for no measurable loss
+ * of speed, and taps do not depend on the batch size (record-taps-pool.test.ts).
  */
-const CNN_RECORD_BATCH = 16;
+const CNN_RECORD_BATCH = 8;
 
 export interface TapRecorder {
   (model: Model): Promise<Tap[]>;
