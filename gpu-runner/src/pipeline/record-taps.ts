@@ -19,13 +19,15 @@ import { RecordPool } from './record-taps-pool.ts';
  * Samples per forward batch when recording a CNN: every tap of a batch is
  * held on the backend until the batch is read back, ~4.6 MB per sample for a
  * ResNet34 at 32×32, so the MLP default of 256 would ask the wasm heap for
- * more than 1 GB: every intermediate of a batch lives until the batch is
- * read back, and the wasm heap never shrinks, so it counts in the peak RSS
- * (ResNet34 ← ResNet18: 813 MiB of heap at 32, 613 MiB at 16). 8 keeps the
- * convolutions' GEMMs thousands of rows tall at 32×32 for no measurable loss
- * of speed, and taps do not depend on the batch size (record-taps-pool.test.ts).
+ * more than 1 GB. Every intermediate of a batch lives until the batch is
+ * read back and the wasm heap never shrinks, so the batch size sets the
+ * heap's peak (ResNet34 ← ResNet18: 813 MiB at 32, 515 at 8), but smaller
+ * batches run XNNPACK's convolutions slower (forward CPU time, 64 samples,
+ * interleaved: ResNet34 8.9–9.9 s at 32, 10.3–10.6 at 16, 12.4–12.7 at 8;
+ * VGG13_doub 8.0–8.4, 9.4–10.2, 11.6–13.7), so speed wins. Taps do not
+ * depend on the batch size (record-taps-pool.test.ts).
  */
-const CNN_RECORD_BATCH = 8;
+const CNN_RECORD_BATCH = 32;
 
 export interface TapRecorder {
   (model: Model): Promise<Tap[]>;
