@@ -3,32 +3,73 @@
  * (the `record` hook of the fusion engine), remembering the last models it
  * recorded: CLA's deeper model A is the very object OT then uses as N0, and
  * recording a full-size CNN twice would double the slowest stage.
+ *
+ * With `threads` > 1 on the wasm backend, a CNN's samples are split over
+ * that many recording threads (record-taps-pool.ts); the taps are the same
+ * bits either way.
  */
 import type { Model } from '@clafusion/model-format/arch';
 import type { Tensor32 } from '@clafusion/model-format/tensor';
+import * as tf from '@tensorflow/tfjs';
 import { forward } from '../engine/nn/forward.ts';
 import type { Tap } from '../engine/fusion/taps.ts';
+import { RecordPool } from './record-taps-pool.ts';
 
 /**
  * Samples per forward batch when recording a CNN: every tap of a batch is
  * held on the backend until the batch is read back, ~4.6 MB per sample for a
  * ResNet34 at 32×32, so the MLP default of 256 would ask the wasm heap for
- * more than 1 GB.
+ * more than 1 GB. Every intermediate of a batch lives until the batch is
+ * read back and the wasm heap never shrinks, so the batch size sets the
+ * heap's peak (ResNet34 ← ResNet18: 813 MiB at 32, 515 at 8), but smaller
+ * batches run XNNPACK's convolutions slower (forward CPU time, 64 samples,
+ * interleaved: ResNet34 8.9–9.9 s at 32, 10.3–10.6 at 16, 12.4–12.7 at 8;
+ * VGG13_doub 8.0–8.4, 9.4–10.2, 11.6–13.7), so speed wins. Taps do not
+ * depend on the batch size (record-taps-pool.test.ts).
  */
 const CNN_RECORD_BATCH = 32;
 
-export type TapRecorder = (model: Model) => Tap[];
+export interface TapRecorder {
+  (model: Model): Promise<Tap[]>;
+  /** Ends the recording threads, if any were started. */
+  close(): Promise<void>;
+}
 
-export function createTapRecorder(calibration: Tensor32, activations: 'pre' | 'post'): TapRecorder {
+export interface TapRecorderOptions {
+  /** Threads to record CNNs on (default 1: the calling thread). */
+  threads?: number;
+}
+
+export function createTapRecorder(calibration: Tensor32, activations: 'pre' | 'post', options: TapRecorderOptions = {}): TapRecorder {
   // Weak keys: a recorded model that is no longer referenced frees its taps.
-  const cache = new WeakMap<Model, Tap[]>();
-  return (model) => {
-    const hit = cache.get(model);
-    if (hit) return hit;
-    const batchSize = model.arch.family === 'mlp' ? undefined : CNN_RECORD_BATCH;
-    const { taps, tapShapes } = forward(model, calibration, { taps: true, activations, batchSize });
-    const out = taps!.map((data, k) => ({ data, shape: tapShapes![k] }));
-    cache.set(model, out);
-    return out;
+  const cache = new WeakMap<Model, Promise<Tap[]>>();
+  const threads = Math.min(options.threads ?? 1, calibration.shape[0]);
+  let pool: RecordPool | null = null;
+  const record = async (model: Model): Promise<Tap[]> => {
+    const cnn = model.arch.family !== 'mlp';
+    // Threads only pay for full forward passes of CNNs (starting one costs about a second),
+    // and they run the wasm backend; the native backends use their own threads.
+    if (cnn && threads > 1 && tf.getBackend() === 'wasm') {
+      pool ??= new RecordPool(threads, 'wasm');
+      return pool.record(model, calibration, activations, CNN_RECORD_BATCH);
+    }
+    const { taps, tapShapes } = forward(model, calibration, { taps: true, activations, batchSize: cnn ? CNN_RECORD_BATCH : undefined });
+    return taps!.map((data, k) => ({ data, shape: tapShapes![k] }));
   };
+  const recorder = (model: Model): Promise<Tap[]> => {
+    let hit = cache.get(model);
+    if (!hit) {
+      hit = record(model);
+      cache.set(model, hit);
+      // A failed recording is not remembered.
+      hit.catch(() => cache.delete(model));
+    }
+    return hit;
+  };
+  recorder.close = async () => {
+    const p = pool;
+    pool = null;
+    await p?.close();
+  };
+  return recorder;
 }

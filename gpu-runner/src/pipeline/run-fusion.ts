@@ -66,6 +66,12 @@ export interface RunContext {
   onTraining?: (event: FusionTrainingEvent) => void;
   /** Cancels finetuning between batches. */
   signal?: AbortSignal;
+  /**
+   * Threads to record activations on (default 1). The output does not
+   * depend on it: each thread records a range of samples, and a sample's
+   * values do not depend on the others.
+   */
+  threads?: number;
 }
 
 export interface FusionOutcome {
@@ -202,9 +208,10 @@ async function fuseModels(models: FusionRequestModel[], options: FusionOptions, 
 }
 
 /** The engine's hooks: taps recorded on the calibration rows (their count goes with them), stages timed and reported as progress. */
-function fusionHooks(calibration: Tensor32, options: FusionOptions, timer: StageTimer<string>, ctx: RunContext): FusionHooks {
-  const recordTaps = createTapRecorder(calibration, options.activations);
+function fusionHooks(calibration: Tensor32, options: FusionOptions, timer: StageTimer<string>, ctx: RunContext): FusionHooks & { close(): Promise<void> } {
+  const recordTaps = createTapRecorder(calibration, options.activations, { threads: ctx.threads });
   return {
+    close: () => recordTaps.close(),
     rows: calibration.shape[0],
     record: async (model, role) => {
       ctx.onProgress?.({ stage: 'activations', fraction: 0, message: `recording ${role}` });
@@ -217,6 +224,9 @@ function fusionHooks(calibration: Tensor32, options: FusionOptions, timer: Stage
       } else {
         timer.end(stage);
         ctx.onProgress?.({ stage, fraction: 1, message: stage });
+        // The recording threads' backends hold hundreds of MB: end them between
+        // recordings (a later recording starts new ones; none does for a pair).
+        if (stage === 'activations') void recordTaps.close();
       }
     },
     progress: (stage, fraction, message) => ctx.onProgress?.({ stage, fraction, message }),
@@ -277,7 +287,7 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
   const t0 = ctx.now();
   const hooks = fusionHooks(calibration, options, timer as StageTimer<string>, ctx);
   const weights = normalizeWeights(options.weights, models.length);
-  const fused = await fuseModels(models, options, hooks);
+  const fused = await fuseModels(models, options, hooks).finally(() => hooks.close());
 
   // BatchNorm re-estimation and REPAIR, keeping the earlier versions to report their accuracy.
   const renormalized: Renormalization = renormalize(fused.fused, fused.repairFrom, calibration, options, timer);

@@ -68,6 +68,8 @@ async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
     {
       backend: detail,
       now: () => performance.now(),
+      // The same RUNNER_THREADS as training (default: the cores shared among the runner's slots).
+      threads,
       onProgress: (event) => post({ type: 'progress', event }),
       // Every batch's event crosses to the runner, whose throttle thins them into job events.
       onTraining: (event) => post({ type: 'training', event }),

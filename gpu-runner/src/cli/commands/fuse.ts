@@ -16,9 +16,9 @@ import { SWEEP_FLAG, sweepWeightsFromArgs } from '../sweep-flag.ts';
 import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
 import { FINETUNE_FLAGS, finetuneProgress, finetuneRequestFromArgs } from '../finetune-flags.ts';
 import { DISTILL_FLAGS, distillRequestFromArgs } from '../distill-flags.ts';
-import { threadsFromArgs } from '../threads-flag.ts';
 import { withThreads } from '../../runtime/threads.ts';
 import { initBackend } from '../../runtime/backend.ts';
+import { resolveThreads } from '../../runtime/fusion-threads.ts';
 import type { CommandIo } from '../io.ts';
 import { formatSummary } from '../summary.ts';
 import { MODEL_OUTPUT_FLAGS, modelFormatFor, modelOutputFromArgs, serializeModelAs, writeModelOutputs } from '../model-output.ts';
@@ -41,6 +41,7 @@ const FLAGS: FlagSpecs = {
   ...FINETUNE_FLAGS,
   ...DISTILL_FLAGS,
   ...DATA_FLAGS,
+  threads: { kind: 'value', placeholder: 'N', description: 'threads to record activations on, and to train on with --finetune/--distill (default: RUNNER_THREADS, else every core); the fused output does not depend on it' },
   quiet: { kind: 'switch', description: 'no progress output' },
   help: { kind: 'switch', description: 'show this help' },
 };
@@ -62,14 +63,14 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   const reportPath = args.string('report');
   const evalSpec = args.string('eval');
   const requestedSamples = args.optionalInteger('samples', 1);
+  const threads = resolveThreads(args.optionalInteger('threads', 1), process.env);
   const htmlPath = args.string('report-html');
   const sweepWeights = sweepWeightsFromArgs(args);
   if (sweepWeights && modelPaths.length !== 2) throw new UsageError(`--sweep fuses exactly two models, got ${modelPaths.length}`);
   if (sweepWeights && !evalSpec) throw new UsageError('--sweep needs --eval to measure accuracy at each weight');
   await checkDestinations(args);
 
-  // Training after fusion runs on --threads worker threads (default: all cores).
-  const threads = threadsFromArgs(args);
+  // Training after fusion runs data-parallel on the same --threads.
   const finetune = withThreads(await finetuneRequestFromArgs(args), threads);
   const distill = withThreads(await distillRequestFromArgs(args), threads);
   const files = await readModelInputs(modelPaths);
@@ -93,6 +94,7 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
     {
       backend: backend.detail,
       now: () => performance.now(),
+      threads,
       onProgress: (e) => progress.update(e.stage, e.fraction, e.message),
       onTraining: finetuneProgress(progress, io.stderr, args.switch('quiet')),
     },

@@ -265,15 +265,33 @@ export function alignInputs(W0: Tensor32, R: Omit<InputMap, 'from'>, name: strin
   const S = perRow / C0;
   const C1 = R.cols;
   const out = new Float64Array(o * C1 * S);
+  // A map is mostly zeros (a transport plan has at most C0 + C1 − 1 non-zero
+  // entries), so its non-zeros are listed once per row i instead of scanning
+  // all C0·C1 entries for every output row. Each out[o, j, s] still receives
+  // its terms in increasing i, so the sums are the same bits.
+  const starts = new Int32Array(C0 + 1);
+  const cols: number[] = [];
+  const values: number[] = [];
+  for (let i = 0; i < C0; i++) {
+    for (let j = 0; j < C1; j++) {
+      const rij = R.T[i * C1 + j];
+      if (rij === 0) continue;
+      cols.push(j);
+      values.push(rij);
+    }
+    starts[i + 1] = cols.length;
+  }
+  const W = W0.data;
   // out[o, j, s] = Σ_i W0[o, i, s] · R[i, j]
   for (let r = 0; r < o; r++) {
     const base0 = r * C0 * S;
     const base1 = r * C1 * S;
     for (let i = 0; i < C0; i++) {
-      for (let j = 0; j < C1; j++) {
-        const rij = R.T[i * C1 + j];
-        if (rij === 0) continue;
-        for (let s = 0; s < S; s++) out[base1 + j * S + s] += W0.data[base0 + i * S + s] * rij;
+      const w = base0 + i * S;
+      for (let k = starts[i]; k < starts[i + 1]; k++) {
+        const rij = values[k];
+        const d = base1 + cols[k] * S;
+        for (let s = 0; s < S; s++) out[d + s] += W[w + s] * rij;
       }
     }
   }

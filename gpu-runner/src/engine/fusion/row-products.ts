@@ -13,7 +13,7 @@
  * that keep the eight rows of a block in cache.
  */
 
-const CHUNK = 2048;
+import { CHUNK, rowProductsWasm, wasmRowKernel } from './row-products-wasm.ts';
 
 export interface RowMatrix {
   data: ArrayLike<number>;
@@ -25,10 +25,27 @@ export interface RowMatrix {
 /**
  * P[i·b.rows + j] = Σ_c a[i, c]·b[j, c]. With `symmetric` (a and b are the
  * same matrix) only the upper triangle is computed and then mirrored.
+ *
+ * Runs the WebAssembly SIMD version (row-products-wasm.ts), which gives the
+ * same bits as rowProductsJs below, where WebAssembly is available.
  */
 export function rowProducts(a: RowMatrix, b: RowMatrix, symmetric = false): Float64Array {
+  checkRowMatrices(a, b);
+  const kernel = wasmRowKernel();
+  return kernel ? rowProductsWasm(kernel, a, b, symmetric) : rowProductsJs(a, b, symmetric);
+}
+
+function checkRowMatrices(a: RowMatrix, b: RowMatrix): void {
+  if (b.cols !== a.cols) throw new RangeError(`row products need rows of equal length, got ${a.cols} and ${b.cols}`);
+  for (const [x, what] of [[a, 'first'], [b, 'second']] as const) {
+    if (x.data.length < x.rows * x.cols) throw new RangeError(`row products: the ${what} matrix holds ${x.data.length} values, not ${x.rows}×${x.cols}`);
+  }
+}
+
+/** The reference JavaScript kernel (and the fallback without WebAssembly). */
+export function rowProductsJs(a: RowMatrix, b: RowMatrix, symmetric = false): Float64Array {
+  checkRowMatrices(a, b);
   const p = a.cols;
-  if (b.cols !== p) throw new RangeError(`row products need rows of equal length, got ${p} and ${b.cols}`);
   const n = a.rows;
   const m = b.rows;
   const P = new Float64Array(n * m);

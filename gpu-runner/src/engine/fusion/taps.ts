@@ -38,8 +38,15 @@ export function channelRows(tap: Tap, t: number): Float32Array {
   const S = numel(tap.shape) / C;
   const out = new Float32Array(tap.data.length);
   const x = tap.data;
+  // Element loops rather than set(subarray): runs are short (S = 16 for a
+  // 4×4 map) and taps recorded on threads live in shared buffers, whose
+  // bulk copies V8 does element by element with atomics.
   for (let s = 0; s < t; s++) {
-    for (let c = 0; c < C; c++) out.set(x.subarray((s * C + c) * S, (s * C + c + 1) * S), (c * t + s) * S);
+    for (let c = 0; c < C; c++) {
+      const from = (s * C + c) * S;
+      const to = (c * t + s) * S;
+      for (let k = 0; k < S; k++) out[to + k] = x[from + k];
+    }
   }
   return out;
 }
