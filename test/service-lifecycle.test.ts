@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../api/src/auth/api-keys.ts';
 import type { FileObject, FusionJob, ListPage, ScheduleRun, ScheduleWithRuns } from '../api/contract/src/index.ts';
-import { lifecycleKeys } from '../api/src/lifecycle/keys.ts';
+import { lifecycleKeys } from '../api/contract/src/lifecycle-keys.ts';
 import { layout } from '../api/contract/src/store-layout.ts';
 import { createClient } from '../sdk/src/index.ts';
 import { ConflictError, NotFoundError } from '../sdk/src/index.ts';

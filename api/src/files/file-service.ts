@@ -14,7 +14,7 @@ import { readJson, toJson } from '@clafusion/contract/job-log';
 import { type ObjectStore, ObjectStoreError } from '@clafusion/contract/ports';
 import { layout } from '@clafusion/contract/store-layout';
 import { assertFilesLive } from '../lifecycle/file-guard.ts';
-import { lifecycleKeys } from '../lifecycle/keys.ts';
+import { lifecycleKeys } from '@clafusion/contract/lifecycle-keys';
 import { KeyedLock } from '../storage/keyed-lock.ts';
 import { withLabelRange } from './label-range.ts';
 import { readStoredHeader } from './read-header.ts';

@@ -7,7 +7,7 @@ import type { FusionJob } from '@clafusion/contract';
 import { ApiError } from '../errors.ts';
 import type { ObjectStore } from '@clafusion/contract/ports';
 import { layout } from '@clafusion/contract/store-layout';
-import { lifecycleKeys } from './keys.ts';
+import { lifecycleKeys } from '@clafusion/contract/lifecycle-keys';
 
 export function inputFileIds(inputs: FusionJob['inputs']): string[] {
   return [...inputs.models.map((m) => m.file), inputs.calibration.file, ...(inputs.evaluation ? [inputs.evaluation.file] : []), ...(inputs.train ? [inputs.train.file] : [])];

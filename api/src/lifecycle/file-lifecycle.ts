@@ -21,7 +21,7 @@ import { layout } from '@clafusion/contract/store-layout';
 import { claimOnce, releaseClaim } from './claims.ts';
 import { inputFileIds } from './file-guard.ts';
 import { idTime } from '../ids.ts';
-import { lifecycleKeys } from './keys.ts';
+import { lifecycleKeys } from '@clafusion/contract/lifecycle-keys';
 
 /** A reference a file cannot be deleted under. */
 export interface FileUser {

@@ -13,7 +13,7 @@ import { layout } from '@clafusion/contract/store-layout';
 import { claimOnce, releaseClaim } from './claims.ts';
 import { listAll } from './file-lifecycle.ts';
 import { webhookKeys } from '../webhooks/webhook-service.ts';
-import { lifecycleKeys } from './keys.ts';
+import { lifecycleKeys } from '@clafusion/contract/lifecycle-keys';
 
 export class JobLifecycle {
   constructor(private readonly store: ObjectStore) {}

@@ -9,7 +9,7 @@ import { readJson } from '@clafusion/contract/job-log';
 import type { ObjectStore } from '@clafusion/contract/ports';
 import { API_VERSION } from '../version.ts';
 import { listAll } from './file-lifecycle.ts';
-import { lifecycleKeys } from './keys.ts';
+import { lifecycleKeys } from '@clafusion/contract/lifecycle-keys';
 
 /** Runners silent for longer are left out. */
 export const RUNNER_SEEN_WITHIN_MS = 24 * 3_600_000;

@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
-import { lifecycleKeys } from '../../../api/src/lifecycle/keys.ts';
+import { lifecycleKeys } from '@clafusion/contract/lifecycle-keys';
 import { renderReportHtml } from '../report/html-report.ts';
 import type { FusionJob, JobError, JobMetrics, JobOutput, JobStage, StoredFile } from '@clafusion/contract';
 import { JobLog, readJson, toJson } from '@clafusion/contract/job-log';

@@ -2,7 +2,7 @@
 import type { FusionQueueData } from '@clafusion/contract/queue-data';
 import type { JobQueue, ObjectStore, WorkerHandle } from '@clafusion/contract/ports';
 import { FusionRunner, type FusionRunnerOptions } from './fusion-runner.ts';
-import { runnerTrainingThreads } from '../runtime/threads.ts';
+import { runnerTrainingThreads } from './runner-threads.ts';
 import { reserveFusionThreads } from './run-in-thread.ts';
 
 export { FusionRunner, type FusionRunnerOptions } from './fusion-runner.ts';

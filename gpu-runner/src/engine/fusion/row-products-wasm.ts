@@ -20,7 +20,7 @@
  * Staging is per chunk, so the wasm memory holds (rows(A) + rows(B))·CHUNK
  * float64 values plus P, never a whole operand.
  */
-import { type Bytes, type FunctionDef, I32, V128, assemble, op, uleb } from '../../runtime/wasm-kernels/wasm-asm.ts';
+import { type Bytes, type FunctionDef, I32, V128, assemble, op, uleb } from '../wasm/wasm-asm.ts';
 
 /** The chunk length of the shared dimension; must equal row-products.ts's. */
 export const CHUNK = 2048;

@@ -11,7 +11,7 @@
  * All pointers are byte offsets into the heap. Callers guarantee bounds; wasm traps on an
  * out-of-memory access rather than corrupting anything outside the heap.
  */
-import { type Bytes, type FunctionDef, I32, V128, addTo, assemble, forLoop, op } from './wasm-asm.ts';
+import { type Bytes, type FunctionDef, I32, V128, addTo, assemble, forLoop, op } from '../../engine/wasm/wasm-asm.ts';
 
 const { get, set, i32 } = op;
 

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WRAPPED_WASM_KERNELS, registerWasmTrainingKernels } from './index.ts';
-import { sleb, uleb } from './wasm-asm.ts';
+import { sleb, uleb } from '../../engine/wasm/wasm-asm.ts';
 
 let seed = 3;
 function rand(n: number): Float32Array {

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { allCores, runnerTrainingThreads } from './threads.ts';
+import { runnerTrainingThreads } from './runner-threads.ts';
+import { allCores } from '../runtime/threads.ts';
 
 describe('runner training threads', () => {
   it('RUNNER_THREADS when set, else the cores shared among the runner slots (at least 1)', () => {
