@@ -28,7 +28,7 @@ type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ?
 type Extends<A, B> = [A] extends [B] ? true : false;
 
 /** The types checked below, one per generated contract type. */
-const CHECKED = ['ApiErrorBody', 'ArchJson', 'CreateFileInput', 'CreateFileResult', 'CreateScheduleInput', 'DatasetSummary', 'DistillSpec', 'DownloadLink', 'ErrorEnvelope', 'EventId', 'FileId', 'FileObject', 'FilePurpose', 'FinetuneSpec', 'FusionId', 'FusionJob', 'FusionOptionsSpec', 'FusionRequest', 'FusionSpec', 'GroundMetricSpec', 'JobError', 'JobErrorCode', 'JobEvent', 'JobEventType', 'JobInputFile', 'JobMetrics', 'JobOutput', 'JobStage', 'JobStatus', 'Lineage', 'LineageName', 'MappingSpec', 'ModelInput', 'ModelRef', 'ModelSummary', 'ModelVersion', 'OutputName', 'RegisterVersionInput', 'RunId', 'RunModelInput', 'RunOutcome', 'Schedule', 'ScheduleId', 'ScheduleOutput', 'ScheduleRun', 'ScheduleStatus', 'SolverSpec', 'TenantId', 'UpdateScheduleInput', 'UploadInstructions', 'VersionNumber', 'VersionSource'];
+const CHECKED = ['ApiErrorBody', 'ArchJson', 'CreateFileInput', 'CreateFileResult', 'CreateLinkInput', 'CreateScheduleInput', 'CreateWebhookEndpointInput', 'DatasetSummary', 'DeletedFile', 'DeletedFusion', 'DistillSpec', 'DownloadLink', 'ErrorEnvelope', 'EventId', 'FileId', 'FileObject', 'FilePurpose', 'FileStatus', 'FinetuneSpec', 'FusionId', 'FusionJob', 'FusionOptionsSpec', 'FusionRequest', 'FusionSpec', 'GroundMetricSpec', 'JobError', 'JobErrorCode', 'JobEvent', 'JobEventType', 'JobInputFile', 'JobMetrics', 'JobOutput', 'JobStage', 'JobStatus', 'Lineage', 'LineageName', 'LinkTarget', 'ListFilesInput', 'ListFusionsInput', 'MappingSpec', 'ModelInput', 'ModelRef', 'ModelSummary', 'ModelVersion', 'OutputName', 'RegisterVersionInput', 'RunId', 'RunModelInput', 'RunOutcome', 'RunnerSeen', 'Schedule', 'ScheduleId', 'ScheduleOutput', 'ScheduleRun', 'ScheduleStatus', 'ScheduleWithRuns', 'SignedLink', 'SolverSpec', 'TenantId', 'UpdateScheduleInput', 'UploadInstructions', 'VersionInfo', 'VersionNumber', 'VersionSource', 'WebhookAttempt', 'WebhookDelivery', 'WebhookEndpoint', 'WebhookEvent', 'WebhookEventType', 'WebhookSpec', 'WebhookUrl'];
 
 describe('generated SDK types', () => {
   it('the committed files are what the generator makes from the contract and router today', () => {
@@ -97,6 +97,26 @@ describe('generated SDK types', () => {
     expectTypeOf<G.UploadInstructions>().toEqualTypeOf<z.infer<typeof contract.UploadInstructions>>();
     expectTypeOf<G.VersionNumber>().toEqualTypeOf<z.infer<typeof contract.VersionNumber>>();
     expectTypeOf<G.VersionSource>().toEqualTypeOf<z.infer<typeof contract.VersionSource>>();
+    // Request schemas (…Input) are what a client sends: their input side (defaults optional).
+    expectTypeOf<G.CreateLinkInput>().toEqualTypeOf<z.input<typeof contract.CreateLinkInput>>();
+    expectTypeOf<G.CreateWebhookEndpointInput>().toEqualTypeOf<z.input<typeof contract.CreateWebhookEndpointInput>>();
+    expectTypeOf<G.DeletedFile>().toEqualTypeOf<z.infer<typeof contract.DeletedFile>>();
+    expectTypeOf<G.DeletedFusion>().toEqualTypeOf<z.infer<typeof contract.DeletedFusion>>();
+    expectTypeOf<G.FileStatus>().toEqualTypeOf<z.infer<typeof contract.FileStatus>>();
+    expectTypeOf<G.LinkTarget>().toEqualTypeOf<z.infer<typeof contract.LinkTarget>>();
+    expectTypeOf<G.ListFilesInput>().toEqualTypeOf<z.input<typeof contract.ListFilesInput>>();
+    expectTypeOf<G.ListFusionsInput>().toEqualTypeOf<z.input<typeof contract.ListFusionsInput>>();
+    expectTypeOf<G.RunnerSeen>().toEqualTypeOf<z.infer<typeof contract.RunnerSeen>>();
+    expectTypeOf<G.ScheduleWithRuns>().toEqualTypeOf<z.infer<typeof contract.ScheduleWithRuns>>();
+    expectTypeOf<G.SignedLink>().toEqualTypeOf<z.infer<typeof contract.SignedLink>>();
+    expectTypeOf<G.VersionInfo>().toEqualTypeOf<z.infer<typeof contract.VersionInfo>>();
+    expectTypeOf<G.WebhookAttempt>().toEqualTypeOf<z.infer<typeof contract.WebhookAttempt>>();
+    expectTypeOf<G.WebhookDelivery>().toEqualTypeOf<z.infer<typeof contract.WebhookDelivery>>();
+    expectTypeOf<G.WebhookEndpoint>().toEqualTypeOf<z.infer<typeof contract.WebhookEndpoint>>();
+    expectTypeOf<G.WebhookEvent>().toEqualTypeOf<z.infer<typeof contract.WebhookEvent>>();
+    expectTypeOf<G.WebhookEventType>().toEqualTypeOf<z.infer<typeof contract.WebhookEventType>>();
+    expectTypeOf<G.WebhookSpec>().toEqualTypeOf<z.infer<typeof contract.WebhookSpec>>();
+    expectTypeOf<G.WebhookUrl>().toEqualTypeOf<z.infer<typeof contract.WebhookUrl>>();
     expectTypeOf<G.ApiErrorCode>().toEqualTypeOf<keyof typeof contract.API_ERROR_STATUS>();
     expectTypeOf<G.ListPage<G.FusionJob>>().toEqualTypeOf<contract.ListPage<G.FusionJob>>();
   });
