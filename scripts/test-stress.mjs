@@ -80,6 +80,13 @@ function runOnce(index, seed) {
 
 const results = [];
 const started = Date.now();
+/** The summary so far, rewritten after every run so a stopped loop still leaves its record. */
+function writeSummary(done) {
+  const failed = results.filter((r) => r.exitCode !== 0).length;
+  const summary = { date: new Date().toISOString(), runs, completed: results.length, done, load: withLoad ? availableParallelism() : 0, failed, totalSeconds: (Date.now() - started) / 1000, results };
+  writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  return summary;
+}
 startLoad();
 console.log(`test:stress: ${runs} run(s) of the whole suite, file order shuffled, ${withLoad ? `${load.length} busy process(es) as load` : 'no load'}`);
 for (let i = 1; i <= runs; i++) {
@@ -88,18 +95,11 @@ for (let i = 1; i <= runs; i++) {
   results.push(result);
   console.log(`run ${i}/${runs} (seed ${seed}): ${result.exitCode === 0 ? 'passed' : `FAILED (exit ${result.exitCode})`} in ${result.seconds.toFixed(0)} s — ${result.tests}`);
   for (const f of result.failing) console.log(`  ${f}`);
+  writeSummary(false);
 }
 stopLoad();
 
-const failed = results.filter((r) => r.exitCode !== 0).length;
-const summary = {
-  date: new Date().toISOString(),
-  runs,
-  load: withLoad ? availableParallelism() : 0,
-  failed,
-  totalSeconds: (Date.now() - started) / 1000,
-  results,
-};
-writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+const summary = writeSummary(true);
+const failed = summary.failed;
 console.log(`test:stress: ${runs - failed} of ${runs} run(s) passed in ${(summary.totalSeconds / 60).toFixed(1)} min; logs in ${outDir}/`);
 process.exit(failed === 0 ? 0 : 1);
