@@ -23,17 +23,15 @@ import { createApiKey } from '../api/src/auth/api-keys.ts';
 import { API_ERROR_STATUS, type ApiErrorBody, type FileObject, type FusionJob } from '../api/contract/src/index.ts';
 import { createApp } from '../api/src/http/app.ts';
 import { streamObject } from '../api/src/http/respond.ts';
-import type { FusionQueueData } from '../api/contract/src/jobs/queue-data.ts';
-import { InProcessQueue } from '../api/src/queue/index.ts';
-import { type RunningServer, startEmbeddedServer as startServer } from '../app/embedded.ts';
+import type { RunningServer } from '../app/embedded.ts';
 import { FolderStore } from '../api/src/storage/index.ts';
+import { startOnStore } from './support/embedded.ts';
 import { type Fixtures, writeFixtures } from './support/fixtures.ts';
 import { Rest } from './support/rest.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-response-failures-'));
 let fixtures: Fixtures;
 let server: RunningServer;
-let queue: InProcessQueue<FusionQueueData>;
 let api: Rest;
 let extra: { url: string; close(): Promise<void> };
 
@@ -60,19 +58,7 @@ function sabotaged(store: FolderStore): FolderStore {
 beforeAll(async () => {
   fixtures = writeFixtures(dir);
   const store = sabotaged(new FolderStore({ root: join(dir, 'store'), fsync: false }));
-  queue = new InProcessQueue<FusionQueueData>({ backoff: { type: 'fixed', delayMs: 10 } });
-  server = await startServer({
-    store,
-    queue,
-    host: '127.0.0.1',
-    port: 0,
-    inProcessRunners: 1,
-    requeueOnStart: false,
-    maxUploadBytes: 1024 * 1024,
-    presignSeconds: 600,
-    eventPollMs: 50,
-    publicUrl: null,
-  });
+  server = await startOnStore(store, 1, { requeueOnStart: false });
   api = new Rest(server.url, (await createApiKey(store, 'acme')).token);
 
   // The same app, plus routes that build responses Node would refuse.
@@ -100,7 +86,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await extra?.close();
   await server?.close();
-  await queue?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -15,13 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../api/src/auth/api-keys.ts';
 import type { ApiErrorBody, CreateFileResult, FileObject, FusionJob } from '../api/contract/src/index.ts';
 import { fileNameProblem } from '../api/contract/src/index.ts';
-import type { FusionQueueData } from '../api/contract/src/jobs/queue-data.ts';
-import { InProcessQueue } from '../api/src/queue/index.ts';
-import { type RunningServer, startEmbeddedServer as startServer } from '../app/embedded.ts';
 import { S3Store } from '../api/src/storage/index.ts';
 import { Browser } from '../gpu-runner/test/support/chromium.ts';
 import { s3Credentials, s3Endpoint, uniqueName } from '../testsupport/servers.ts';
-import { startEmbedded } from './support/embedded.ts';
+import { startEmbedded, startOnStore } from './support/embedded.ts';
 import { ARCH_A, ARCH_B, datasetBytes, modelBytes } from './support/fixtures.ts';
 import { Rest } from './support/rest.ts';
 
@@ -41,25 +38,12 @@ beforeAll(async () => {
 
   const store = new S3Store({ bucket: uniqueName('clafusion-names'), endpoint: s3Endpoint(), credentials: s3Credentials(), forcePathStyle: true });
   await store.ensureBucket();
-  const queue = new InProcessQueue<FusionQueueData>({ backoff: { type: 'fixed', delayMs: 10 } });
-  const server: RunningServer = await startServer({
-    store,
-    queue,
-    host: '127.0.0.1',
-    port: 0,
-    inProcessRunners: 1,
-    requeueOnStart: false,
-    maxUploadBytes: 1024 * 1024,
-    presignSeconds: 600,
-    eventPollMs: 50,
-    publicUrl: null,
-  });
+  const server = await startOnStore(store, 1, { requeueOnStart: false });
   stacks.push({
     label: 'S3 server',
     api: new Rest(server.url, (await createApiKey(store, 'acme')).token),
     async close() {
       await server.close();
-      await queue.close();
       store.close();
     },
   });

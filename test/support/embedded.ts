@@ -1,4 +1,5 @@
 /** The embedded service (folder store, in-process queue and runner) started inside a test process. */
+import type { ObjectStore } from '../../api/contract/src/ports/index.ts';
 import type { FusionQueueData } from '../../api/contract/src/jobs/queue-data.ts';
 import { InProcessQueue } from '../../api/src/queue/index.ts';
 import { type RunningServer, type ServerOptions, startEmbeddedServer as startServer } from '../../app/embedded.ts';
@@ -7,7 +8,11 @@ import { FolderStore } from '../../api/src/storage/index.ts';
 export const TEST_UPLOAD_LIMIT = 1024 * 1024;
 
 export async function startEmbedded(root: string, runners = 1, extra: Partial<ServerOptions> = {}): Promise<RunningServer & { store: FolderStore }> {
-  const store = new FolderStore({ root, fsync: false });
+  return startOnStore(new FolderStore({ root, fsync: false }), runners, extra);
+}
+
+/** The embedded service on a store of the test's choosing (an S3 store, a store wrapped to fail on purpose). */
+export async function startOnStore<S extends ObjectStore>(store: S, runners = 1, extra: Partial<ServerOptions> = {}): Promise<RunningServer & { store: S }> {
   const queue = new InProcessQueue<FusionQueueData>({ backoff: { type: 'fixed', delayMs: 10 } });
   const server = await startServer({
     store,
