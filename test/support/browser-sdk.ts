@@ -18,9 +18,13 @@ export async function bundleSdkForBrowser(): Promise<string> {
     plugins: [
       {
         name: 'node-builtins-for-browsers',
+        // A browser has no node: modules. node:crypto's randomUUID (idempotency
+        // keys) maps to the Web Crypto one; the rest resolve to empty modules, so
+        // the SDK's Node-only parts (uploads from a file path, verifyWebhook) are
+        // not available in a page: the page test calls the JSON endpoints only.
         setup(b) {
-          b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'node-stub' }));
-          b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (args) => ({
+          b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'browser-builtins' }));
+          b.onLoad({ filter: /.*/, namespace: 'browser-builtins' }, (args) => ({
             contents: args.path === 'node:crypto' ? 'module.exports = { randomUUID: () => globalThis.crypto.randomUUID() };' : 'module.exports = {};',
             loader: 'js',
           }));

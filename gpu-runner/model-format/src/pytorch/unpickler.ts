@@ -106,7 +106,7 @@ function decodeLong(bytes: Uint8Array): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
-/** Protocol 0's UNICODE argument: latin-1 text where \uXXXX and \UXXXXXXXX stand for other code points. */
+/** Protocol 0's UNICODE argument: latin-1 text where a backslash-u escape (4 hex digits) or backslash-U escape (8 hex digits) stands for another code point. */
 function rawUnicodeEscape(text: string): string {
   return text.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (m, u4: string | undefined, u8: string | undefined) => {
     const code = parseInt(u4 ?? u8!, 16);
