@@ -348,3 +348,6 @@ export function fusionOptionValuesFromSpec(spec: unknown): FusionOptionValues {
   }
   return values as FusionOptionValues;
 }
+
+// The finetuning and distillation options, declared in the same style beside these.
+export * from './training-options.ts';

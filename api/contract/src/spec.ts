@@ -10,6 +10,8 @@
  * one's CLI flag and field: --samples → calibration.samples, --layer-cost →
  * fusion.layer_cost, --mapping → fusion.mapping, and so on.
  *
+ * The `finetune` and `distill` sections are built the same way from the
+ * training options declaration (training-options.ts):
  * `fuse --finetune EPOCHS --train DATA` → finetune.epochs and finetune.train;
  * --finetune-preset → finetune.preset, --lr, --momentum, --weight-decay,
  * --batch → finetune.batch_size, --augment, --augment-fill,
@@ -24,6 +26,15 @@
 import { z } from 'zod';
 import { FileId } from './ids.ts';
 import { FUSION_OPTIONS, FUSION_OPTION_NAMES, type FusionOptionName, type OptionDeclaration, type OptionType } from './options.ts';
+import {
+  TRAINING_OPTIONS,
+  type TRAINING_PRESETS,
+  type TrainingOptionDeclaration,
+  type TrainingOptionName,
+  type TrainingOptionType,
+  type TrainingSection,
+  trainingOptionsOf,
+} from './training-options.ts';
 import { WebhookSpec } from './webhooks.ts';
 
 /** The zod schema of one declared option's value (options.ts), with its range. */
@@ -119,81 +130,112 @@ export interface FusionOptionsSpecShape {
 }
 export type FusionOptionsSpec = z.infer<typeof FusionOptionsSpec>;
 
-/**
- * The hyperparameter presets of engine/nn/presets.ts (the paper's Tables
- * 6–8). Listed here because the contract does not import the engine;
- * spec-options.test.ts checks that the two lists agree.
- */
-export const TRAINING_PRESETS = [
-  'mlp-mnist',
-  'vgg-cifar',
-  'resnet-cifar',
-  'finetune-resnet-cifar',
-  'finetune-vgg-cifar',
-  'finetune-resnet-tinyimagenet',
-  'finetune-mlp-mnist',
-  'distill-vgg-cifar',
-  'distill-resnet-cifar',
-] as const;
+/** The zod schema of one declared training option's value (training-options.ts), with its range. */
+function trainingOptionSchema(name: TrainingOptionName): z.ZodType {
+  const type: TrainingOptionType = TRAINING_OPTIONS[name].type;
+  switch (type.kind) {
+    case 'choice':
+      return z.enum(type.values as unknown as [string, ...string[]]);
+    case 'on-off':
+      return z.boolean();
+    case 'integer': {
+      let s = z.int();
+      if (type.min !== undefined) s = type.min === 1 ? s.positive() : s.min(type.min);
+      return s;
+    }
+    case 'number': {
+      let s = z.number();
+      if (type.above !== undefined) s = type.above === 0 ? s.positive() : s.gt(type.above);
+      if (type.min !== undefined) s = s.min(type.min);
+      if (type.max !== undefined) s = s.max(type.max);
+      return s;
+    }
+    case 'fill':
+      return z.union([z.number(), z.array(z.number()).min(1)]);
+    case 'dataset':
+      return z.strictObject({ file: FileId });
+  }
+}
+
+/** A training section's object: its declared options in declaration order, required or optional as declared. */
+function trainingSectionSpec(section: TrainingSection) {
+  const fields: Record<string, z.ZodType> = {};
+  for (const name of trainingOptionsOf(section)) {
+    const decl: TrainingOptionDeclaration = TRAINING_OPTIONS[name];
+    // The epochs are the section's own value (`fuse --finetune EPOCHS`), so required as the others declared so.
+    const required = decl.required !== undefined || decl.flag === 'section';
+    fields[decl.api] = required ? trainingOptionSchema(name) : trainingOptionSchema(name).optional();
+  }
+  return z.strictObject(fields);
+}
 
 /**
  * Finetuning of the fused model right after fusion (§10.1), as `fuse
- * --finetune`. Unset hyperparameters come from the preset (default: the
- * family's finetune preset); shuffling and augmentation use `seed`. The job's
- * fused output is then the kept (best-evaluated) epoch.
+ * --finetune`; built from the declaration (training-options.ts). Unset
+ * hyperparameters come from the preset (default: the family's finetune
+ * preset); shuffling and augmentation use `seed`. The job's fused output is
+ * then the kept (best-evaluated) epoch. `epochs` is at most
+ * LIMITS.maxFinetuneEpochs (0 keeps the fused model); `train` is a labelled
+ * dataset file (`x` and `y`); `augment_fill` defaults to 0: uploaded
+ * datasets are used as given, as the CLI uses files without --normalize, so
+ * a zero pixel is 0.
  */
-export const FinetuneSpec = z.strictObject({
+export const FinetuneSpec = trainingSectionSpec('finetune') as unknown as z.ZodType<FinetuneSpecShape, FinetuneSpecShape>;
+
+/** The `finetune` section's type, spelled out for clients (the schema above is built from the declaration). */
+export interface FinetuneSpecShape {
   /** Epochs to train (at most LIMITS.maxFinetuneEpochs; 0 keeps the fused model). */
-  epochs: z.int().min(0),
+  epochs: number;
   /** Labelled dataset file (`x` and `y`) to train on. */
-  train: z.strictObject({ file: FileId }),
-  preset: z.enum(TRAINING_PRESETS).optional(),
-  lr: z.number().min(0).optional(),
-  momentum: z.number().min(0).optional(),
-  weight_decay: z.number().min(0).optional(),
-  batch_size: z.int().positive().optional(),
+  train: { file: string };
+  preset?: (typeof TRAINING_PRESETS)[number];
+  lr?: number;
+  momentum?: number;
+  weight_decay?: number;
+  batch_size?: number;
   /** Random crop (padding 4) and horizontal flip of image batches. */
-  augment: z.boolean().optional(),
-  /**
-   * Padded pixel value, one for all channels or one per channel. Default 0:
-   * uploaded datasets are used as given, as the CLI uses files without
-   * --normalize, so a zero pixel is 0.
-   */
-  augment_fill: z.union([z.number(), z.array(z.number()).min(1)]).optional(),
+  augment?: boolean;
+  /** Padded pixel value, one for all channels or one per channel (default 0). */
+  augment_fill?: number | number[];
   /** 'fused' (default) or 'all': also the inputs and depth-aligned models, reported in report.json. */
-  models: z.enum(['fused', 'all']).optional(),
-});
+  models?: 'fused' | 'all';
+}
 export type FinetuneSpec = z.infer<typeof FinetuneSpec>;
 
 /**
  * Knowledge distillation into the fused model right after fusion (§10.2), as
  * `fuse --distill`: the fused model is the student, the input models the
- * teachers. Unset hyperparameters come from the preset (default: the
- * family's distillation preset); shuffling and augmentation use `seed`. The
- * job's fused output is then the kept checkpoint (the best of the student
- * before distillation and after every epoch, with an evaluation set).
+ * teachers; built from the declaration (training-options.ts). Unset
+ * hyperparameters come from the preset (default: the family's distillation
+ * preset); shuffling and augmentation use `seed`. The job's fused output is
+ * then the kept checkpoint (the best of the student before distillation and
+ * after every epoch, with an evaluation set). `epochs` is at most
+ * LIMITS.maxDistillEpochs.
  */
-export const DistillSpec = z.strictObject({
+export const DistillSpec = trainingSectionSpec('distill') as unknown as z.ZodType<DistillSpecShape, DistillSpecShape>;
+
+/** The `distill` section's type, spelled out for clients (the schema above is built from the declaration). */
+export interface DistillSpecShape {
   /** Epochs to train (at most LIMITS.maxDistillEpochs; 0 keeps the fused model). */
-  epochs: z.int().min(0),
+  epochs: number;
   /** Labelled dataset file (`x` and `y`) to train on. */
-  train: z.strictObject({ file: FileId }),
-  /** Weight of the distillation term in the loss α·T²·KL + (1 − α)·CE (the paper's γ). */
-  alpha: z.number().min(0).max(1),
-  /** Softmax temperature of the distillation term. */
-  temperature: z.number().positive(),
+  train: { file: string };
+  /** Weight of the distillation term in the loss α·T²·KL + (1 − α)·CE (the paper's γ), in [0, 1]. */
+  alpha: number;
+  /** Softmax temperature of the distillation term (> 0). */
+  temperature: number;
   /** 'inputs' (default): every input model teaches, their mean logit the target; 'deeper': only the deepest input. */
-  teachers: z.enum(['inputs', 'deeper']).optional(),
-  preset: z.enum(TRAINING_PRESETS).optional(),
-  lr: z.number().min(0).optional(),
-  momentum: z.number().min(0).optional(),
-  weight_decay: z.number().min(0).optional(),
-  batch_size: z.int().positive().optional(),
+  teachers?: 'inputs' | 'deeper';
+  preset?: (typeof TRAINING_PRESETS)[number];
+  lr?: number;
+  momentum?: number;
+  weight_decay?: number;
+  batch_size?: number;
   /** Random crop (padding 4) and horizontal flip of image batches. */
-  augment: z.boolean().optional(),
+  augment?: boolean;
   /** Padded pixel value, one for all channels or one per channel (default 0, as for finetune). */
-  augment_fill: z.union([z.number(), z.array(z.number()).min(1)]).optional(),
-});
+  augment_fill?: number | number[];
+}
 export type DistillSpec = z.infer<typeof DistillSpec>;
 
 export const FusionSpec = z.strictObject({
