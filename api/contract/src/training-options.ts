@@ -93,8 +93,8 @@ export interface TrainingOptionDeclaration<T extends TrainingOptionType = Traini
    * null: none, the option is required or the pipeline decides (the preset).
    */
   default: TrainingOptionValue<T> | { preset: PresetField } | null;
-  /** The default in the help's words (`the preset's`); absent: no default to say (a required option). */
-  defaultHelp?: string;
+  /** The default in the help's words (`the preset's`), or one per section; absent: none to say (a required option) or said in `help`. */
+  defaultHelp?: string | Record<TrainingSection, string>;
   /** A section needs the option (`distill` needs `alpha`); the text says what it is, in the "needs" message. */
   required?: string;
   /**
@@ -183,7 +183,10 @@ export const TRAINING_OPTIONS = {
     type: { kind: 'choice', values: TRAINING_PRESETS },
     sections: BOTH,
     default: null,
-    defaultHelp: "the family's preset for the step: finetune-* for finetuning, distill-* for distillation",
+    defaultHelp: {
+      finetune: "the family's finetune preset: finetune-mlp-mnist, finetune-vgg-cifar or finetune-resnet-cifar",
+      distill: "the family's distillation preset: distill-vgg-cifar, distill-resnet-cifar, or finetune-mlp-mnist for MLPs",
+    },
     flag: { finetune: 'finetune-preset', distill: 'distill-preset' },
     standaloneFlag: 'preset',
     placeholder: 'NAME',
@@ -476,4 +479,15 @@ export function givenTrainingFromSpec(spec: { finetune?: object; distill?: objec
     }
   }
   return { sections, given };
+}
+
+/** The API's names: the field path in the job spec (`distill.alpha`; a section: `distill`). */
+export const API_TRAINING_LABELS: TrainingLabels = {
+  name: (field, section) => (field === 'section' ? section : trainingFieldOf(field, section)),
+  withValue: (field, section) => (field === 'section' ? section : trainingFieldOf(field, section)),
+};
+
+/** The field path a problem names in the API (`distill.alpha`, or the section). */
+export function apiFieldOf(problem: TrainingOptionProblem): string {
+  return problem.field === 'section' ? problem.section : trainingFieldOf(problem.field, problem.section);
 }

@@ -21,7 +21,7 @@ import type { FileService } from '../files/file-service.ts';
 import { newId } from '../ids.ts';
 import type { LineageService } from '../lineages/lineage-service.ts';
 import { resolveRequest } from '../lineages/resolve-request.ts';
-import { anchorProblem, weightsProblem } from '@clafusion/contract/options';
+import { API_TRAINING_LABELS, anchorProblem, apiFieldOf, givenTrainingFromSpec, trainingOptionProblem, weightsProblem } from '@clafusion/contract/options';
 import { type JobQueue, type ObjectStore, ObjectStoreError, QueueUnavailableError } from '@clafusion/contract/ports';
 import { layout } from '@clafusion/contract/store-layout';
 import { canonicalJson } from './canonical-json.ts';
@@ -183,9 +183,9 @@ export class JobService {
         limit: LIMITS.maxFinetuneEpochs,
       });
     }
-    if (spec.finetune && spec.distill) {
-      throw new ApiError('invalid_request', 'A job either finetunes or distils the fused model: give finetune or distill, not both', { field: 'distill' });
-    }
+    // The training options' rules across fields (finetune xor distill), as the CLI checks them, worded with field paths.
+    const trainingProblem = trainingOptionProblem(givenTrainingFromSpec(spec));
+    if (trainingProblem) throw new ApiError('invalid_request', trainingProblem.say(API_TRAINING_LABELS), { field: apiFieldOf(trainingProblem) });
     const distillEpochs = spec.distill?.epochs;
     if (distillEpochs !== undefined && distillEpochs > LIMITS.maxDistillEpochs) {
       throw new ApiError('limit_exceeded', `distill.epochs is at most ${LIMITS.maxDistillEpochs}; got ${distillEpochs}`, {

@@ -22,7 +22,7 @@ import { DATA_FLAGS, loadDataArg } from '../data-arg.ts';
 import { MODEL_OUTPUT_FLAGS, modelOutputFromArgs } from '../model-output.ts';
 import type { CommandIo } from '../io.ts';
 import { createProgress } from '../progress.ts';
-import { trainingFlags, trainingPrinter, trainingSpecFromArgs } from '../training-flags.ts';
+import { standaloneTrainingFlag, standaloneTrainingValue, trainingFlags, trainingPrinter, trainingSpecFromArgs } from '../training-flags.ts';
 import { THREADS_FLAG, threadsFromArgs } from '../threads-flag.ts';
 import { type TrainingRunReport, writeTrainingOutputs } from '../training-output.ts';
 import { readArchArg } from './train.ts';
@@ -42,12 +42,12 @@ const FLAGS: FlagSpecs = {
   calibration: { kind: 'value', placeholder: 'DATA', description: 'calibration inputs for --student-init fused|depth-aligned' },
   data: { kind: 'value', placeholder: 'DATA', description: 'labelled training data' },
   eval: { kind: 'value', placeholder: 'DATA', description: 'labelled data evaluated before distillation and after every epoch' },
-  alpha: { kind: 'value', placeholder: 'A', description: 'weight of the distillation term in [0, 1] (the paper\'s γ)' },
-  temperature: { kind: 'value', placeholder: 'T', description: 'softmax temperature (> 0)' },
+  ...standaloneTrainingFlag('alpha'),
+  ...standaloneTrainingFlag('temperature'),
   out: { kind: 'value', placeholder: 'FILE', description: 'where to write the distilled student (.safetensors, or .pt/.pth for a PyTorch state dict)' },
   ...MODEL_OUTPUT_FLAGS,
   report: { kind: 'value', placeholder: 'FILE', description: 'where to write the JSON report with per-epoch metrics' },
-  ...trainingFlags(),
+  ...trainingFlags('distill'),
   seed: { kind: 'value', placeholder: 'N', description: 'seed for a random student, shuffling, augmentation and fusion (default 0)' },
   limit: { kind: 'value', placeholder: 'N', description: 'use only the first N training samples' },
   ...THREADS_FLAG,
@@ -85,12 +85,6 @@ function checkStudentFlags(args: Args, init: StudentInit, teachers: number): voi
   if (init === 'file') return;
   if (!args.has('calibration')) throw new UsageError(`--student-init ${init} fuses the teacher with --student and needs --calibration`);
   if (teachers !== 1) throw new UsageError(`--student-init ${init} fuses one teacher with --student, got ${teachers} teachers`);
-}
-
-function positiveNumber(args: Args, name: string): number {
-  const value = args.number(name, Number.NaN);
-  if (!(value > 0)) throw new UsageError(`--${name} must be a positive number, got ${args.string(name)}`);
-  return value;
 }
 
 async function loadStudent(args: Args, init: StudentInit, teacher: ModelFile, teacherPath: string, seed: number): Promise<Student> {
@@ -137,10 +131,11 @@ export async function distillCommand(argv: readonly string[], io: CommandIo): Pr
   const dataSpec = args.required('data');
   const out = args.required('out');
   const modelOutput = modelOutputFromArgs(args, out);
-  const alpha = args.number('alpha', Number.NaN, { min: 0, max: 1 });
-  if (Number.isNaN(alpha)) throw new UsageError('--alpha is required');
-  if (!args.has('temperature')) throw new UsageError('--temperature is required');
-  const temperature = positiveNumber(args, 'temperature');
+  // Required here (the teachers need a loss), checked against the declared ranges.
+  const alpha = standaloneTrainingValue(args, 'alpha') as number | undefined;
+  if (alpha === undefined) throw new UsageError('--alpha is required');
+  const temperature = standaloneTrainingValue(args, 'temperature') as number | undefined;
+  if (temperature === undefined) throw new UsageError('--temperature is required');
   const evalSpec = args.string('eval');
   const seed = args.integer('seed', 0);
   const spec = { ...trainingSpecFromArgs(args, dataSpec), alpha, temperature, threads: threadsFromArgs(args) };

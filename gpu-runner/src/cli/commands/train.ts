@@ -13,11 +13,23 @@ import { MODEL_OUTPUT_FLAGS, modelOutputFromArgs, writeModelOutputs } from '../m
 import { createProgress } from '../progress.ts';
 import type { CommandIo } from '../io.ts';
 import { describeArch } from '../summary.ts';
-import { augmentFillFor, presetFromArgs } from '../training-flags.ts';
+import { presetFromArgs, trainingFlags, trainingSpecFromArgs } from '../training-flags.ts';
+import { presetFieldOf } from '@clafusion/contract/options';
 import { PRESETS, type TrainingPreset } from '../../engine/nn/presets.ts';
 import { cifarAugment } from '../../engine/nn/augment.ts';
 import { checkDestinations } from '../destinations.ts';
 import { THREADS_FLAG, threadsFromArgs } from '../threads-flag.ts';
+
+/** What `train` uses without --preset: the paper's MLP recipe (§1.1, Table 6). */
+const MLP_RECIPE: TrainingPreset = PRESETS['mlp-mnist'];
+
+/** The hyperparameter flags of the training options declaration, worded with the recipe's values (--preset is train's own, above). */
+const { preset: _finetunePreset, ...HYPERPARAMETERS } = trainingFlags('finetune', (name) => {
+  const field = presetFieldOf(name);
+  if (field === null) return undefined;
+  const value = MLP_RECIPE[field];
+  return `the preset's; ${typeof value === 'boolean' ? (value ? 'on' : 'off') : value} without --preset`;
+});
 
 const FLAGS: FlagSpecs = {
   arch: { kind: 'value', placeholder: 'FILE|JSON', description: 'architecture JSON (a file or inline), e.g. {"family":"mlp","input":[784],"hidden":[400,200,100],"classes":10}' },
@@ -30,13 +42,7 @@ const FLAGS: FlagSpecs = {
     placeholder: 'NAME',
     description: `hyperparameters from the paper (${Object.keys(PRESETS).join('|')}); the flags below override it. With an eval set and a preset that reports the best epoch, that epoch is written`,
   },
-  epochs: { kind: 'value', placeholder: 'N', description: 'epochs (default 10)' },
-  lr: { kind: 'value', placeholder: 'LR', description: 'learning rate (default 0.01)' },
-  momentum: { kind: 'value', placeholder: 'M', description: 'SGD momentum (default 0.5)' },
-  'weight-decay': { kind: 'value', placeholder: 'WD', description: 'L2 weight decay (default 0)' },
-  batch: { kind: 'value', placeholder: 'N', description: 'batch size (default 64)' },
-  augment: { kind: 'value', placeholder: 'on|off', description: 'random crop (padding 4) and flip of image batches (default off, or the preset\'s)' },
-  'augment-fill': { kind: 'value', placeholder: 'V[,V,…]', description: 'padded pixel value per channel (default: a zero pixel after --normalize)' },
+  ...HYPERPARAMETERS,
   seed: { kind: 'value', placeholder: 'N', description: 'seed for initialisation, shuffling and augmentation (default 0)' },
   limit: { kind: 'value', placeholder: 'N', description: 'use only the first N training samples' },
   ...THREADS_FLAG,
@@ -68,7 +74,9 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
   const out = args.required('out');
   await checkDestinations(args);
   const modelOutput = modelOutputFromArgs(args, out);
-  const data = await loadDataArg(args.required('data'), args, {
+  const dataSpec = args.required('data');
+  const given = trainingSpecFromArgs(args, dataSpec);
+  const data = await loadDataArg(dataSpec, args, {
     what: 'data',
     labels: true,
     limit: args.optionalInteger('limit', 1) ?? undefined,
@@ -77,20 +85,21 @@ export async function trainCommand(argv: readonly string[], io: CommandIo): Prom
   const evaluation = evalSpec ? await loadDataArg(evalSpec, args, { what: 'eval', labels: true }) : undefined;
   // Without --preset the defaults are the paper's MLP recipe (§1.1).
   const preset: TrainingPreset | undefined = presetName === undefined ? undefined : PRESETS[presetName as keyof typeof PRESETS];
-  const epochs = args.integer('epochs', preset?.epochs ?? 10, 0);
+  const recipe = preset ?? MLP_RECIPE;
+  const epochs = given.epochs ?? recipe.epochs;
   const seed = args.integer('seed', 0);
-  const augment = args.onOff('augment', preset?.augment ?? false);
-  const fill = args.numberList('augment-fill') ?? augmentFillFor(args.required('data'), args);
+  const augment = given.augment ?? recipe.augment;
+  const fill = given.augmentFill!;
   const backend = await initBackend();
   // --quiet: nothing but errors, neither progress nor epoch lines nor the summary.
   const quiet = args.switch('quiet');
   const progress = createProgress(io.stderr, !quiet);
   const t0 = performance.now();
   const result = await train(initModel(arch, seed), { x: data.x, y: data.y! }, {
-    lr: args.number('lr', preset?.lr ?? 0.01, { min: 0 }),
-    momentum: args.number('momentum', preset?.momentum ?? 0.5, { min: 0 }),
-    weightDecay: args.number('weight-decay', preset?.weightDecay ?? 0, { min: 0 }),
-    batchSize: args.integer('batch', preset?.batchSize ?? 64, 1),
+    lr: given.lr ?? recipe.lr,
+    momentum: given.momentum ?? recipe.momentum,
+    weightDecay: given.weightDecay ?? recipe.weightDecay,
+    batchSize: given.batchSize ?? recipe.batchSize,
     epochs,
     seed,
     threads,
