@@ -1,26 +1,47 @@
 /**
  * Every declared fusion option (@clafusion/contract/options), given as its
- * CLI flag and as its API field, resolves to the same engine options. The
+ * CLI flag and as its API field, resolves to the same engine options; every
+ * declared training option (finetune/distill, training-options.ts), given as
+ * its `fuse` flag and as its field of the spec's section, to the same
+ * pipeline request and settings. The
  * cases are generated from the declaration: a new option is covered the
  * moment it is declared, and one that is declared but not wired through
  * either surface (or wired differently) fails here.
  */
-import { describe, expect, it } from 'vitest';
-import { FusionSpec as FusionSpecSchema } from '@clafusion/contract';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DistillSpec as DistillSpecSchema, FinetuneSpec as FinetuneSpecSchema, FusionSpec as FusionSpecSchema, type FusionSpec } from '@clafusion/contract';
 import {
   FUSION_OPTIONS,
   FUSION_OPTION_NAMES,
+  TRAINING_OPTIONS,
+  TRAINING_SECTION_NAMES,
   type FusionOptionName,
   type OptionDeclaration,
+  type TrainingOptionDeclaration,
+  type TrainingOptionName,
+  type TrainingSection,
   fusionOptionValuesFromSpec,
   optionDefault,
+  presetFieldOf,
+  trainingFieldOf,
+  trainingFlagOf,
+  trainingOptionsOf,
 } from '@clafusion/contract/options';
+import { serializeSafetensors } from '@clafusion/model-format/safetensors';
+import { DATA_FLAGS } from '../cli/data-arg.ts';
+import { DISTILL_FLAGS, distillRequestFromArgs } from '../cli/distill-flags.ts';
+import { FINETUNE_FLAGS, finetuneRequestFromArgs } from '../cli/finetune-flags.ts';
+import { parseDatasetSafetensors } from '../io/datasets.ts';
+import { resolveTrainingSettings } from '../pipeline/training-settings.ts';
 import { Args, UsageError, parseArgs } from '../cli/args.ts';
 import { FUSION_FLAGS, fusionOptionValuesFromArgs, fusionOptionsFromArgs } from '../cli/fusion-flags.ts';
 import { FusionError } from '@clafusion/model-format/errors';
 import { defaultFusionOptions, inOptionTerms } from '../engine/fusion/options.ts';
 import { serializeFusionError } from './job-errors.ts';
-import { fusionOptionsFromSpec } from './spec-options.ts';
+import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
 
 const MODELS = 3;
 const ids = ['file_0000000000000000000000000', 'file_1000000000000000000000000', 'file_2000000000000000000000000'];
@@ -143,5 +164,173 @@ describe('engine errors name option fields; each surface says them its way', () 
     const token = new FusionError('UNSUPPORTED', 'merging layers is for MLPs only; balance the vgg by adding layers (balance=add), x=3 stays', { field: 'balance' });
     expect(inOptionTerms(token, cli)).toBe('merging layers is for MLPs only; balance the vgg by adding layers (--balance add), x=3 stays');
     expect(serializeFusionError(token).message).toBe('merging layers is for MLPs only; balance the vgg by adding layers (fusion.balance=add), x=3 stays');
+  });
+});
+
+// ------------------------------------------------------------ the training options
+
+/** Values of a training option's type that the API and the CLI both accept. */
+function trainingSamples(decl: TrainingOptionDeclaration): TrainingValue[] {
+  const { type } = decl;
+  switch (type.kind) {
+    case 'choice':
+      return [...type.values];
+    case 'on-off':
+      return [true, false];
+    case 'integer': {
+      const min = type.min ?? 0;
+      return [min, min + 1, min + 2];
+    }
+    case 'number': {
+      if (type.above !== undefined) return [type.above + 0.5, type.above + 1, type.above + 4];
+      const min = type.min ?? 0;
+      return [min, min + 0.05, Math.min(min + 1, type.max ?? Infinity)];
+    }
+    case 'fill':
+      return [0.5, [-1, 0, 1]];
+    case 'dataset':
+      return [TRAIN_FILE];
+  }
+}
+
+type TrainingValue = string | number | boolean | number[];
+const TRAIN_FILE = 'file_3000000000000000000000000';
+const trainDir = mkdtempSync(join(tmpdir(), 'clafusion-option-parity-'));
+const trainPath = join(trainDir, 'train.safetensors');
+writeFileSync(
+  trainPath,
+  serializeSafetensors([
+    ['x', { shape: [6, 4], data: Array.from({ length: 24 }, (_, i) => i / 10) }],
+    ['y', { dtype: 'I64', shape: [6], data: [0, 1, 2, 0, 1, 2] }],
+  ]),
+);
+// The runner parses the uploaded bytes; the CLI loads the file.
+const uploaded = parseDatasetSafetensors(readFileSync(trainPath), 'train.safetensors');
+const trainData = { x: uploaded.x, y: uploaded.y! };
+afterAll(() => rmSync(trainDir, { recursive: true, force: true }));
+
+const TRAINING_FLAGS = { ...FUSION_FLAGS, ...FINETUNE_FLAGS, ...DISTILL_FLAGS, ...DATA_FLAGS };
+
+/** What a section needs besides the option under test, as flags and as fields. */
+function trainingBase(section: TrainingSection, except: TrainingOptionName): { argv: string[]; fields: Record<string, unknown> } {
+  const argv: string[] = [];
+  const fields: Record<string, unknown> = {};
+  const needs: [TrainingOptionName, TrainingValue][] = [['epochs', 1], ['train', TRAIN_FILE], ['alpha', 0.5], ['temperature', 2]];
+  for (const [name, value] of needs) {
+    if (name === except || !TRAINING_OPTIONS[name].sections.includes(section)) continue;
+    argv.push(...trainingArgv(name, section, value));
+    fields[TRAINING_OPTIONS[name].api] = trainingField(name, value);
+  }
+  return { argv, fields };
+}
+
+const trainingArgv = (name: TrainingOptionName, section: TrainingSection, value: TrainingValue) => [
+  trainingFlagOf(name, section),
+  name === 'train' ? trainPath : cliText(value),
+];
+const trainingField = (name: TrainingOptionName, value: TrainingValue) => (name === 'train' ? { file: value } : value);
+
+/** `fuse` flags and a job spec that ask for the section with the option at `value`. */
+function trainingForms(section: TrainingSection, name: TrainingOptionName, value: TrainingValue): { argv: string[]; spec: FusionSpec } {
+  const base = trainingBase(section, name);
+  const argv = [...base.argv, ...trainingArgv(name, section, value)];
+  const spec = { models: ids.slice(0, 2), calibration: { file: ids[2] }, [section]: { ...base.fields, [TRAINING_OPTIONS[name].api]: trainingField(name, value) } };
+  return { argv, spec: FusionSpecSchema.parse(spec) };
+}
+
+async function requestFromArgs(section: TrainingSection, argv: string[]) {
+  const args = new Args(parseArgs(argv, TRAINING_FLAGS));
+  const finetune = await finetuneRequestFromArgs(args);
+  const distill = await distillRequestFromArgs(args);
+  return section === 'finetune' ? (expect(distill).toBeUndefined(), finetune) : (expect(finetune).toBeUndefined(), distill);
+}
+
+const requestFromSpec = (section: TrainingSection, spec: FusionSpec) =>
+  section === 'finetune' ? finetuneRequestFromSpec(spec, trainData) : distillRequestFromSpec(spec, trainData);
+
+describe('each declared training option, as a fuse flag and as a field of the spec’s section', () => {
+  it('declares a flag for every option of each section, and the API fields in declaration order', () => {
+    const schemas = { finetune: FinetuneSpecSchema, distill: DistillSpecSchema };
+    for (const section of TRAINING_SECTION_NAMES) {
+      for (const name of trainingOptionsOf(section)) expect(TRAINING_FLAGS).toHaveProperty([trainingFlagOf(name, section).slice(2)]);
+      const shape = (schemas[section] as unknown as { shape: Record<string, unknown> }).shape;
+      expect(Object.keys(shape)).toEqual(trainingOptionsOf(section).map((n) => TRAINING_OPTIONS[n].api));
+    }
+  });
+
+  for (const section of TRAINING_SECTION_NAMES) {
+    for (const name of trainingOptionsOf(section)) {
+      const decl: TrainingOptionDeclaration = TRAINING_OPTIONS[name];
+      for (const value of trainingSamples(decl)) {
+        const shown = name === 'train' ? 'DATA' : cliText(value);
+        it(`${section}.${name}: ${trainingFlagOf(name, section)} ${shown} = ${section}.${decl.api}: ${JSON.stringify(trainingField(name, value))}`, async () => {
+          const { argv, spec } = trainingForms(section, name, value);
+          const fromCli = await requestFromArgs(section, argv);
+          const fromSpec = requestFromSpec(section, spec);
+          expect(fromSpec).toEqual(fromCli);
+          // The value reaches the pipeline's request as given (a fill as a per-channel list; the data as its tensors)…
+          if (decl.request !== undefined) expect((fromCli as unknown as Record<string, unknown>)[decl.request]).toEqual(decl.type.kind === 'fill' && !Array.isArray(value) ? [value] : value);
+          else expect(fromCli!.data.y).toEqual(trainData.y);
+          // …and the settings the preset completes, for every family.
+          const field = presetFieldOf(name);
+          for (const family of FAMILIES) {
+            const settings = resolveTrainingSettings(family, section, fromCli!);
+            expect(resolveTrainingSettings(family, section, fromSpec!)).toEqual(settings);
+            if (field !== null) expect(settings[field]).toEqual(value);
+          }
+        });
+      }
+    }
+  }
+
+  it('gives the declared defaults that are not the preset’s, and leaves the preset’s to the preset', async () => {
+    for (const section of TRAINING_SECTION_NAMES) {
+      const base = trainingBase(section, 'preset');
+      const fromCli = (await requestFromArgs(section, base.argv)) as unknown as Record<string, unknown>;
+      for (const name of trainingOptionsOf(section)) {
+        const decl: TrainingOptionDeclaration = TRAINING_OPTIONS[name];
+        if (decl.request === undefined || name in { epochs: 1, alpha: 1, temperature: 1 }) continue;
+        const expected = presetFieldOf(name) !== null || decl.default === null ? undefined : decl.type.kind === 'fill' ? [decl.default] : decl.default;
+        expect(fromCli[decl.request], `${section}.${name}`).toEqual(expected);
+      }
+    }
+  });
+
+  it('words each refusal in each surface’s terms: the flag on the CLI, the field path in the API', async () => {
+    const spec = (section: TrainingSection, fields: Record<string, unknown>) =>
+      ({ models: ids.slice(0, 2), calibration: { file: ids[2] }, [section]: fields }) as unknown as FusionSpec;
+    // A value out of its declared range (the API's schema refuses it first; the resolver is the same for both).
+    for (const section of TRAINING_SECTION_NAMES) {
+      for (const name of trainingOptionsOf(section)) {
+        const { type } = TRAINING_OPTIONS[name] as TrainingOptionDeclaration;
+        if (type.kind !== 'number' || (type.above === undefined && type.max === undefined)) continue;
+        const bad = type.above !== undefined ? type.above : type.max! + 0.5;
+        const { argv, spec: good } = trainingForms(section, name, type.above !== undefined ? type.above + 1 : type.max!);
+        const cliArgv = argv.map((a, i) => (argv[i - 1] === trainingFlagOf(name, section) ? String(bad) : a));
+        const cli = await requestFromArgs(section, cliArgv).then(
+          () => '',
+          (e: Error) => e.message,
+        );
+        const api = (() => {
+          try {
+            requestFromSpec(section, spec(section, { ...(good[section] as object), [TRAINING_OPTIONS[name].api]: bad }));
+            return '';
+          } catch (e) {
+            return (e as Error).message;
+          }
+        })();
+        expect(cli.startsWith(`${trainingFlagOf(name, section)} must be `), cli).toBe(true);
+        expect(api).toBe(cli.replace(trainingFlagOf(name, section), trainingFieldOf(name, section)));
+      }
+    }
+    const alpha = trainingForms('distill', 'alpha', 0.5);
+    await expect(requestFromArgs('distill', alpha.argv.map((a) => (a === '0.5' ? '1.5' : a)))).rejects.toThrow(new UsageError('--alpha must be between 0 and 1, got 1.5'));
+    expect(() => distillRequestFromSpec(spec('distill', { ...alpha.spec.distill, alpha: 1.5 }), trainData)).toThrow('distill.alpha must be between 0 and 1, got 1.5');
+    const both = { ...trainingForms('finetune', 'epochs', 1).spec, distill: alpha.spec.distill };
+    expect(() => finetuneRequestFromSpec(both, trainData)).toThrow('finetune and distill exclude each other');
+    await expect(requestFromArgs('finetune', [...alpha.argv, '--finetune', '1'])).rejects.toThrow(new UsageError('--finetune and --distill exclude each other: a fusion either finetunes or distils the fused model'));
+    const noAlpha = trainingBase('distill', 'alpha');
+    await expect(requestFromArgs('distill', noAlpha.argv)).rejects.toThrow(new UsageError('--distill needs --alpha A (weight of the distillation term in [0, 1])'));
+    expect(() => distillRequestFromSpec(spec('distill', noAlpha.fields), trainData)).toThrow('distill needs distill.alpha (weight of the distillation term in [0, 1])');
   });
 });
