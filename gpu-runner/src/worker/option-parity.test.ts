@@ -34,6 +34,7 @@ import { serializeSafetensors } from '@clafusion/model-format/safetensors';
 import { DATA_FLAGS } from '../cli/data-arg.ts';
 import { DISTILL_FLAGS, distillRequestFromArgs } from '../cli/distill-flags.ts';
 import { FINETUNE_FLAGS, finetuneRequestFromArgs } from '../cli/finetune-flags.ts';
+import { PRESETS, defaultPreset } from '../engine/nn/presets.ts';
 import { parseDatasetSafetensors } from '../io/datasets.ts';
 import { resolveTrainingSettings } from '../pipeline/training-settings.ts';
 import { Args, UsageError, parseArgs } from '../cli/args.ts';
@@ -292,6 +293,11 @@ describe('each declared training option, as a fuse flag and as a field of the sp
         if (decl.request === undefined || name in { epochs: 1, alpha: 1, temperature: 1 }) continue;
         const expected = presetFieldOf(name) !== null || decl.default === null ? undefined : decl.type.kind === 'fill' ? [decl.default] : decl.default;
         expect(fromCli[decl.request], `${section}.${name}`).toEqual(expected);
+        // What the declaration calls the preset's default is what the pipeline takes from the family's preset.
+        const field = presetFieldOf(name);
+        for (const family of FAMILIES) {
+          if (field !== null) expect(resolveTrainingSettings(family, section, fromCli as never)[field]).toEqual(PRESETS[defaultPreset(family, section)][field]);
+        }
       }
     }
   });
