@@ -7,8 +7,11 @@
  * (gpu-runner/src/cli/training-flags.ts), the zod FinetuneSpec and
  * DistillSpec (spec.ts, and so OpenAPI), and the pipeline's FinetuneRequest
  * and DistillRequest, which both surfaces build with resolveTrainingRequest
- * below; the preset fills what is left (resolveTrainingSettings in
- * gpu-runner/src/pipeline/training-settings.ts reads which fields from here).
+ * below. The preset fills what is left (resolveTrainingSettings in
+ * gpu-runner/src/pipeline/training-settings.ts, which knows the presets);
+ * gpu-runner/src/worker/option-parity.test.ts checks that the options
+ * declared "the preset's" are the ones it fills, and every option flag
+ * against field.
  *
  * A training *section* is one step after fusion: `finetune` (§10.1) or
  * `distill` (§10.2). On `fuse` a section is asked for by its flag, whose

@@ -40,11 +40,10 @@ export const FUSE_TRAINING_LABELS: TrainingLabels = {
       : `${trainingFlagOf(field, section)} ${TRAINING_OPTIONS[field].placeholder}`,
 };
 
-/** The standalone commands' names: their own flags (`--epochs`, `--preset`). */
-const STANDALONE_LABELS: TrainingLabels = {
-  name: (field) => `--${field === 'section' ? '' : (TRAINING_OPTIONS[field] as TrainingOptionDeclaration).standaloneFlag}`,
-  withValue: (field) => `--${field === 'section' ? '' : (TRAINING_OPTIONS[field] as TrainingOptionDeclaration).standaloneFlag}`,
-};
+/** The standalone commands' names: their own flags (`--epochs`, `--preset`); they have no sections, the command is the section. */
+const standaloneName = (field: TrainingOptionName | 'section', section: TrainingSection) =>
+  field === 'section' ? section : `--${(TRAINING_OPTIONS[field] as TrainingOptionDeclaration).standaloneFlag}`;
+const STANDALONE_LABELS: TrainingLabels = { name: standaloneName, withValue: standaloneName };
 
 function helpLine(decl: TrainingOptionDeclaration, section: TrainingSection, defaultSay?: string): string {
   const d = defaultSay ?? (typeof decl.defaultHelp === 'object' ? decl.defaultHelp[section] : decl.defaultHelp);
