@@ -70,6 +70,15 @@ describe('schedules (embedded)', () => {
     expect((await field({ cron: '0 3 * * *', every: 60 })).field).toBe('every');
     expect((await field({})).field).toBe('cron');
     expect((await field({ every: 1 })).issues?.[0].path).toBe('every');
+    // A template that would fail every run (finetune and distill together) is refused now, naming the template's field.
+    const both = await create({
+      every: 60,
+      template: { ...template(), finetune: { epochs: 1, train: { file: files.cal.id } }, distill: { epochs: 1, train: { file: files.cal.id }, alpha: 0.5, temperature: 2 } },
+    });
+    expect(both.status).toBe(400);
+    const bothError = ((await both.json()) as { error: { message: string; details: { field?: string } } }).error;
+    expect(bothError.details.field).toBe('template.distill');
+    expect(bothError.message).toContain('template.finetune and template.distill exclude each other');
     const missing = await create({ every: 60, template: template([{ name: 'deep', version: 1 }, { name: 'nope', version: 'latest' }]) });
     expect(missing.status).toBe(404);
     expect((await api.json<{ data: Schedule[] }>('/v1/schedules')).data).toEqual([]);

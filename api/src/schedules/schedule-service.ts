@@ -20,12 +20,26 @@ import { newId } from '../ids.ts';
 import { readJson, toJson } from '@clafusion/contract/job-log';
 import { type LineageService, putIfAbsent } from '../lineages/lineage-service.ts';
 import { resolveRequest } from '../lineages/resolve-request.ts';
-import { anchorProblem, weightsProblem } from '@clafusion/contract/options';
+import {
+  API_TRAINING_LABELS,
+  type TrainingLabels,
+  anchorProblem,
+  apiFieldOf,
+  givenTrainingFromSpec,
+  trainingOptionProblem,
+  weightsProblem,
+} from '@clafusion/contract/options';
 import { type ObjectStore, QueueUnavailableError } from '@clafusion/contract/ports';
 import { layout } from '@clafusion/contract/store-layout';
 import { type RunStore, toListPage } from './runs.ts';
 import type { TickQueue } from './tick-queue.ts';
 import { checkTrigger, repeatOf } from './trigger.ts';
+
+/** The training options' names as a schedule's template has them (`template.distill.alpha`). */
+const TEMPLATE_TRAINING_LABELS: TrainingLabels = {
+  name: (field, section) => `template.${API_TRAINING_LABELS.name(field, section)}`,
+  withValue: (field, section) => `template.${API_TRAINING_LABELS.withValue(field, section)}`,
+};
 
 export class ScheduleService {
   constructor(
@@ -192,6 +206,9 @@ export class ScheduleService {
     if (anchor) throw new ApiError('invalid_request', anchor.say('template.fusion.anchor'), { field: 'template.fusion.anchor' });
     const weights = weightsProblem(template.fusion?.weights, count);
     if (weights) throw new ApiError('invalid_request', weights.say('template.fusion.weights'), { field: 'template.fusion.weights' });
+    // A template that finetunes and distils would fail every run it starts: refused now, as a job's spec is.
+    const training = trainingOptionProblem(givenTrainingFromSpec(template));
+    if (training) throw new ApiError('invalid_request', training.say(TEMPLATE_TRAINING_LABELS), { field: `template.${apiFieldOf(training)}` });
     try {
       await resolveRequest(this.lineages, tenant, template);
     } catch (err) {
