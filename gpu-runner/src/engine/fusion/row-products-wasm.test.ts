@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { rowProducts, rowProductsJs } from './row-products.ts';
 import { wasmRowKernel } from './row-products-wasm.ts';
 import { Rng } from '../rng.ts';
+import { TapNeuronRows, channelRows } from './taps.ts';
+import { CNN_GROUND_METRIC, groundMetric } from './ground-metric.ts';
 
 /** Bitwise equality, so -0/+0 and NaN payloads would count as differences too. */
 function sameBits(x: Float64Array, y: Float64Array): boolean {
@@ -41,4 +43,29 @@ describe('row products in WebAssembly SIMD', () => {
     rowProducts({ data: big, rows: 20, cols: 5000 }, { data: big, rows: 20, cols: 5000 }, true);
     expect(sameBits(rowProducts({ data: small, rows: 3, cols: 10 }, { data: small, rows: 3, cols: 10 }), first)).toBe(true);
   });
+  // A tap [t, C, S] read in place as channel rows [C, S·t]: runs of 1 (a dense
+  // layer) and 3 (copied element by element), of 16, and runs that straddle
+  // the 2048-long chunks (S = 1000) and rows not a multiple of 4 long.
+  for (const [t, C, S] of [
+    [7, 5, 1],
+    [9, 6, 3],
+    [130, 9, 16],
+    [5, 7, 1000],
+    [3, 2, 2050],
+  ]) {
+    it(`reads a tap's channel rows in place with the bits of their copy (t=${t}, C=${C}, S=${S})`, () => {
+      const tap = { data: Float32Array.from({ length: t * C * S }, () => rng.normal()), shape: [C, S] };
+      const other = { data: Float32Array.from({ length: t * (C + 2) * S }, () => rng.normal()), shape: [C + 2, S] };
+      const inPlace = new TapNeuronRows(tap, t).matrix();
+      const otherInPlace = new TapNeuronRows(other, t).matrix();
+      const copy = { data: channelRows(tap, t), rows: C, cols: S * t };
+      const otherCopy = { data: channelRows(other, t), rows: C + 2, cols: S * t };
+      expect(sameBits(rowProducts(inPlace, otherInPlace), rowProductsJs(copy, otherCopy))).toBe(true);
+      expect(sameBits(rowProducts(inPlace, inPlace, true), rowProductsJs(copy, copy, true))).toBe(true);
+      expect(sameBits(rowProductsJs(inPlace, otherInPlace), rowProductsJs(copy, otherCopy))).toBe(true);
+      const M = groundMetric(inPlace, C, otherInPlace, C + 2, S * t, t, CNN_GROUND_METRIC);
+      const M2 = groundMetric(copy.data, C, otherCopy.data, C + 2, S * t, t, CNN_GROUND_METRIC);
+      expect(sameBits(M.data, M2.data)).toBe(true);
+    });
+  }
 });

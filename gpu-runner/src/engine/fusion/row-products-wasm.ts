@@ -18,7 +18,7 @@
  * machine for the ResNet34←ResNet18 products: see README "Benchmarks".
  *
  * Staging is per chunk, so the wasm memory holds (rows(A) + rows(B))·CHUNK
- * float64 values plus P, never a whole operand.
+ * float64 values, P and one operand's chunk as float32, never a whole operand.
  */
 import { type Bytes, type FunctionDef, I32, V128, assemble, op, uleb } from '../wasm/wasm-asm.ts';
 
@@ -97,6 +97,65 @@ const panels: FunctionDef = (() => {
   };
 })();
 
+/**
+ * stage32(src, srcStride, panelCount, cols4, dst, len): float32 rows (4·panelCount
+ * of them, `srcStride` bytes apart) to float64 4-row panels, columns [0, cols4)
+ * (cols4 a multiple of 4): dst[I][c][r] = src[4I + r][c], a panel `len`·32
+ * bytes. The widening f32 → f64 is exact, as in JavaScript.
+ *
+ * Per 4 columns of 4 rows: four f32x4 loads, a 4×4 transpose by shuffles
+ * into (row r, row r+1) lane pairs, eight promotions, eight stores.
+ */
+const stage32: FunctionDef = (() => {
+  const [src, srcStride, panelCount, cols4, dst, len] = [0, 1, 2, 3, 4, 5];
+  const [I, r0, r1, r2, r3, o, end, d] = [6, 7, 8, 9, 10, 11, 12, 13];
+  const [x0, x1, x2, x3, lo01, hi01, lo23, hi23] = [14, 15, 16, 17, 18, 19, 20, 21];
+  const { get, set, i32 } = op;
+  const f32Lanes = (lanes: number[]): number[] => lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+  const promote = simd(0x5f); // f64x2.promote_low_f32x4
+  const store = (offset: number, value: Bytes): Bytes => [...get(d), ...value, ...promote, ...f64x2.store(offset)];
+  const high = (v: number): Bytes => [...get(v), ...get(v), ...op.shuffle(f32Lanes([2, 3, 2, 3]))];
+  const body: Bytes[] = [
+    i32(0), set(I),
+    op.block, op.loop,
+    get(I), get(panelCount), op.i32GeS, op.brIf(1),
+    get(src), get(I), i32(4), op.i32Mul, get(srcStride), op.i32Mul, op.i32Add, op.tee(r0),
+    get(srcStride), op.i32Add, op.tee(r1),
+    get(srcStride), op.i32Add, op.tee(r2),
+    get(srcStride), op.i32Add, set(r3),
+    get(dst), get(I), get(len), op.i32Mul, i32(32), op.i32Mul, op.i32Add, set(d),
+    i32(0), set(o),
+    get(cols4), i32(4), op.i32Mul, set(end),
+    op.block, op.loop,
+    get(o), get(end), op.i32GeU, op.brIf(1),
+    get(r0), get(o), op.i32Add, op.v128Load(), set(x0),
+    get(r1), get(o), op.i32Add, op.v128Load(), set(x1),
+    get(r2), get(o), op.i32Add, op.v128Load(), set(x2),
+    get(r3), get(o), op.i32Add, op.v128Load(), set(x3),
+    get(x0), get(x1), op.shuffle(f32Lanes([0, 4, 1, 5])), set(lo01),
+    get(x0), get(x1), op.shuffle(f32Lanes([2, 6, 3, 7])), set(hi01),
+    get(x2), get(x3), op.shuffle(f32Lanes([0, 4, 1, 5])), set(lo23),
+    get(x2), get(x3), op.shuffle(f32Lanes([2, 6, 3, 7])), set(hi23),
+    store(0, get(lo01)), store(16, get(lo23)),
+    store(32, high(lo01)), store(48, high(lo23)),
+    store(64, get(hi01)), store(80, get(hi23)),
+    store(96, high(hi01)), store(112, high(hi23)),
+    get(d), i32(128), op.i32Add, set(d),
+    get(o), i32(16), op.i32Add, set(o),
+    op.br(0),
+    op.end, op.end,
+    get(I), i32(1), op.i32Add, set(I),
+    op.br(0),
+    op.end, op.end,
+  ];
+  return {
+    name: 'stage32',
+    params: [I32, I32, I32, I32, I32, I32],
+    locals: [...new Array<typeof I32>(8).fill(I32), ...new Array<typeof V128>(8).fill(V128)],
+    body,
+  };
+})();
+
 /** The few members of the WebAssembly JS API used here (the project's type libraries have no DOM). */
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -112,6 +171,7 @@ const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly
 interface Kernel {
   memory: WasmMemory;
   panels: (a: number, nA: number, b: number, nB: number, len: number, p: number, pStride: number, sym: number) => void;
+  stage32: (src: number, srcStride: number, panelCount: number, cols4: number, dst: number, len: number) => void;
 }
 
 let kernel: Kernel | null | undefined;
@@ -122,20 +182,33 @@ export function wasmRowKernel(): Kernel | null {
   if (wasmApi === undefined) return (kernel = null);
   try {
     const memory = new wasmApi.Memory({ initial: 1 });
-    const module = new wasmApi.Module(assemble([panels]));
+    const module = new wasmApi.Module(assemble([panels, stage32]));
     const instance = new wasmApi.Instance(module, { env: { memory } });
-    kernel = { memory, panels: instance.exports.panels as Kernel['panels'] };
+    kernel = { memory, panels: instance.exports.panels as Kernel['panels'], stage32: instance.exports.stage32 as Kernel['stage32'] };
   } catch {
     kernel = null;
   }
   return kernel;
 }
 
-/** A row-major matrix whose rows are read through `at(row, col)`-style index arithmetic. */
+/**
+ * Where row r, column c of a matrix sits in `data`:
+ * r·rowStride + ⌊c/run⌋·runStride + (c mod run). A row-major matrix is
+ * { rowStride: cols, run: cols }; a tap [t, C, S] read as channel rows
+ * [C, S·t] is { rowStride: S, run: S, runStride: C·S }, read in place.
+ */
+export interface RowLayout {
+  rowStride: number;
+  run: number;
+  runStride: number;
+}
+
+/** A matrix of `rows` rows of `cols` values, row-major unless `layout` says otherwise. */
 export interface StagedSource {
   data: ArrayLike<number>;
   rows: number;
   cols: number;
+  layout?: RowLayout;
 }
 
 const PAGE = 65536;
@@ -144,6 +217,12 @@ const PAGE = 65536;
  * P = A·Bᵀ (n×m, float64) with the wasm kernel; `symmetric` computes the
  * upper triangle of blocks and mirrors it. Same contract and same bits as
  * row-products.ts rowProductsJs.
+ *
+ * Float32 rows are staged in two steps per chunk: JavaScript copies the
+ * chunk's row segments into a float32 scratch area of the wasm memory (bulk
+ * copies of contiguous runs, read in place from any RowLayout), and stage32
+ * widens and interleaves them into panels. Other rows take the plain
+ * JavaScript staging.
  */
 export function rowProductsWasm(k: Kernel, a: StagedSource, b: StagedSource, symmetric: boolean): Float64Array {
   const n = a.rows;
@@ -156,17 +235,34 @@ export function rowProductsWasm(k: Kernel, a: StagedSource, b: StagedSource, sym
   const bBytes = symmetric ? 0 : nB * chunk * 32;
   const pStride = nB * 32;
   const pBytes = nA * 4 * pStride;
-  const need = aBytes + bBytes + pBytes;
+  // Float32 scratch: the larger operand's padded rows, each `chunk` rounded up to 4 values.
+  const scratchStride = Math.ceil(chunk / 4) * 16;
+  const wide = a.data instanceof Float32Array && (symmetric || b.data instanceof Float32Array);
+  const scratchBytes = wide ? Math.max(nA, symmetric ? 0 : nB) * 4 * scratchStride : 0;
+  const need = aBytes + bBytes + pBytes + scratchBytes;
   if (k.memory.buffer.byteLength < need) k.memory.grow(Math.ceil((need - k.memory.buffer.byteLength) / PAGE));
   const heap = new Float64Array(k.memory.buffer);
   const aOff = 0;
   const bOff = symmetric ? aOff : aBytes;
   const pOff = aBytes + bBytes;
+  const sOff = pOff + pBytes;
+  const scratch = new Float32Array(k.memory.buffer, sOff, scratchBytes / 4);
   heap.fill(0, pOff / 8, (pOff + pBytes) / 8);
+  const stageOperand = (src: StagedSource, c0: number, len: number, at: number, panelCount: number) => {
+    if (!wide) return stage(src, c0, len, heap, at / 8, panelCount);
+    gather(src as StagedSource & { data: Float32Array }, c0, len, scratch, scratchStride / 4, panelCount * 4);
+    const cols4 = len & ~3;
+    k.stage32(sOff, scratchStride, panelCount, cols4, at, len);
+    // The last len mod 4 columns, element by element.
+    for (let r = 0; r < panelCount * 4; r++) {
+      let d = at / 8 + Math.floor(r / 4) * len * 4 + (r % 4) + cols4 * 4;
+      for (let c = cols4; c < len; c++, d += 4) heap[d] = scratch[r * (scratchStride / 4) + c];
+    }
+  };
   for (let c0 = 0; c0 < p; c0 += CHUNK) {
     const len = Math.min(p, c0 + CHUNK) - c0;
-    stage(a, c0, len, heap, aOff / 8, nA);
-    if (!symmetric) stage(b, c0, len, heap, bOff / 8, nB);
+    stageOperand(a, c0, len, aOff, nA);
+    if (!symmetric) stageOperand(b, c0, len, bOff, nB);
     k.panels(aOff, nA, bOff, nB, len, pOff, pStride, symmetric ? 1 : 0);
   }
   const P = new Float64Array(n * m);
@@ -182,6 +278,39 @@ export function rowProductsWasm(k: Kernel, a: StagedSource, b: StagedSource, sym
   }
   if (symmetric) for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) P[i * m + j] = P[j * m + i];
   return P;
+}
+
+/** The index of row r's column c in src.data. */
+function at(src: StagedSource, r: number, c: number): number {
+  const l = src.layout;
+  if (!l) return r * src.cols + c;
+  const q = Math.floor(c / l.run);
+  return r * l.rowStride + q * l.runStride + (c - q * l.run);
+}
+
+/**
+ * Columns [c0, c0 + len) of every row into `out` (row r at r·stride), rows
+ * from src.rows to `padRows` zeroed. Contiguous runs are bulk-copied; short
+ * runs (a dense layer's neuron rows have runs of 1) are copied element by
+ * element.
+ */
+function gather(src: StagedSource & { data: Float32Array }, c0: number, len: number, out: Float32Array, stride: number, padRows: number): void {
+  const { data, rows } = src;
+  const run = src.layout?.run ?? src.cols;
+  for (let r = 0; r < rows; r++) {
+    const o = r * stride;
+    if (run < 16) {
+      for (let c = 0; c < len; c++) out[o + c] = data[at(src, r, c0 + c)];
+      continue;
+    }
+    for (let c = c0; c < c0 + len; ) {
+      const n = Math.min(run - (c % run), c0 + len - c);
+      const s = at(src, r, c);
+      out.set(data.subarray(s, s + n), o + c - c0);
+      c += n;
+    }
+  }
+  out.fill(0, rows * stride, padRows * stride);
 }
 
 /** Columns [c0, c0 + len) of every row into 4-row panels, [panel][c][row in panel]; padding rows are 0. */

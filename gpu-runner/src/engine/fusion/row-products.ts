@@ -13,13 +13,20 @@
  * that keep the eight rows of a block in cache.
  */
 
-import { CHUNK, rowProductsWasm, wasmRowKernel } from './row-products-wasm.ts';
+import { CHUNK, type RowLayout, rowProductsWasm, wasmRowKernel } from './row-products-wasm.ts';
+
+export type { RowLayout };
 
 export interface RowMatrix {
   data: ArrayLike<number>;
   rows: number;
   /** Length of each row. */
   cols: number;
+  /**
+   * Where the values sit when not row-major (row-products-wasm.ts): lets
+   * the channel rows of a recorded tap be read in place instead of copied.
+   */
+  layout?: RowLayout;
 }
 
 /**
@@ -32,19 +39,41 @@ export interface RowMatrix {
 export function rowProducts(a: RowMatrix, b: RowMatrix, symmetric = false): Float64Array {
   checkRowMatrices(a, b);
   const kernel = wasmRowKernel();
-  return kernel ? rowProductsWasm(kernel, a, b, symmetric) : rowProductsJs(a, b, symmetric);
+  if (!kernel) return rowProductsJs(a, b, symmetric);
+  // The wasm staging reads laid-out float32 rows in place; anything else is made row-major first.
+  const staged = (x: RowMatrix) => (x.layout && !(x.data instanceof Float32Array) ? rowMajor(x) : x);
+  const A = staged(a);
+  return rowProductsWasm(kernel, A, symmetric ? A : staged(b), symmetric);
+}
+
+/** The matrix as plain row-major rows (a copy when it has a layout, of the same element type). */
+export function rowMajor(x: RowMatrix): RowMatrix {
+  const l = x.layout;
+  if (!l) return x;
+  const out = x.data instanceof Float32Array ? new Float32Array(x.rows * x.cols) : new Float64Array(x.rows * x.cols);
+  const src = x.data;
+  for (let r = 0; r < x.rows; r++) {
+    for (let c = 0; c < x.cols; c++) {
+      const q = Math.floor(c / l.run);
+      out[r * x.cols + c] = src[r * l.rowStride + q * l.runStride + (c - q * l.run)];
+    }
+  }
+  return { data: out, rows: x.rows, cols: x.cols };
 }
 
 function checkRowMatrices(a: RowMatrix, b: RowMatrix): void {
   if (b.cols !== a.cols) throw new RangeError(`row products need rows of equal length, got ${a.cols} and ${b.cols}`);
   for (const [x, what] of [[a, 'first'], [b, 'second']] as const) {
-    if (x.data.length < x.rows * x.cols) throw new RangeError(`row products: the ${what} matrix holds ${x.data.length} values, not ${x.rows}×${x.cols}`);
+    const l = x.layout;
+    const last = x.rows === 0 || x.cols === 0 ? -1 : l ? (x.rows - 1) * l.rowStride + Math.floor((x.cols - 1) / l.run) * l.runStride + ((x.cols - 1) % l.run) : x.rows * x.cols - 1;
+    if (x.data.length <= last) throw new RangeError(`row products: the ${what} matrix holds ${x.data.length} values, not ${x.rows}×${x.cols}`);
   }
 }
 
 /** The reference JavaScript kernel (and the fallback without WebAssembly). */
 export function rowProductsJs(a: RowMatrix, b: RowMatrix, symmetric = false): Float64Array {
   checkRowMatrices(a, b);
+  if (a.layout || b.layout) return rowProductsJs(rowMajor(a), rowMajor(b), symmetric);
   const p = a.cols;
   const n = a.rows;
   const m = b.rows;

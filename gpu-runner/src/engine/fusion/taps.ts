@@ -11,6 +11,7 @@ import { FusionError } from '@clafusion/model-format/errors';
 import { numel, shapeString } from '@clafusion/model-format/tensor';
 import type { LayerActivations } from '../cla/layer-cost.ts';
 import type { NeuronRows } from './otfusion.ts';
+import type { RowMatrix } from './row-products.ts';
 
 /** One layer's recorded values: `data` is [t, ...shape] row-major, shape [C, H, W] or [width]. */
 export interface Tap {
@@ -68,6 +69,11 @@ export class TapNeuronRows implements NeuronRows {
   }
   get data(): Float32Array {
     return channelRows(this.tap, this.t);
+  }
+  /** The same rows read in place from the tap (no copy): channel c, value (s, k) at (s·C + c)·S + k. */
+  matrix(): RowMatrix {
+    const S = this.features / this.t;
+    return { data: this.tap.data, rows: this.width, cols: this.features, layout: { rowStride: S, run: S, runStride: this.width * S } };
   }
 }
 
