@@ -6,7 +6,7 @@
  */
 import { FusionError } from '@clafusion/model-format/errors';
 import { type Mat64, mat64 } from '@clafusion/model-format/tensor';
-import { type RowMatrix, rowMajor, rowProducts } from './row-products.ts';
+import { type RowMatrix, rowMajor, rowProductsWithNorms } from './row-products.ts';
 
 /** Neuron rows, row-major: float32 straight from recorded activations, float64 for weights. */
 export type Rows = Float32Array | Float64Array;
@@ -118,31 +118,12 @@ function rowSquaredNorms(x: Rows, n: number, d: number): Float64Array {
   return out;
 }
 
-/** ‖row‖² of every row, summed in column order (so a laid-out matrix gives the bits of its row-major copy). */
-function matrixSquaredNorms(x: RowMatrix): Float64Array {
-  const l = x.layout;
-  if (!l) return rowSquaredNorms(x.data as Rows, x.rows, x.cols);
-  const out = new Float64Array(x.rows);
-  const data = x.data;
-  for (let i = 0; i < x.rows; i++) {
-    let s = 0;
-    for (let c0 = 0, q = 0; c0 < x.cols; c0 += l.run, q++) {
-      const base = i * l.rowStride + q * l.runStride;
-      const n = Math.min(l.run, x.cols - c0);
-      for (let k = 0; k < n; k++) s += data[base + k] * data[base + k];
-    }
-    out[i] = s;
-  }
-  return out;
-}
-
 function expandedSquaredDistances(A: RowMatrix, B: RowMatrix, out: Float64Array) {
   const n0 = A.rows;
   const n1 = B.rows;
-  const na = matrixSquaredNorms(A);
-  const nb = matrixSquaredNorms(B);
-  // The a·b products dominate for conv layers (d = H·W·t, up to 204800).
-  const dot = rowProducts(A, B);
+  // The a·b products dominate for conv layers (d = H·W·t, up to 204800); the
+  // norms come with them, summed in the order rowSquaredNorms sums.
+  const { products: dot, normsA: na, normsB: nb } = rowProductsWithNorms(A, B);
   for (let i = 0; i < n0; i++) {
     for (let j = 0; j < n1; j++) out[i * n1 + j] = Math.max(0, na[i] + nb[j] - 2 * dot[i * n1 + j]);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rowProducts, rowProductsJs } from './row-products.ts';
+import { rowProducts, rowProductsJs, rowProductsWithNorms, squaredNormsJs } from './row-products.ts';
 import { wasmRowKernel } from './row-products-wasm.ts';
 import { Rng } from '../rng.ts';
 import { TapNeuronRows, channelRows } from './taps.ts';
@@ -33,6 +33,10 @@ describe('row products in WebAssembly SIMD', () => {
         const B = { data: b, rows: m, cols: p };
         expect(sameBits(rowProducts(A, B), rowProductsJs(A, B))).toBe(true);
         expect(sameBits(rowProducts(A, A, true), rowProductsJs(A, A, true))).toBe(true);
+        const withNorms = rowProductsWithNorms(A, B);
+        expect(sameBits(withNorms.products, rowProductsJs(A, B))).toBe(true);
+        expect(sameBits(withNorms.normsA, squaredNormsJs(A))).toBe(true);
+        expect(sameBits(withNorms.normsB, squaredNormsJs(B))).toBe(true);
       });
     }
   }
@@ -52,6 +56,8 @@ describe('row products in WebAssembly SIMD', () => {
     [130, 9, 16],
     [5, 7, 1000],
     [3, 2, 2050],
+    [300, 8, 16],
+    [40, 12, 64],
   ]) {
     it(`reads a tap's channel rows in place with the bits of their copy (t=${t}, C=${C}, S=${S})`, () => {
       const tap = { data: Float32Array.from({ length: t * C * S }, () => rng.normal()), shape: [C, S] };
@@ -63,6 +69,10 @@ describe('row products in WebAssembly SIMD', () => {
       expect(sameBits(rowProducts(inPlace, otherInPlace), rowProductsJs(copy, otherCopy))).toBe(true);
       expect(sameBits(rowProducts(inPlace, inPlace, true), rowProductsJs(copy, copy, true))).toBe(true);
       expect(sameBits(rowProductsJs(inPlace, otherInPlace), rowProductsJs(copy, otherCopy))).toBe(true);
+      const withNorms = rowProductsWithNorms(inPlace, otherInPlace);
+      expect(sameBits(withNorms.products, rowProductsJs(copy, otherCopy))).toBe(true);
+      expect(sameBits(withNorms.normsA, squaredNormsJs(copy))).toBe(true);
+      expect(sameBits(withNorms.normsB, squaredNormsJs(otherCopy))).toBe(true);
       const M = groundMetric(inPlace, C, otherInPlace, C + 2, S * t, t, CNN_GROUND_METRIC);
       const M2 = groundMetric(copy.data, C, otherCopy.data, C + 2, S * t, t, CNN_GROUND_METRIC);
       expect(sameBits(M.data, M2.data)).toBe(true);

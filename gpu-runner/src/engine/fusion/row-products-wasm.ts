@@ -98,36 +98,56 @@ const panels: FunctionDef = (() => {
 })();
 
 /**
- * stage32(src, srcStride, panelCount, cols4, dst, len): float32 rows (4·panelCount
- * of them, `srcStride` bytes apart) to float64 4-row panels, columns [0, cols4)
- * (cols4 a multiple of 4): dst[I][c][r] = src[4I + r][c], a panel `len`·32
- * bytes. The widening f32 → f64 is exact, as in JavaScript.
+ * stage32(src, rowStride, run, runJump, first, panelCount, cols4, dst, len[, norms]):
+ * float32 rows to float64 4-row panels, columns [0, cols4) (a multiple of 4):
+ * dst[I][c][r] = row 4I + r's column c, a panel `len`·32 bytes. Row r starts
+ * at src + r·rowStride (bytes); its values come in runs of `run` contiguous
+ * floats, the next run `runJump` bytes after the end of the last, the first
+ * run `first` values long (so a tap's channel rows are read in place; plain
+ * rows have one long run). Runs and `first` are multiples of 4.
+ *
+ * The `norms` variant also adds every value's square to norms[row] (float64,
+ * in column order, mul then add as JavaScript's `s += x * x`).
  *
  * Per 4 columns of 4 rows: four f32x4 loads, a 4×4 transpose by shuffles
- * into (row r, row r+1) lane pairs, eight promotions, eight stores.
+ * into (row r, row r+1) lane pairs, eight exact promotions to f64, eight
+ * stores.
  */
-const stage32: FunctionDef = (() => {
-  const [src, srcStride, panelCount, cols4, dst, len] = [0, 1, 2, 3, 4, 5];
-  const [I, r0, r1, r2, r3, o, end, d] = [6, 7, 8, 9, 10, 11, 12, 13];
-  const [x0, x1, x2, x3, lo01, hi01, lo23, hi23] = [14, 15, 16, 17, 18, 19, 20, 21];
+function stage32Def(withNorms: boolean): FunctionDef {
+  const [src, rowStride, run, runJump, first, panelCount, cols4, dst, len, norms] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const L = withNorms ? 10 : 9;
+  const [I, r0, r1, r2, r3, o, end, d, left] = Array.from({ length: 9 }, (_, k) => L + k);
+  const [x0, x1, x2, x3, lo01, hi01, lo23, hi23, v, n01, n23] = Array.from({ length: 11 }, (_, k) => L + 9 + k);
   const { get, set, i32 } = op;
   const f32Lanes = (lanes: number[]): number[] => lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
   const promote = simd(0x5f); // f64x2.promote_low_f32x4
-  const store = (offset: number, value: Bytes): Bytes => [...get(d), ...value, ...promote, ...f64x2.store(offset)];
-  const high = (v: number): Bytes => [...get(v), ...get(v), ...op.shuffle(f32Lanes([2, 3, 2, 3]))];
+  const high = (x: number): Bytes => [...get(x), ...get(x), ...op.shuffle(f32Lanes([2, 3, 2, 3]))];
+  /** Stores the promoted low pair of `value` at d + offset (and adds its squares to the pair's norms). */
+  const store = (offset: number, value: Bytes, pairNorm: number): Bytes =>
+    withNorms
+      ? [
+          ...value, ...promote, ...set(v),
+          ...get(d), ...get(v), ...f64x2.store(offset),
+          ...get(pairNorm), ...get(v), ...get(v), ...f64x2.mul, ...f64x2.add, ...set(pairNorm),
+        ]
+      : [...get(d), ...value, ...promote, ...f64x2.store(offset)];
   const body: Bytes[] = [
     i32(0), set(I),
     op.block, op.loop,
     get(I), get(panelCount), op.i32GeS, op.brIf(1),
-    get(src), get(I), i32(4), op.i32Mul, get(srcStride), op.i32Mul, op.i32Add, op.tee(r0),
-    get(srcStride), op.i32Add, op.tee(r1),
-    get(srcStride), op.i32Add, op.tee(r2),
-    get(srcStride), op.i32Add, set(r3),
-    get(dst), get(I), get(len), op.i32Mul, i32(32), op.i32Mul, op.i32Add, set(d),
+    get(src), get(I), i32(4), op.i32Mul, get(rowStride), op.i32Mul, op.i32Add, op.tee(r0),
+    get(rowStride), op.i32Add, op.tee(r1),
+    get(rowStride), op.i32Add, op.tee(r2),
+    get(rowStride), op.i32Add, set(r3),
+    get(dst), get(I), get(len), op.i32Mul, i32(32), op.i32Mul, op.i32Add, op.tee(d),
+    get(cols4), i32(32), op.i32Mul, op.i32Add, set(end),
+    ...(withNorms
+      ? [get(norms), get(I), i32(32), op.i32Mul, op.i32Add, f64x2.load(0), set(n01), get(norms), get(I), i32(32), op.i32Mul, op.i32Add, f64x2.load(16), set(n23)]
+      : []),
     i32(0), set(o),
-    get(cols4), i32(4), op.i32Mul, set(end),
+    get(first), set(left),
     op.block, op.loop,
-    get(o), get(end), op.i32GeU, op.brIf(1),
+    get(d), get(end), op.i32GeU, op.brIf(1),
     get(r0), get(o), op.i32Add, op.v128Load(), set(x0),
     get(r1), get(o), op.i32Add, op.v128Load(), set(x1),
     get(r2), get(o), op.i32Add, op.v128Load(), set(x2),
@@ -136,25 +156,33 @@ const stage32: FunctionDef = (() => {
     get(x0), get(x1), op.shuffle(f32Lanes([2, 6, 3, 7])), set(hi01),
     get(x2), get(x3), op.shuffle(f32Lanes([0, 4, 1, 5])), set(lo23),
     get(x2), get(x3), op.shuffle(f32Lanes([2, 6, 3, 7])), set(hi23),
-    store(0, get(lo01)), store(16, get(lo23)),
-    store(32, high(lo01)), store(48, high(lo23)),
-    store(64, get(hi01)), store(80, get(hi23)),
-    store(96, high(hi01)), store(112, high(hi23)),
+    // Columns c, c+1, c+2, c+3 in order, so each row's norm adds its squares in column order.
+    store(0, get(lo01), n01), store(16, get(lo23), n23),
+    store(32, high(lo01), n01), store(48, high(lo23), n23),
+    store(64, get(hi01), n01), store(80, get(hi23), n23),
+    store(96, high(hi01), n01), store(112, high(hi23), n23),
     get(d), i32(128), op.i32Add, set(d),
     get(o), i32(16), op.i32Add, set(o),
+    // End of a run: jump to the next.
+    get(left), i32(4), op.i32Sub, op.tee(left),
+    op.i32Eqz,
+    op.if, get(o), get(runJump), op.i32Add, set(o), get(run), set(left), op.end,
     op.br(0),
     op.end, op.end,
+    ...(withNorms
+      ? [get(norms), get(I), i32(32), op.i32Mul, op.i32Add, get(n01), f64x2.store(0), get(norms), get(I), i32(32), op.i32Mul, op.i32Add, get(n23), f64x2.store(16)]
+      : []),
     get(I), i32(1), op.i32Add, set(I),
     op.br(0),
     op.end, op.end,
   ];
   return {
-    name: 'stage32',
-    params: [I32, I32, I32, I32, I32, I32],
-    locals: [...new Array<typeof I32>(8).fill(I32), ...new Array<typeof V128>(8).fill(V128)],
+    name: withNorms ? 'stage32Norms' : 'stage32',
+    params: new Array<typeof I32>(L).fill(I32),
+    locals: [...new Array<typeof I32>(9).fill(I32), ...new Array<typeof V128>(11).fill(V128)],
     body,
   };
-})();
+}
 
 /** The few members of the WebAssembly JS API used here (the project's type libraries have no DOM). */
 interface WasmMemory {
@@ -171,7 +199,10 @@ const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly
 interface Kernel {
   memory: WasmMemory;
   panels: (a: number, nA: number, b: number, nB: number, len: number, p: number, pStride: number, sym: number) => void;
-  stage32: (src: number, srcStride: number, panelCount: number, cols4: number, dst: number, len: number) => void;
+  stage32: (src: number, rowStride: number, run: number, runJump: number, first: number, panelCount: number, cols4: number, dst: number, len: number) => void;
+  stage32Norms: (
+    src: number, rowStride: number, run: number, runJump: number, first: number, panelCount: number, cols4: number, dst: number, len: number, norms: number,
+  ) => void;
 }
 
 let kernel: Kernel | null | undefined;
@@ -182,9 +213,10 @@ export function wasmRowKernel(): Kernel | null {
   if (wasmApi === undefined) return (kernel = null);
   try {
     const memory = new wasmApi.Memory({ initial: 1 });
-    const module = new wasmApi.Module(assemble([panels, stage32]));
+    const module = new wasmApi.Module(assemble([panels, stage32Def(false), stage32Def(true)]));
     const instance = new wasmApi.Instance(module, { env: { memory } });
-    kernel = { memory, panels: instance.exports.panels as Kernel['panels'], stage32: instance.exports.stage32 as Kernel['stage32'] };
+    const fn = <K extends keyof Kernel>(name: K) => instance.exports[name] as Kernel[K];
+    kernel = { memory, panels: fn('panels'), stage32: fn('stage32'), stage32Norms: fn('stage32Norms') };
   } catch {
     kernel = null;
   }
@@ -211,20 +243,35 @@ export interface StagedSource {
   layout?: RowLayout;
 }
 
+export interface WasmRowProducts {
+  /** P = A·Bᵀ, n×m row-major. */
+  products: Float64Array;
+  /** With `norms`: Σ_c a[i, c]² per row, summed in column order (as `s += x * x`). */
+  normsA: Float64Array | null;
+  normsB: Float64Array | null;
+}
+
 const PAGE = 65536;
+/** A run longer than any row: plain rows are one run. */
+const ONE_RUN = 1 << 30;
 
 /**
  * P = A·Bᵀ (n×m, float64) with the wasm kernel; `symmetric` computes the
  * upper triangle of blocks and mirrors it. Same contract and same bits as
- * row-products.ts rowProductsJs.
+ * row-products.ts rowProductsJs; with `norms` (not symmetric) also the rows'
+ * squared norms, read off the staged values.
  *
  * Float32 rows are staged in two steps per chunk: JavaScript copies the
- * chunk's row segments into a float32 scratch area of the wasm memory (bulk
- * copies of contiguous runs, read in place from any RowLayout), and stage32
- * widens and interleaves them into panels. Other rows take the plain
- * JavaScript staging.
+ * chunk's values into a float32 scratch area of the wasm memory, and
+ * stage32 widens and interleaves them into panels. When a layout packs the
+ * chunk's values of all rows densely (a tap's channel rows: a chunk of 2048
+ * columns is 2048/S samples of every channel, one contiguous block) the block
+ * is copied at once and stage32 walks the layout; otherwise each row's
+ * segment is copied into a plain row. Rows past the last full 4-row panel,
+ * and the columns past the last multiple of 4, are staged by JavaScript.
+ * Other element types take the plain JavaScript staging.
  */
-export function rowProductsWasm(k: Kernel, a: StagedSource, b: StagedSource, symmetric: boolean): Float64Array {
+export function rowProductsWasm(k: Kernel, a: StagedSource, b: StagedSource, symmetric: boolean, norms = false): WasmRowProducts {
   const n = a.rows;
   const m = b.rows;
   const p = a.cols;
@@ -235,34 +282,64 @@ export function rowProductsWasm(k: Kernel, a: StagedSource, b: StagedSource, sym
   const bBytes = symmetric ? 0 : nB * chunk * 32;
   const pStride = nB * 32;
   const pBytes = nA * 4 * pStride;
-  // Float32 scratch: the larger operand's padded rows, each `chunk` rounded up to 4 values.
-  const scratchStride = Math.ceil(chunk / 4) * 16;
+  const withNorms = norms && !symmetric;
+  const nBytes = withNorms ? (nA + nB) * 32 : 0;
+  // Float32 scratch: twice the larger operand's padded rows × chunk (a dense block may hold gaps).
+  const scratchStride = Math.ceil(chunk / 4) * 4;
   const wide = a.data instanceof Float32Array && (symmetric || b.data instanceof Float32Array);
-  const scratchBytes = wide ? Math.max(nA, symmetric ? 0 : nB) * 4 * scratchStride : 0;
-  const need = aBytes + bBytes + pBytes + scratchBytes;
+  const scratchBytes = wide ? 2 * Math.max(nA, symmetric ? 0 : nB) * 4 * scratchStride * 4 : 0;
+  const need = aBytes + bBytes + pBytes + nBytes + scratchBytes;
   if (k.memory.buffer.byteLength < need) k.memory.grow(Math.ceil((need - k.memory.buffer.byteLength) / PAGE));
   const heap = new Float64Array(k.memory.buffer);
   const aOff = 0;
   const bOff = symmetric ? aOff : aBytes;
   const pOff = aBytes + bBytes;
-  const sOff = pOff + pBytes;
+  const nAOff = pOff + pBytes;
+  const nBOff = nAOff + nA * 32;
+  const sOff = pOff + pBytes + nBytes;
   const scratch = new Float32Array(k.memory.buffer, sOff, scratchBytes / 4);
-  heap.fill(0, pOff / 8, (pOff + pBytes) / 8);
-  const stageOperand = (src: StagedSource, c0: number, len: number, at: number, panelCount: number) => {
-    if (!wide) return stage(src, c0, len, heap, at / 8, panelCount);
-    gather(src as StagedSource & { data: Float32Array }, c0, len, scratch, scratchStride / 4, panelCount * 4);
+  heap.fill(0, pOff / 8, (pOff + pBytes + nBytes) / 8);
+  const stageOperand = (src: StagedSource, c0: number, len: number, at: number, panelCount: number, normsAt: number) => {
+    if (!wide) return stage(src, c0, len, heap, at / 8, panelCount, withNorms ? normsAt / 8 : -1);
+    const data = src.data as Float32Array;
+    const full = Math.floor(src.rows / 4);
     const cols4 = len & ~3;
-    k.stage32(sOff, scratchStride, panelCount, cols4, at, len);
-    // The last len mod 4 columns, element by element.
-    for (let r = 0; r < panelCount * 4; r++) {
-      let d = at / 8 + Math.floor(r / 4) * len * 4 + (r % 4) + cols4 * 4;
-      for (let c = cols4; c < len; c++, d += 4) heap[d] = scratch[r * (scratchStride / 4) + c];
+    if (full > 0 && cols4 > 0) {
+      const l = src.layout;
+      const region = l && l.run % 4 === 0 ? [index(src, 0, c0), index(src, 4 * full - 1, c0 + len - 1) + 1] : null;
+      let args: [number, number, number, number, number];
+      if (l && region && region[1] - region[0] <= scratch.length) {
+        scratch.set(data.subarray(region[0], region[1]));
+        args = [sOff, l.rowStride * 4, l.run, (l.runStride - l.run) * 4, l.run - (c0 % l.run)];
+      } else {
+        gather(src, c0, len, 4 * full, scratch, scratchStride);
+        args = [sOff, scratchStride * 4, ONE_RUN, 0, ONE_RUN];
+      }
+      if (withNorms) k.stage32Norms(...args, full, cols4, at, len, normsAt);
+      else k.stage32(...args, full, cols4, at, len);
     }
+    // What stage32 left: the last columns of full panels, then the rows of a partial panel (zeros past the last row).
+    const put = (r: number, cFrom: number) => {
+      let d = at / 8 + Math.floor(r / 4) * len * 4 + (r % 4) + cFrom * 4;
+      if (r >= src.rows) {
+        for (let c = cFrom; c < len; c++, d += 4) heap[d] = 0;
+        return;
+      }
+      let s = withNorms ? heap[normsAt / 8 + r] : 0;
+      for (let c = cFrom; c < len; c++, d += 4) {
+        const x = data[index(src, r, c0 + c)];
+        heap[d] = x;
+        s += x * x;
+      }
+      if (withNorms) heap[normsAt / 8 + r] = s;
+    };
+    for (let r = 0; r < 4 * full; r++) if (cols4 < len) put(r, cols4);
+    for (let r = 4 * full; r < 4 * panelCount; r++) put(r, 0);
   };
   for (let c0 = 0; c0 < p; c0 += CHUNK) {
     const len = Math.min(p, c0 + CHUNK) - c0;
-    stageOperand(a, c0, len, aOff, nA);
-    if (!symmetric) stageOperand(b, c0, len, bOff, nB);
+    stageOperand(a, c0, len, aOff, nA, nAOff);
+    if (!symmetric) stageOperand(b, c0, len, bOff, nB, nBOff);
     k.panels(aOff, nA, bOff, nB, len, pOff, pStride, symmetric ? 1 : 0);
   }
   const P = new Float64Array(n * m);
@@ -277,11 +354,15 @@ export function rowProductsWasm(k: Kernel, a: StagedSource, b: StagedSource, sym
     }
   }
   if (symmetric) for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) P[i * m + j] = P[j * m + i];
-  return P;
+  return {
+    products: P,
+    normsA: withNorms ? heap.slice(nAOff / 8, nAOff / 8 + n) : null,
+    normsB: withNorms ? heap.slice(nBOff / 8, nBOff / 8 + m) : null,
+  };
 }
 
 /** The index of row r's column c in src.data. */
-function at(src: StagedSource, r: number, c: number): number {
+function index(src: StagedSource, r: number, c: number): number {
   const l = src.layout;
   if (!l) return r * src.cols + c;
   const q = Math.floor(c / l.run);
@@ -289,40 +370,47 @@ function at(src: StagedSource, r: number, c: number): number {
 }
 
 /**
- * Columns [c0, c0 + len) of every row into `out` (row r at r·stride), rows
- * from src.rows to `padRows` zeroed. Contiguous runs are bulk-copied; short
- * runs (a dense layer's neuron rows have runs of 1) are copied element by
- * element.
+ * Columns [c0, c0 + len) of rows [0, rows) into `out` (row r at r·stride).
+ * Contiguous runs are bulk-copied; short runs (a dense layer's neuron rows
+ * have runs of 1) are copied element by element.
  */
-function gather(src: StagedSource & { data: Float32Array }, c0: number, len: number, out: Float32Array, stride: number, padRows: number): void {
-  const { data, rows } = src;
+function gather(src: StagedSource, c0: number, len: number, rows: number, out: Float32Array, stride: number): void {
+  const data = src.data as Float32Array;
   const run = src.layout?.run ?? src.cols;
   for (let r = 0; r < rows; r++) {
     const o = r * stride;
     if (run < 16) {
-      for (let c = 0; c < len; c++) out[o + c] = data[at(src, r, c0 + c)];
+      for (let c = 0; c < len; c++) out[o + c] = data[index(src, r, c0 + c)];
       continue;
     }
     for (let c = c0; c < c0 + len; ) {
       const n = Math.min(run - (c % run), c0 + len - c);
-      const s = at(src, r, c);
+      const s = index(src, r, c);
       out.set(data.subarray(s, s + n), o + c - c0);
       c += n;
     }
   }
-  out.fill(0, rows * stride, padRows * stride);
 }
 
-/** Columns [c0, c0 + len) of every row into 4-row panels, [panel][c][row in panel]; padding rows are 0. */
-function stage(src: StagedSource, c0: number, len: number, heap: Float64Array, at: number, panelCount: number): void {
-  const { data, rows, cols } = src;
+/**
+ * Columns [c0, c0 + len) of every row into 4-row panels, [panel][c][row in
+ * panel]; padding rows are 0. With `norms` ≥ 0, heap[norms + r] += each
+ * value's square, in column order.
+ */
+function stage(src: StagedSource, c0: number, len: number, heap: Float64Array, at: number, panelCount: number, norms: number): void {
+  const { data, rows } = src;
   for (let r = 0; r < panelCount * 4; r++) {
     let d = at + Math.floor(r / 4) * len * 4 + (r % 4);
     if (r >= rows) {
       for (let c = 0; c < len; c++, d += 4) heap[d] = 0;
       continue;
     }
-    const s = r * cols + c0;
-    for (let c = 0; c < len; c++, d += 4) heap[d] = data[s + c];
+    let s = norms >= 0 ? heap[norms + r] : 0;
+    for (let c = 0; c < len; c++, d += 4) {
+      const x = data[index(src, r, c0 + c)];
+      heap[d] = x;
+      s += x * x;
+    }
+    if (norms >= 0) heap[norms + r] = s;
   }
 }

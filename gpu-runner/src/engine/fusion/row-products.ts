@@ -40,10 +40,32 @@ export function rowProducts(a: RowMatrix, b: RowMatrix, symmetric = false): Floa
   checkRowMatrices(a, b);
   const kernel = wasmRowKernel();
   if (!kernel) return rowProductsJs(a, b, symmetric);
-  // The wasm staging reads laid-out float32 rows in place; anything else is made row-major first.
-  const staged = (x: RowMatrix) => (x.layout && !(x.data instanceof Float32Array) ? rowMajor(x) : x);
-  const A = staged(a);
-  return rowProductsWasm(kernel, A, symmetric ? A : staged(b), symmetric);
+  return rowProductsWasm(kernel, a, symmetric ? a : b, symmetric).products;
+}
+
+/**
+ * A·Bᵀ together with the rows' squared norms ‖a_i‖², ‖b_j‖² (each summed
+ * in column order, as `s += x * x`), which the wasm kernel reads off the
+ * values it stages anyway: the efficient ground metric needs all three.
+ */
+export function rowProductsWithNorms(a: RowMatrix, b: RowMatrix): { products: Float64Array; normsA: Float64Array; normsB: Float64Array } {
+  checkRowMatrices(a, b);
+  const kernel = wasmRowKernel();
+  if (!kernel) return { products: rowProductsJs(a, b), normsA: squaredNormsJs(a), normsB: squaredNormsJs(b) };
+  const r = rowProductsWasm(kernel, a, b, false, true);
+  return { products: r.products, normsA: r.normsA!, normsB: r.normsB! };
+}
+
+/** ‖row‖² of every row, summed in column order. */
+export function squaredNormsJs(x: RowMatrix): Float64Array {
+  const { data, rows, cols } = rowMajor(x);
+  const out = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let s = 0;
+    for (let f = 0; f < cols; f++) s += data[i * cols + f] * data[i * cols + f];
+    out[i] = s;
+  }
+  return out;
 }
 
 /** The matrix as plain row-major rows (a copy when it has a layout, of the same element type). */
