@@ -78,4 +78,23 @@ describe('row products in WebAssembly SIMD', () => {
       expect(sameBits(M.data, M2.data)).toBe(true);
     });
   }
+  it('gives the JavaScript bits when one side is all zeros (skipped products), also with -0 and with a non-finite other side', () => {
+    const t = 9, C = 8, S = 16;
+    const tap = { data: Float32Array.from({ length: t * C * S }, () => rng.normal()), shape: [C, S] };
+    const zeros = { data: new Float32Array(t * (C - 4) * S).map((_, i) => (i % 3 === 0 ? -0 : 0)), shape: [C - 4, S] };
+    const x = new TapNeuronRows(tap, t).matrix();
+    const z = new TapNeuronRows(zeros, t).matrix();
+    const xCopy = { data: channelRows(tap, t), rows: C, cols: S * t };
+    const zCopy = { data: channelRows(zeros, t), rows: C - 4, cols: S * t };
+    for (const [A, B, Ac, Bc] of [[x, z, xCopy, zCopy], [z, x, zCopy, xCopy]] as const) {
+      const r = rowProductsWithNorms(A, B);
+      expect(sameBits(r.products, rowProductsJs(Ac, Bc))).toBe(true);
+      expect(sameBits(r.normsA, squaredNormsJs(Ac))).toBe(true);
+      expect(sameBits(r.normsB, squaredNormsJs(Bc))).toBe(true);
+    }
+    tap.data[5] = Infinity;
+    const r = rowProductsWithNorms(x, z);
+    expect(sameBits(r.products, rowProductsJs({ ...xCopy, data: channelRows(tap, t) }, zCopy))).toBe(true);
+    expect(r.products.some(Number.isNaN)).toBe(true);
+  });
 });

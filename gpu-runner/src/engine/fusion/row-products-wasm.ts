@@ -259,7 +259,8 @@ const ONE_RUN = 1 << 30;
  * P = A·Bᵀ (n×m, float64) with the wasm kernel; `symmetric` computes the
  * upper triangle of blocks and mirrors it. Same contract and same bits as
  * row-products.ts rowProductsJs; with `norms` (not symmetric) also the rows'
- * squared norms, read off the staged values.
+ * squared norms, read off the staged values. Without `products` only A is
+ * staged, for its norms (P is then all zeros).
  *
  * Float32 rows are staged in two steps per chunk: JavaScript copies the
  * chunk's values into a float32 scratch area of the wasm memory, and
@@ -271,7 +272,7 @@ const ONE_RUN = 1 << 30;
  * and the columns past the last multiple of 4, are staged by JavaScript.
  * Other element types take the plain JavaScript staging.
  */
-export function rowProductsWasm(k: Kernel, a: StagedSource, b: StagedSource, symmetric: boolean, norms = false): WasmRowProducts {
+export function rowProductsWasm(k: Kernel, a: StagedSource, b: StagedSource, symmetric: boolean, norms = false, products = true): WasmRowProducts {
   const n = a.rows;
   const m = b.rows;
   const p = a.cols;
@@ -339,6 +340,7 @@ export function rowProductsWasm(k: Kernel, a: StagedSource, b: StagedSource, sym
   for (let c0 = 0; c0 < p; c0 += CHUNK) {
     const len = Math.min(p, c0 + CHUNK) - c0;
     stageOperand(a, c0, len, aOff, nA, nAOff);
+    if (!products) continue; // only A's norms are asked for
     if (!symmetric) stageOperand(b, c0, len, bOff, nB, nBOff);
     k.panels(aOff, nA, bOff, nB, len, pOff, pStride, symmetric ? 1 : 0);
   }
@@ -357,7 +359,7 @@ export function rowProductsWasm(k: Kernel, a: StagedSource, b: StagedSource, sym
   return {
     products: P,
     normsA: withNorms ? heap.slice(nAOff / 8, nAOff / 8 + n) : null,
-    normsB: withNorms ? heap.slice(nBOff / 8, nBOff / 8 + m) : null,
+    normsB: withNorms && products ? heap.slice(nBOff / 8, nBOff / 8 + m) : null,
   };
 }
 

@@ -52,8 +52,31 @@ export function rowProductsWithNorms(a: RowMatrix, b: RowMatrix): { products: Fl
   checkRowMatrices(a, b);
   const kernel = wasmRowKernel();
   if (!kernel) return { products: rowProductsJs(a, b), normsA: squaredNormsJs(a), normsB: squaredNormsJs(b) };
+  // A matrix of zeros (the conv1 taps of the zero blocks inserted into a
+  // ResNet B′, spec §6.1: a quarter of the ResNet34←ResNet18 ground-metric
+  // work) has products +0 with any finite rows: each x·(±0) is ±0 and a sum
+  // from +0 of zeros stays +0. So only the other side's norms are computed,
+  // and the products are kept when those norms are finite (a NaN or ±∞ row
+  // would have made its products NaN).
+  for (const [zero, other] of [[b, a], [a, b]] as const) {
+    if (!allZero(zero.data)) continue;
+    const { normsA: normsOther } = rowProductsWasm(kernel, other, other, false, true, false);
+    if (!normsOther!.every(Number.isFinite)) break;
+    const normsZero = new Float64Array(zero.rows);
+    return {
+      products: new Float64Array(a.rows * b.rows),
+      normsA: zero === a ? normsZero : normsOther!,
+      normsB: zero === b ? normsZero : normsOther!,
+    };
+  }
   const r = rowProductsWasm(kernel, a, b, false, true);
   return { products: r.products, normsA: r.normsA!, normsB: r.normsB! };
+}
+
+/** Whether every value is ±0 (stops at the first that is not, so a non-zero matrix costs next to nothing). */
+function allZero(data: ArrayLike<number>): boolean {
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) return false;
+  return true;
 }
 
 /** ‖row‖² of every row, summed in column order. */
