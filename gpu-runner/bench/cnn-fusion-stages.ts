@@ -93,12 +93,14 @@ async function main(name: string, cacheDir: string | undefined) {
       }
       return hit;
     },
+    release: (model) => void cached.delete(roleOf(model, '')),
     stage: (stage, phase) => {
+      if (process.env.RSS_LOG) console.error(stage, phase, rssMiB(), Math.round(process.memoryUsage().arrayBuffers / 2 ** 20));
       sampleRss();
       if (phase === 'start') started.set(stage, cpu());
       else seconds[stage] = Math.round(((seconds[stage] ?? 0) + cpu() - started.get(stage)!) * 1000) / 1000;
     },
-    progress: () => sampleRss(),
+    progress: (_s, _f, msg) => { sampleRss(); if (process.env.RSS_LOG) console.error(msg, rssMiB(), Math.round(process.memoryUsage().arrayBuffers / 2 ** 20)); },
   };
   const result = await fusePair([A, B], options, hooks);
   sampleRss();

@@ -39,6 +39,39 @@ describe('OTFusion layer loop (spec §7.2)', () => {
     expect(r.fused!.data[0]).toBe(Math.fround(0.99999976));
   });
 
+  it('lets go of each layer\'s neuron rows after using them when asked, with the same results', () => {
+    const arch = { family: 'mlp' as const, input: [6], hidden: [7, 5], classes: 3, bias: true };
+    const N1 = randomMlp(arch, 31);
+    const N0 = randomMlp(arch, 32);
+    const t = 20;
+    const x = randomInputs(t, 6, 33);
+    const taps0 = referenceForward(N0, x, t).pre.map((p) => Float32Array.from(p));
+    const taps1 = referenceForward(N1, x, t).pre.map((p) => Float32Array.from(p));
+    const kept = otFusion({ layers0: fusionLayers(N0), layers1: fusionLayers(N1), acts0: neuronRows(taps0, t), acts1: neuronRows(taps1, t) }, { ...options, samples: t });
+    const acts0 = neuronRows(taps0, t);
+    const acts1 = neuronRows(taps1, t);
+    const released: string[] = [];
+    const results = otFusion(
+      {
+        layers0: fusionLayers(N0),
+        layers1: fusionLayers(N1),
+        acts0,
+        acts1,
+        releaseActivations: true,
+        onLayer: (l) => {
+          // Layer l's rows are gone once it is done, later layers' are not.
+          expect(() => acts0[l].data).toThrow(/released/);
+          expect(() => acts1[l].data).toThrow(/released/);
+          if (l + 1 < acts0.length) expect(acts0[l + 1].data.length).toBeGreaterThan(0);
+          released.push(String(l));
+        },
+      },
+      { ...options, samples: t },
+    );
+    expect(released).toEqual(['0', '1', '2']);
+    results.forEach((r, l) => expect(Array.from(r.fused!.data)).toEqual(Array.from(kept[l].fused!.data)));
+  });
+
   for (const bias of [false, true]) {
     it(`recovers a permuted copy of the same network (bias ${bias})`, () => {
       const arch = { family: 'mlp' as const, input: [6], hidden: [7, 5], classes: 3, bias };

@@ -62,6 +62,8 @@ export interface NeuronRows {
   readonly features: number;
   /** The rows without a row-major copy, when the source can be read in place (taps.ts). */
   matrix?(): RowMatrix;
+  /** Drops the reference to the values (they are not read again). */
+  release?(): void;
 }
 
 export interface OtFusionOptions {
@@ -126,6 +128,12 @@ export interface OtFusionInput {
   onLayer?: (index: number, total: number, name: string) => void;
   /** Return aligned weights only, without averaging (`not_avg`, for K models). */
   alignOnly?: boolean;
+  /**
+   * Let go of each layer's neuron rows once its ground metric is computed
+   * (NeuronRows.release), so that recorded taps are freed as fusion goes
+   * instead of all living to the end (ResNet34: ~0.8 GB at t = 200).
+   */
+  releaseActivations?: boolean;
 }
 
 const f32 = Math.fround;
@@ -217,6 +225,10 @@ export function otFusion(input: OtFusionInput, options: OtFusionOptions): LayerF
         throw new FusionError('SHAPE_MISMATCH', `layer ${name}: activations do not match the weights`, { tensor: name });
       }
       M = groundMetric(a0.matrix?.() ?? a0.data, o0, a1.matrix?.() ?? a1.data, o1, a0.features, options.samples, options.groundMetric);
+      if (input.releaseActivations) {
+        a0.release?.();
+        a1.release?.();
+      }
     } else {
       M = groundMetric(What0, o0, Float64Array.from(W1.data), o1, inner, options.samples, options.groundMetric);
     }

@@ -60,12 +60,19 @@ export function channelRows(tap: Tap, t: number): Float32Array {
 export class TapNeuronRows implements NeuronRows {
   readonly width: number;
   readonly features: number;
+  private held: Tap | null;
   constructor(
-    private readonly tap: Tap,
+    tap: Tap,
     private readonly t: number,
   ) {
+    this.held = tap;
     this.width = tap.shape[0];
     this.features = (numel(tap.shape) / this.width) * t;
+  }
+  private get tap(): Tap {
+    // A programming error, not bad input: OT releases a layer's rows only after its last read.
+    if (!this.held) throw new Error(`the recorded values of a ${this.width}-neuron layer were released before use`);
+    return this.held;
   }
   get data(): Float32Array {
     return channelRows(this.tap, this.t);
@@ -74,6 +81,9 @@ export class TapNeuronRows implements NeuronRows {
   matrix(): RowMatrix {
     const S = this.features / this.t;
     return { data: this.tap.data, rows: this.width, cols: this.features, layout: { rowStride: S, run: S, runStride: this.width * S } };
+  }
+  release(): void {
+    this.held = null;
   }
 }
 
