@@ -14,7 +14,19 @@ function sameBits(x: Float64Array, y: Float64Array): boolean {
 
 describe('row products in WebAssembly SIMD', () => {
   const rng = new Rng(11);
-  it('is available in Node', () => expect(wasmRowKernel()).not.toBeNull());
+  it('is available in Node, with the relaxed-SIMD multiply-add', () => {
+    expect(wasmRowKernel()).not.toBeNull();
+    expect(wasmRowKernel()!.panelsMadd).not.toBeNull();
+  });
+  it('gives the JavaScript bits with the multiply-add on float32 values of every magnitude (their products are exact)', () => {
+    const magnitudes = [1e-45, 3e-42, 1e-38, 1e-20, 1, 7e3, 1e20, 3e38];
+    const value = () => Math.fround((rng.uniform() < 0.5 ? -1 : 1) * magnitudes[Math.floor(rng.uniform() * magnitudes.length)] * (1 + rng.uniform()));
+    const [n, m, p] = [9, 7, 2100];
+    const A = { data: Float32Array.from({ length: n * p }, value), rows: n, cols: p };
+    const B = { data: Float32Array.from({ length: m * p }, value), rows: m, cols: p };
+    expect(sameBits(rowProducts(A, B), rowProductsJs(A, B))).toBe(true);
+    expect(sameBits(rowProducts(A, A, true), rowProductsJs(A, A, true))).toBe(true);
+  });
   // Sizes straddle the 4-row panels and the 2048-long chunks; float32 rows
   // (activations) and float64 rows (weights, whose products round).
   for (const [n, m, p] of [
