@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { otFusion, type OtFusionOptions } from './otfusion.ts';
+import { alignInputs, otFusion, type OtFusionOptions } from './otfusion.ts';
 import { MLP_GROUND_METRIC } from './ground-metric.ts';
 import { fusedModel, fusionLayers, neuronRows } from './model-layers.ts';
 import { maxAbsDiff, randomInputs, randomMlp, referenceForward } from '../../../test/support/reference-mlp.ts';
@@ -37,6 +37,26 @@ describe('OTFusion layer loop (spec §7.2)', () => {
     const expectF = [0.99999976, 1.4999996, 7.999999, 8.499999];
     expectF.forEach((v, k) => expect(r.fused!.data[k]).toBeCloseTo(v, 5));
     expect(r.fused!.data[0]).toBe(Math.fround(0.99999976));
+  });
+
+  it('aligns the inputs of a conv weight with the bits of the dense sum in increasing input channel', () => {
+    const [o, C0, C1, S] = [5, 7, 4, 9];
+    let seed = 3;
+    const next = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const W = tensor32([o, C0, 3, 3], Array.from({ length: o * C0 * S }, next));
+    // A sparse map with a column of several entries, an empty column and negative zeros.
+    const T = new Float64Array(C0 * C1);
+    [[0, 0, 0.25], [1, 2, 1], [3, 0, 0.5], [4, 1, -0.75], [6, 0, 1e-8], [5, 1, 0.125]].forEach(([i, j, v]) => (T[i * C1 + j] = v));
+    T[2 * C1 + 3] = -0;
+    const out = alignInputs(W, { T, rows: C0, cols: C1 }, 'conv.weight');
+    const expected = new Float64Array(o * C1 * S);
+    for (let r = 0; r < o; r++)
+      for (let i = 0; i < C0; i++)
+        for (let j = 0; j < C1; j++) {
+          if (T[i * C1 + j] === 0) continue;
+          for (let s = 0; s < S; s++) expected[(r * C1 + j) * S + s] += W.data[(r * C0 + i) * S + s] * T[i * C1 + j];
+        }
+    expect(Array.from(out).map((v) => Object.is(v, -0) ? '-0' : v)).toEqual(Array.from(expected).map((v) => Object.is(v, -0) ? '-0' : v));
   });
 
   it('lets go of each layer\'s neuron rows after using them when asked, with the same results', () => {
