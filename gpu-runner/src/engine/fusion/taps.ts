@@ -37,8 +37,8 @@ export function checkTap(tap: Tap, t: number, what: string): void {
 export function channelRows(tap: Tap, t: number): Float32Array {
   const C = tap.shape[0];
   const S = numel(tap.shape) / C;
-  const out = new Float32Array(tap.data.length);
-  const x = tap.data;
+  const x = tap.data; // read once: a derived tap computes its values on each read
+  const out = new Float32Array(x.length);
   // Element loops rather than set(subarray): runs are short (S = 16 for a
   // 4×4 map) and taps recorded on threads live in shared buffers, whose
   // bulk copies V8 does element by element with atomics.
