@@ -11,6 +11,8 @@
  * Node nor by Linux, so it is sampled: after loading, and at every progress
  * event) and the sha256 of fusePair's fused parameters (no normalisation
  * follows for these pairs, so it is cnn-pair-run.ts's fusedSha256).
+ * With RSS_LOG=1 it also prints the RSS and ArrayBuffer MiB at every stage
+ * boundary and layer to stderr, to see where memory peaks.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -54,6 +56,9 @@ function loadTaps(dir: string, role: string): Tap[] | null {
 }
 
 const rssMiB = () => Math.round(process.memoryUsage.rss() / 2 ** 20);
+const logRss = (what: string) => {
+  if (process.env.RSS_LOG) console.error(what, 'rss', rssMiB(), 'arrayBuffers', Math.round(process.memoryUsage().arrayBuffers / 2 ** 20));
+};
 
 async function main(name: string, cacheDir: string | undefined) {
   const pair = CNN_PAIRS[name];
@@ -95,12 +100,15 @@ async function main(name: string, cacheDir: string | undefined) {
     },
     release: (model) => void cached.delete(roleOf(model, '')),
     stage: (stage, phase) => {
-      if (process.env.RSS_LOG) console.error(stage, phase, rssMiB(), Math.round(process.memoryUsage().arrayBuffers / 2 ** 20));
+      logRss(`${stage} ${phase}`);
       sampleRss();
       if (phase === 'start') started.set(stage, cpu());
       else seconds[stage] = Math.round(((seconds[stage] ?? 0) + cpu() - started.get(stage)!) * 1000) / 1000;
     },
-    progress: (_s, _f, msg) => { sampleRss(); if (process.env.RSS_LOG) console.error(msg, rssMiB(), Math.round(process.memoryUsage().arrayBuffers / 2 ** 20)); },
+    progress: (_stage, _fraction, message) => {
+      sampleRss();
+      logRss(message);
+    },
   };
   const result = await fusePair([A, B], options, hooks);
   sampleRss();
