@@ -18,7 +18,8 @@
  * machine for the ResNet34←ResNet18 products: see README "Benchmarks".
  *
  * Staging is per chunk, so the wasm memory holds (rows(A) + rows(B))·CHUNK
- * float64 values, P and one operand's chunk as float32, never a whole operand.
+ * float64 values, P, the rows' norms and a float32 scratch of at most twice
+ * one operand's chunk, never a whole operand.
  */
 import { type Bytes, type FunctionDef, I32, V128, assemble, op, uleb } from '../wasm/wasm-asm.ts';
 import { relaxedSimdValidates } from '../wasm/relaxed-simd.ts';
