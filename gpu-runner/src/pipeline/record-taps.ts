@@ -33,6 +33,8 @@ export interface TapRecorder {
   (model: Model): Promise<Tap[]>;
   /** Ends the recording threads, if any were started. */
   close(): Promise<void>;
+  /** Drops the cached taps of `model` (a later request records it again). */
+  forget(model: Model): void;
 }
 
 export interface TapRecorderOptions {
@@ -66,6 +68,7 @@ export function createTapRecorder(calibration: Tensor32, activations: 'pre' | 'p
     }
     return hit;
   };
+  recorder.forget = (model: Model) => void cache.delete(model);
   recorder.close = async () => {
     const p = pool;
     pool = null;

@@ -217,6 +217,7 @@ function fusionHooks(calibration: Tensor32, options: FusionOptions, timer: Stage
       ctx.onProgress?.({ stage: 'activations', fraction: 0, message: `recording ${role}` });
       return recordTaps(model);
     },
+    release: (model) => recordTaps.forget(model),
     stage: (stage, phase) => {
       if (phase === 'start') {
         timer.start(stage);

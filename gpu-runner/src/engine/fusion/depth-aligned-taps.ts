@@ -22,6 +22,12 @@
  * Only valid when B′ preserves B's function: not when an identity precedes
  * B's first layer (possible without the first-layer constraint), whose
  * input may be negative. `deriveDepthAlignedTaps` returns null then.
+ *
+ * The inserted layers' taps are computed when read and not kept (a getter
+ * on `data`): OT reads each layer's tap once and lets go of it
+ * (otfusion.ts), so B′ costs no memory beyond B's own taps. Materialised up
+ * front they were ~190 MB of a full-size ResNet pair's peak (zeros and
+ * ReLU copies at 64×32×32 × 200 samples are 52 MB each).
  */
 import { type Arch, type Model, layerSpecs } from '@clafusion/model-format/arch';
 import { type AddPlan, addLayersPlan } from '../balance/add-layers.ts';
@@ -37,21 +43,21 @@ export function deriveDepthAlignedTaps(arch: Arch, plan: AddPlan, tapsB: readonl
   const out: Tap[] = [];
   // Inserted layers repeat values: every zero block's conv1 records zeros, and
   // a run of inserted blocks (or identities) records ReLU(x) again and again.
-  // Equal taps share one array (nothing downstream writes to a tap), which
-  // keeps a full-size ResNet B′ from holding copies of the same values.
-  const zeros = new Map<number, Float32Array>();
-  const rectified = new Map<Float32Array, Float32Array>();
+  const rectified = new WeakMap<Tap, Tap>();
   const relu = (tap: Tap): Tap => {
-    let data = rectified.get(tap.data);
-    if (data === undefined) {
-      // A plain loop: TypedArray.map measured ~20× slower here, more so on a shared buffer.
-      const src = tap.data;
-      data = new Float32Array(src.length);
-      for (let i = 0; i < src.length; i++) data[i] = src[i] > 0 ? src[i] : 0;
-      rectified.set(tap.data, data);
-      rectified.set(data, data); // ReLU(ReLU(x)) = ReLU(x), bit for bit
+    let r = rectified.get(tap);
+    if (r === undefined) {
+      r = derivedTap(tap.shape, () => {
+        // A plain loop: TypedArray.map measured ~20× slower here, more so on a shared buffer.
+        const src = tap.data;
+        const data = new Float32Array(src.length);
+        for (let i = 0; i < src.length; i++) data[i] = src[i] > 0 ? src[i] : 0;
+        return data;
+      });
+      rectified.set(tap, r);
+      rectified.set(r, r); // ReLU(ReLU(x)) = ReLU(x), bit for bit
     }
-    return { data, shape: tap.shape };
+    return r;
   };
   let stream: Tap | null = null; // ResNet: the last block sum (or stem) tap
   plan.forEach((source, slot) => {
@@ -61,14 +67,13 @@ export function deriveDepthAlignedTaps(arch: Arch, plan: AddPlan, tapsB: readonl
     else if (arch.family === 'resnet') {
       if (spec.role === 'conv1') {
         const length = t * numel(shapes[slot]);
-        let data = zeros.get(length);
-        if (data === undefined) zeros.set(length, (data = new Float32Array(length)));
-        tap = { data, shape: shapes[slot] };
+        tap = derivedTap(shapes[slot], () => new Float32Array(length));
       } else tap = relu(stream!);
     } else {
       let input = relu(out[slot - 1]);
       for (let p = 0; p < pooledBefore[slot]; p++) input = maxPool2(input, t);
-      tap = { data: input.data, shape: shapes[slot] };
+      const pooled = input;
+      tap = derivedTap(shapes[slot], () => pooled.data);
     }
     out.push(tap);
     if (spec.role === 'stem' || spec.role === 'conv2') stream = tap;
@@ -92,21 +97,34 @@ function poolsBefore(arch: Arch): number[] {
   return counts;
 }
 
+/** A tap whose values are computed each time they are read. */
+function derivedTap(shape: number[], compute: () => Float32Array): Tap {
+  return {
+    shape,
+    get data() {
+      return compute();
+    },
+  };
+}
+
 /** MaxPool2d(2, 2) of a tap [t, C, H, W] (odd sizes floored, as PyTorch does). */
 function maxPool2(tap: Tap, t: number): Tap {
   const [C, H, W] = tap.shape;
   const h = Math.floor(H / 2);
   const w = Math.floor(W / 2);
-  const data = new Float32Array(t * C * h * w);
-  for (let p = 0; p < t * C; p++) {
-    for (let i = 0; i < h; i++) {
-      for (let j = 0; j < w; j++) {
-        const base = p * H * W + 2 * i * W + 2 * j;
-        data[(p * h + i) * w + j] = Math.max(tap.data[base], tap.data[base + 1], tap.data[base + W], tap.data[base + W + 1]);
+  return derivedTap([C, h, w], () => {
+    const x = tap.data;
+    const data = new Float32Array(t * C * h * w);
+    for (let p = 0; p < t * C; p++) {
+      for (let i = 0; i < h; i++) {
+        for (let j = 0; j < w; j++) {
+          const base = p * H * W + 2 * i * W + 2 * j;
+          data[(p * h + i) * w + j] = Math.max(x[base], x[base + 1], x[base + W], x[base + W + 1]);
+        }
       }
     }
-  }
-  return { data, shape: [C, h, w] };
+    return data;
+  });
 }
 
 /**

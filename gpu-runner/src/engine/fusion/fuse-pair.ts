@@ -107,6 +107,8 @@ export async function fusePair(models: readonly [Model, Model], options: FusionO
       // B′'s taps come from B's when B′ was built by adding layers (depth-aligned-taps.ts).
       const n1Taps = depthAligned?.method === 'add' ? depthAlignedTaps(B, n1Model, mapping!, samples, hooks) : hooks.record(n1Model, 'N1');
       acts1 = neuronRows(await n1Taps, samples);
+      // From here the taps live only in acts0/acts1, which OT lets go of layer by layer.
+      for (const model of new Set([n0Model, n1Model, B])) hooks.release?.(model);
       hooks.stage?.('activations', 'end');
     }
     hooks.stage?.('fusion', 'start');
@@ -117,6 +119,7 @@ export async function fusePair(models: readonly [Model, Model], options: FusionO
         acts0,
         acts1,
         onLayer: (l, L, name) => hooks.progress?.('fusion', (l + 1) / L, name),
+        releaseActivations: true,
       },
       {
         alignment: options.fusion === 'ot-activations' ? 'activations' : 'weights',

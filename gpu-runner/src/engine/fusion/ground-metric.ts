@@ -6,10 +6,17 @@
  */
 import { FusionError } from '@clafusion/model-format/errors';
 import { type Mat64, mat64 } from '@clafusion/model-format/tensor';
-import { rowProducts } from './row-products.ts';
+import { type RowMatrix, rowMajor, rowProductsWithNorms } from './row-products.ts';
 
 /** Neuron rows, row-major: float32 straight from recorded activations, float64 for weights. */
 export type Rows = Float32Array | Float64Array;
+
+/**
+ * Neuron rows as the ground metric takes them: row-major, or a matrix with a
+ * layout (a recorded tap's channel rows read in place, taps.ts), which the
+ * efficient metric reads without a copy and the others copy to row-major.
+ */
+export type RowsIn = Rows | RowMatrix;
 
 export type GroundMetricNormalization = 'none' | 'log' | 'max' | 'median' | 'mean';
 
@@ -44,25 +51,29 @@ export const CNN_GROUND_METRIC: GroundMetricOptions = { ...MLP_GROUND_METRIC, ef
  * calibration samples, used only by `distNormalize`.
  */
 export function groundMetric(
-  a: Rows,
+  aIn: RowsIn,
   n0: number,
-  b: Rows,
+  bIn: RowsIn,
   n1: number,
   d: number,
   t: number,
   options: GroundMetricOptions,
 ): Mat64 {
-  if (a.length !== n0 * d || b.length !== n1 * d) {
+  const A = asMatrix(aIn, n0, d);
+  const B = asMatrix(bIn, n1, d);
+  if (!A || !B) {
     throw new FusionError('SHAPE_MISMATCH', `ground metric rows do not match: ${n0}×${d} and ${n1}×${d} expected`);
   }
   const M = mat64(n0, n1);
-  if (options.metric === 'cosine') cosineDistances(a, n0, b, n1, d, M.data);
+  const a = () => rowMajor(A).data as Rows;
+  const b = () => rowMajor(B).data as Rows;
+  if (options.metric === 'cosine') cosineDistances(a(), n0, b(), n1, d, M.data);
   else if (options.efficient) {
-    expandedSquaredDistances(a, n0, b, n1, d, M.data);
+    expandedSquaredDistances(A, B, M.data);
     if (options.distNormalize) for (let i = 0; i < M.data.length; i++) M.data[i] /= t;
     if (!options.squared) for (let i = 0; i < M.data.length; i++) M.data[i] = Math.sqrt(M.data[i]);
   } else {
-    directSquaredDistances(a, n0, b, n1, d, M.data);
+    directSquaredDistances(a(), n0, b(), n1, d, M.data);
     if (!options.squared) for (let i = 0; i < M.data.length; i++) M.data[i] = Math.sqrt(M.data[i]);
   }
   normalizeInPlace(M.data, options.normalize);
@@ -73,6 +84,13 @@ export function groundMetric(
     }
   }
   return M;
+}
+
+/** The rows as a matrix of n rows of d values, or null when they do not hold that. */
+function asMatrix(x: RowsIn, n: number, d: number): RowMatrix | null {
+  if (x instanceof Float32Array || x instanceof Float64Array) return x.length === n * d ? { data: x, rows: n, cols: d } : null;
+  if (x.rows !== n || x.cols !== d) return null;
+  return x.layout || x.data.length === n * d ? x : null;
 }
 
 function directSquaredDistances(a: Rows, n0: number, b: Rows, n1: number, d: number, out: Float64Array) {
@@ -100,11 +118,12 @@ function rowSquaredNorms(x: Rows, n: number, d: number): Float64Array {
   return out;
 }
 
-function expandedSquaredDistances(a: Rows, n0: number, b: Rows, n1: number, d: number, out: Float64Array) {
-  const na = rowSquaredNorms(a, n0, d);
-  const nb = rowSquaredNorms(b, n1, d);
-  // The a·b products dominate for conv layers (d = H·W·t, up to 204800).
-  const dot = rowProducts({ data: a, rows: n0, cols: d }, { data: b, rows: n1, cols: d });
+function expandedSquaredDistances(A: RowMatrix, B: RowMatrix, out: Float64Array) {
+  const n0 = A.rows;
+  const n1 = B.rows;
+  // The a·b products dominate for conv layers (d = H·W·t, up to 204800); the
+  // norms come with them, summed in the order rowSquaredNorms sums.
+  const { products: dot, normsA: na, normsB: nb } = rowProductsWithNorms(A, B);
   for (let i = 0; i < n0; i++) {
     for (let j = 0; j < n1; j++) out[i * n1 + j] = Math.max(0, na[i] + nb[j] - 2 * dot[i * n1 + j]);
   }

@@ -17,6 +17,12 @@ export interface FusionHooks {
    */
   record(model: Model, role: string): Promise<Tap[]>;
   /**
+   * The engine will not ask for `model`'s taps again: a caching recorder
+   * may drop them, so they are freed once the engine's own references go
+   * (OT fusion lets go of each layer's taps after using them).
+   */
+  release?(model: Model): void;
+  /**
    * How many calibration rows (samples, t) every tap `record` returns holds.
    * The count travels with the recorder rather than as an argument through
    * the engine; it is also needed where nothing is recorded (weight-based

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { otFusion, type OtFusionOptions } from './otfusion.ts';
+import { alignInputs, otFusion, type OtFusionOptions } from './otfusion.ts';
 import { MLP_GROUND_METRIC } from './ground-metric.ts';
 import { fusedModel, fusionLayers, neuronRows } from './model-layers.ts';
 import { maxAbsDiff, randomInputs, randomMlp, referenceForward } from '../../../test/support/reference-mlp.ts';
@@ -37,6 +37,59 @@ describe('OTFusion layer loop (spec §7.2)', () => {
     const expectF = [0.99999976, 1.4999996, 7.999999, 8.499999];
     expectF.forEach((v, k) => expect(r.fused!.data[k]).toBeCloseTo(v, 5));
     expect(r.fused!.data[0]).toBe(Math.fround(0.99999976));
+  });
+
+  it('aligns the inputs of a conv weight with the bits of the dense sum in increasing input channel', () => {
+    const [o, C0, C1, S] = [5, 7, 4, 9];
+    let seed = 3;
+    const next = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const W = tensor32([o, C0, 3, 3], Array.from({ length: o * C0 * S }, next));
+    // A sparse map with a column of several entries, an empty column and negative zeros.
+    const T = new Float64Array(C0 * C1);
+    [[0, 0, 0.25], [1, 2, 1], [3, 0, 0.5], [4, 1, -0.75], [6, 0, 1e-8], [5, 1, 0.125]].forEach(([i, j, v]) => (T[i * C1 + j] = v));
+    T[2 * C1 + 3] = -0;
+    const out = alignInputs(W, { T, rows: C0, cols: C1 }, 'conv.weight');
+    const expected = new Float64Array(o * C1 * S);
+    for (let r = 0; r < o; r++)
+      for (let i = 0; i < C0; i++)
+        for (let j = 0; j < C1; j++) {
+          if (T[i * C1 + j] === 0) continue;
+          for (let s = 0; s < S; s++) expected[(r * C1 + j) * S + s] += W.data[(r * C0 + i) * S + s] * T[i * C1 + j];
+        }
+    expect(Array.from(out).map((v) => Object.is(v, -0) ? '-0' : v)).toEqual(Array.from(expected).map((v) => Object.is(v, -0) ? '-0' : v));
+  });
+
+  it('lets go of each layer\'s neuron rows after using them when asked, with the same results', () => {
+    const arch = { family: 'mlp' as const, input: [6], hidden: [7, 5], classes: 3, bias: true };
+    const N1 = randomMlp(arch, 31);
+    const N0 = randomMlp(arch, 32);
+    const t = 20;
+    const x = randomInputs(t, 6, 33);
+    const taps0 = referenceForward(N0, x, t).pre.map((p) => Float32Array.from(p));
+    const taps1 = referenceForward(N1, x, t).pre.map((p) => Float32Array.from(p));
+    const kept = otFusion({ layers0: fusionLayers(N0), layers1: fusionLayers(N1), acts0: neuronRows(taps0, t), acts1: neuronRows(taps1, t) }, { ...options, samples: t });
+    const acts0 = neuronRows(taps0, t);
+    const acts1 = neuronRows(taps1, t);
+    const released: string[] = [];
+    const results = otFusion(
+      {
+        layers0: fusionLayers(N0),
+        layers1: fusionLayers(N1),
+        acts0,
+        acts1,
+        releaseActivations: true,
+        onLayer: (l) => {
+          // Layer l's rows are gone once it is done, later layers' are not.
+          expect(() => acts0[l].data).toThrow(/released/);
+          expect(() => acts1[l].data).toThrow(/released/);
+          if (l + 1 < acts0.length) expect(acts0[l + 1].data.length).toBeGreaterThan(0);
+          released.push(String(l));
+        },
+      },
+      { ...options, samples: t },
+    );
+    expect(released).toEqual(['0', '1', '2']);
+    results.forEach((r, l) => expect(Array.from(r.fused!.data)).toEqual(Array.from(kept[l].fused!.data)));
   });
 
   for (const bias of [false, true]) {

@@ -25,6 +25,7 @@ import { FusionError } from '@clafusion/model-format/errors';
 import { type Tensor32, shapeString } from '@clafusion/model-format/tensor';
 import { matmulTransA } from '../linalg.ts';
 import { type GroundMetricOptions, type Rows, groundMetric } from './ground-metric.ts';
+import type { RowMatrix } from './row-products.ts';
 import { type OtSolver, correctByColumnMass, correctByNominalMass, transportPlan } from './transport.ts';
 
 /** A BatchNorm's per-channel vectors, in the order of arch.ts BN_SUFFIXES. */
@@ -59,6 +60,10 @@ export interface NeuronRows {
   readonly data: Rows;
   readonly width: number;
   readonly features: number;
+  /** The rows without a row-major copy, when the source can be read in place (taps.ts). */
+  matrix?(): RowMatrix;
+  /** Drops the reference to the values (they are not read again). */
+  release?(): void;
 }
 
 export interface OtFusionOptions {
@@ -123,6 +128,12 @@ export interface OtFusionInput {
   onLayer?: (index: number, total: number, name: string) => void;
   /** Return aligned weights only, without averaging (`not_avg`, for K models). */
   alignOnly?: boolean;
+  /**
+   * Let go of each layer's neuron rows once its ground metric is computed
+   * (NeuronRows.release), so that recorded taps are freed as fusion goes
+   * instead of all living to the end (ResNet34: ~0.8 GB at t = 200).
+   */
+  releaseActivations?: boolean;
 }
 
 const f32 = Math.fround;
@@ -213,7 +224,11 @@ export function otFusion(input: OtFusionInput, options: OtFusionOptions): LayerF
       if (a0.width !== o0 || a1.width !== o1 || a0.features !== a1.features) {
         throw new FusionError('SHAPE_MISMATCH', `layer ${name}: activations do not match the weights`, { tensor: name });
       }
-      M = groundMetric(a0.data, o0, a1.data, o1, a0.features, options.samples, options.groundMetric);
+      M = groundMetric(a0.matrix?.() ?? a0.data, o0, a1.matrix?.() ?? a1.data, o1, a0.features, options.samples, options.groundMetric);
+      if (input.releaseActivations) {
+        a0.release?.();
+        a1.release?.();
+      }
     } else {
       M = groundMetric(What0, o0, Float64Array.from(W1.data), o1, inner, options.samples, options.groundMetric);
     }

@@ -13,13 +13,20 @@
  * that keep the eight rows of a block in cache.
  */
 
-import { CHUNK, rowProductsWasm, wasmRowKernel } from './row-products-wasm.ts';
+import { CHUNK, type RowLayout, rowProductsWasm, wasmRowKernel } from './row-products-wasm.ts';
+
+export type { RowLayout };
 
 export interface RowMatrix {
   data: ArrayLike<number>;
   rows: number;
   /** Length of each row. */
   cols: number;
+  /**
+   * Where the values sit when not row-major (row-products-wasm.ts): lets
+   * the channel rows of a recorded tap be read in place instead of copied.
+   */
+  layout?: RowLayout;
 }
 
 /**
@@ -32,19 +39,86 @@ export interface RowMatrix {
 export function rowProducts(a: RowMatrix, b: RowMatrix, symmetric = false): Float64Array {
   checkRowMatrices(a, b);
   const kernel = wasmRowKernel();
-  return kernel ? rowProductsWasm(kernel, a, b, symmetric) : rowProductsJs(a, b, symmetric);
+  if (!kernel) return rowProductsJs(a, b, symmetric);
+  return rowProductsWasm(kernel, a, symmetric ? a : b, symmetric).products;
+}
+
+/**
+ * A·Bᵀ together with the rows' squared norms ‖a_i‖², ‖b_j‖² (each summed
+ * in column order, as `s += x * x`), which the wasm kernel reads off the
+ * values it stages anyway: the efficient ground metric needs all three.
+ */
+export function rowProductsWithNorms(a: RowMatrix, b: RowMatrix): { products: Float64Array; normsA: Float64Array; normsB: Float64Array } {
+  checkRowMatrices(a, b);
+  const kernel = wasmRowKernel();
+  if (!kernel) return { products: rowProductsJs(a, b), normsA: squaredNormsJs(a), normsB: squaredNormsJs(b) };
+  // A matrix of zeros (the conv1 taps of the zero blocks inserted into a
+  // ResNet B′, spec §6.1: a quarter of the ResNet34←ResNet18 ground-metric
+  // work) has products +0 with any finite rows: each x·(±0) is ±0 and a sum
+  // from +0 of zeros stays +0. So only the other side's norms are computed,
+  // and the products are kept when those norms are finite (a NaN or ±∞ row
+  // would have made its products NaN).
+  for (const [zero, other] of [[b, a], [a, b]] as const) {
+    if (!allZero(zero.data)) continue;
+    const { normsA: normsOther } = rowProductsWasm(kernel, other, other, false, true, false);
+    if (!normsOther!.every(Number.isFinite)) break;
+    const normsZero = new Float64Array(zero.rows);
+    return {
+      products: new Float64Array(a.rows * b.rows),
+      normsA: zero === a ? normsZero : normsOther!,
+      normsB: zero === b ? normsZero : normsOther!,
+    };
+  }
+  const r = rowProductsWasm(kernel, a, b, false, true);
+  return { products: r.products, normsA: r.normsA!, normsB: r.normsB! };
+}
+
+/** Whether every value is ±0 (stops at the first that is not, so a non-zero matrix costs next to nothing). */
+function allZero(data: ArrayLike<number>): boolean {
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) return false;
+  return true;
+}
+
+/** ‖row‖² of every row, summed in column order. */
+export function squaredNormsJs(x: RowMatrix): Float64Array {
+  const { data, rows, cols } = rowMajor(x);
+  const out = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let s = 0;
+    for (let f = 0; f < cols; f++) s += data[i * cols + f] * data[i * cols + f];
+    out[i] = s;
+  }
+  return out;
+}
+
+/** The matrix as plain row-major rows (a copy when it has a layout, of the same element type). */
+export function rowMajor(x: RowMatrix): RowMatrix {
+  const l = x.layout;
+  if (!l) return x;
+  const out = x.data instanceof Float32Array ? new Float32Array(x.rows * x.cols) : new Float64Array(x.rows * x.cols);
+  const src = x.data;
+  for (let r = 0; r < x.rows; r++) {
+    for (let c = 0; c < x.cols; c++) {
+      const q = Math.floor(c / l.run);
+      out[r * x.cols + c] = src[r * l.rowStride + q * l.runStride + (c - q * l.run)];
+    }
+  }
+  return { data: out, rows: x.rows, cols: x.cols };
 }
 
 function checkRowMatrices(a: RowMatrix, b: RowMatrix): void {
   if (b.cols !== a.cols) throw new RangeError(`row products need rows of equal length, got ${a.cols} and ${b.cols}`);
   for (const [x, what] of [[a, 'first'], [b, 'second']] as const) {
-    if (x.data.length < x.rows * x.cols) throw new RangeError(`row products: the ${what} matrix holds ${x.data.length} values, not ${x.rows}×${x.cols}`);
+    const l = x.layout;
+    const last = x.rows === 0 || x.cols === 0 ? -1 : l ? (x.rows - 1) * l.rowStride + Math.floor((x.cols - 1) / l.run) * l.runStride + ((x.cols - 1) % l.run) : x.rows * x.cols - 1;
+    if (x.data.length <= last) throw new RangeError(`row products: the ${what} matrix holds ${x.data.length} values, not ${x.rows}×${x.cols}`);
   }
 }
 
 /** The reference JavaScript kernel (and the fallback without WebAssembly). */
 export function rowProductsJs(a: RowMatrix, b: RowMatrix, symmetric = false): Float64Array {
   checkRowMatrices(a, b);
+  if (a.layout || b.layout) return rowProductsJs(rowMajor(a), rowMajor(b), symmetric);
   const p = a.cols;
   const n = a.rows;
   const m = b.rows;

@@ -11,6 +11,7 @@ import { FusionError } from '@clafusion/model-format/errors';
 import { numel, shapeString } from '@clafusion/model-format/tensor';
 import type { LayerActivations } from '../cla/layer-cost.ts';
 import type { NeuronRows } from './otfusion.ts';
+import type { RowMatrix } from './row-products.ts';
 
 /** One layer's recorded values: `data` is [t, ...shape] row-major, shape [C, H, W] or [width]. */
 export interface Tap {
@@ -36,8 +37,8 @@ export function checkTap(tap: Tap, t: number, what: string): void {
 export function channelRows(tap: Tap, t: number): Float32Array {
   const C = tap.shape[0];
   const S = numel(tap.shape) / C;
-  const out = new Float32Array(tap.data.length);
-  const x = tap.data;
+  const x = tap.data; // read once: a derived tap computes its values on each read
+  const out = new Float32Array(x.length);
   // Element loops rather than set(subarray): runs are short (S = 16 for a
   // 4×4 map) and taps recorded on threads live in shared buffers, whose
   // bulk copies V8 does element by element with atomics.
@@ -59,15 +60,30 @@ export function channelRows(tap: Tap, t: number): Float32Array {
 export class TapNeuronRows implements NeuronRows {
   readonly width: number;
   readonly features: number;
+  private held: Tap | null;
   constructor(
-    private readonly tap: Tap,
+    tap: Tap,
     private readonly t: number,
   ) {
+    this.held = tap;
     this.width = tap.shape[0];
     this.features = (numel(tap.shape) / this.width) * t;
   }
+  private get tap(): Tap {
+    // A programming error, not bad input: OT releases a layer's rows only after its last read.
+    if (!this.held) throw new Error(`the recorded values of a ${this.width}-neuron layer were released before use`);
+    return this.held;
+  }
   get data(): Float32Array {
     return channelRows(this.tap, this.t);
+  }
+  /** The same rows read in place from the tap (no copy): channel c, value (s, k) at (s·C + c)·S + k. */
+  matrix(): RowMatrix {
+    const S = this.features / this.t;
+    return { data: this.tap.data, rows: this.width, cols: this.features, layout: { rowStride: S, run: S, runStride: this.width * S } };
+  }
+  release(): void {
+    this.held = null;
   }
 }
 
