@@ -16,10 +16,14 @@
  *
  * Known shortfall (issue #17 is not met there): on this narrow ResNet pair
  * the fusion itself is at chance (10 %; every fused channel's std is 0.4× its
- * target from the first block on, 0.01× at the logits: the parents' channels
- * barely correspond), and REPAIR, which does set every channel's statistics
- * to their targets, cannot recover features that do not match. That case is
- * `it.fails`: it documents the gap and fails the day REPAIR closes it.
+ * target from the first block on, 0.01× at the logits) because the parents'
+ * channels do not correspond: of the 4 stem channels one has a counterpart
+ * (greedy one-to-one correlations 0.96, 0.04, −0.26, −0.44). REPAIR, which
+ * does set every channel's statistics to their targets, cannot recover
+ * features that do not match. The fix is a wider pair
+ * (`train_pairs.py resnet --widths 8,16,32,64` or wider). Until it is
+ * committed the case is `it.fails`: it documents the gap and fails the day
+ * REPAIR closes it.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -2,6 +2,7 @@
 safetensors fixtures that gpu-runner reads as they are (canonical names, `__metadata__.arch`).
 
   /usr/bin/python3 gpu-runner/bench/repair/train_pairs.py vgg|resnet [--out DIR] [--limit N] [--epochs E]
+      [--widths W1,W2,W3,W4] [--only NAME] [--threads T]
 
 The committed fixtures (gpu-runner/test/fixtures/repair/) were made with `--limit 24000 --epochs 4`
 for both pairs (Adam, one-cycle lr 3e-3, batch 128, one thread; about 10 min for the VGG pair and
@@ -173,6 +174,8 @@ def main():
     p.add_argument('--epochs', type=int, default=4)
     p.add_argument('--lr', type=float, default=3e-3)
     p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--widths', help='resnet: stage widths, e.g. 8,16,32,64 (default 4,8,16,32, the committed fixtures)')
+    p.add_argument('--only', help='train just this model of the pair (e.g. resnet34), to train the two in parallel processes')
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -181,6 +184,13 @@ def main():
     xt, yt = load('test')
     pairs = {'vgg': [('vgg-deep', Vgg, VGG_DEEP, 1), ('vgg-shallow', Vgg, VGG_SHALLOW, 2)],
              'resnet': [('resnet34', ResNet, R34, 3), ('resnet18', ResNet, R18, 4)]}[args.pair]
+    if args.only is not None:
+        pairs = [p_ for p_ in pairs if p_[0] == args.only]
+        if not pairs:
+            raise SystemExit(f'--only {args.only}: not a model of the {args.pair} pair')
+    if args.widths is not None:
+        widths = [int(w) for w in args.widths.split(',')]
+        pairs = [(n, c, {**a, 'widths': widths} if a['family'] == 'resnet' else a, s) for n, c, a, s in pairs]
     for name, cls, arch, seed in pairs:
         torch.manual_seed(seed)
         model = cls(arch)
