@@ -20,7 +20,6 @@ import { FusionError } from '@clafusion/model-format/errors';
 import type { RecordRuntime } from '../runtime/record-runtime.ts';
 import { RecordPool } from './record-taps-pool.ts';
 import { ORT_RECORD_BATCH, loadOnnxRuntime, recordTapsOnnx } from './record-taps-onnx.ts';
-import type { BackendName } from '../runtime/backend.ts';
 
 /**
  * Samples per forward batch when recording a CNN: every tap of a batch is
@@ -96,7 +95,8 @@ export function createTapRecorder(calibration: Tensor32, activations: 'pre' | 'p
       // more threads the samples are split over worker threads, so they do not depend on
       // the thread count either (intra-op threads change the bits of small batches).
       if (threads > 1) {
-        pool ??= new RecordPool(threads, tf.getBackend() as BackendName);
+        // The backend name is unused: onnxruntime threads start no tfjs backend.
+        pool ??= new RecordPool(threads, 'cpu');
         return pool.record(model, calibration, activations, ORT_RECORD_BATCH, 'onnxruntime');
       }
       return recordTapsOnnx(ort, model, calibration, activations, { threads: 1 });

@@ -75,7 +75,8 @@ export interface RunContext {
   threads?: number;
   /**
    * Where CNN activations are recorded: 'onnxruntime', 'tfjs', or undefined
-   * for onnxruntime when onnxruntime-node loads, else tfjs (record-taps.ts).
+   * for onnxruntime when onnxruntime-node loads, else tfjs (record-taps.ts);
+   * undefined on the node-gpu backend means tfjs (the GPU).
    */
   recordRuntime?: RecordRuntime;
 }
@@ -222,7 +223,8 @@ function fusionHooks(
 ): FusionHooks & { close(): Promise<void>; recording(): RecordingRuntime | null } {
   const recordTaps = createTapRecorder(calibration, options.activations, {
     threads: ctx.threads,
-    runtime: ctx.recordRuntime,
+    // By default a GPU backend keeps recording on tfjs: onnxruntime-node here is its CPU build.
+    runtime: ctx.recordRuntime ?? (ctx.backend.startsWith('node-gpu') ? 'tfjs' : undefined),
     onFallback: (reason) =>
       ctx.onProgress?.({ stage: 'activations', fraction: 0, message: `onnxruntime-node cannot be loaded (${reason}): recording on tfjs` }),
   });
