@@ -70,7 +70,7 @@ describe('CNN taps recorded on onnxruntime', () => {
     for (const activations of ['pre', 'post'] as const) {
       it(`equal the tfjs taps to float32 rounding, and repeat bit for bit (${label}, ${activations})`, async () => {
         const model: Model = exportModel(arch, 3);
-        // 61 samples: more than one onnxruntime batch (50), not a multiple of it.
+        // 61 samples: several onnxruntime batches (25), not a multiple of it.
         const x = images(arch as Extract<Arch, { family: 'vgg' | 'resnet' }>, 61, 9);
         const ours = await recorder(x, activations, 1)(model);
         const tfjs = forward(model, x, { taps: true, activations, batchSize: 32 });

@@ -29,10 +29,12 @@ type OrtModule = typeof Ort;
 /**
  * Samples per onnxruntime run. Outputs land in the final tap arrays, so the
  * batch size only bounds the intermediates onnxruntime holds that are not
- * taps (the ReLU outputs, MaxPool, im2col buffers): ~1.5 MB a sample for a
- * ResNet34 at 32×32.
+ * taps (ReLU outputs, im2col buffers): recording ResNet34 and ResNet18 on
+ * 200 samples peaked at 1962 MiB RSS with batches of 200, 1589 with 50 and
+ * 1399 with 25, at the same CPU time within the noise (MLAS convolves one
+ * image at a time). The taps do not depend on it (record-taps-onnx.test.ts).
  */
-export const ORT_RECORD_BATCH = 50;
+export const ORT_RECORD_BATCH = 25;
 
 let loading: Promise<OrtModule> | null = null;
 
