@@ -96,6 +96,15 @@ describe('CNN taps recorded on onnxruntime', () => {
     }
   }
 
+  it('takes calibration rows flattened in C,H,W order, as forward() does', async () => {
+    const arch = ARCHS[5][1] as Extract<Arch, { family: 'resnet' }>;
+    const model = exportModel(arch, 4);
+    const x = images(arch, 7, 2);
+    const flat = { shape: [7, x.data.length / 7], data: x.data };
+    const [image, rows] = [await recorder(x, 'pre', 1)(model), await recorder(flat, 'pre', 1)(model)];
+    image.forEach((tap, k) => expect(sameBits(rows[k].data, tap.data)).toBe(true));
+  });
+
   it('says which runtime recorded: onnxruntime for CNNs, nothing for MLPs (always tfjs)', async () => {
     const arch = ARCHS[0][1];
     const x = images(arch as Extract<Arch, { family: 'vgg' }>, 4, 1);

@@ -112,6 +112,11 @@ export async function recordTapsOnnxBatches(
   );
 }
 
+/** Per-sample input shape of the ONNX graph: [C, H, W] for a CNN (arch.input is [H, W, C]). */
+export function onnxInputDims(arch: Model['arch']): number[] {
+  return arch.family === 'mlp' ? [...arch.input] : [arch.input[2], arch.input[0], arch.input[1]];
+}
+
 function recordBatch(options: OnnxRecordOptions): number {
   return Math.max(1, options.batchSize ?? ORT_RECORD_BATCH);
 }
@@ -145,7 +150,8 @@ async function runOnnxBatches(
     enableCpuMemArena: false,
   });
   try {
-    const inputDims = x.shape.slice(1);
+    // The graph's input shape, whatever shape x has per sample (rows of C·H·W values are taken in C,H,W order, as forward.ts does).
+    const inputDims = onnxInputDims(model.arch);
     const batchSize = recordBatch(options);
     for (let start = 0; start < n; start += batchSize) {
       const rows = Math.min(batchSize, n - start);

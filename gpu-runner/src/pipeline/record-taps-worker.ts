@@ -13,7 +13,7 @@ import { forwardWith } from '../engine/nn/forward.ts';
 import { uploadParams } from '../engine/nn/params.ts';
 import { type BackendName, initBackend } from '../runtime/backend.ts';
 import type { RecordRuntime } from '../runtime/record-runtime.ts';
-import { loadOnnxRuntime, recordTapsOnnxBatches } from './record-taps-onnx.ts';
+import { loadOnnxRuntime, onnxInputDims, recordTapsOnnxBatches } from './record-taps-onnx.ts';
 
 export interface RecordRequest {
   id: number;
@@ -85,10 +85,8 @@ port.on('message', (req: RecordRequest) => {
 /** This thread's rows on onnxruntime, copied batch by batch into the shared tap arrays. */
 async function recordOnnx(req: RecordRequest, model: { arch: Arch; params: Params }): Promise<void> {
   const ort = await loadOnnxRuntime();
-  const features = req.x.length / req.rows;
-  const inputShape = model.arch.family === 'mlp' ? [features] : [model.arch.input[2], model.arch.input[0], model.arch.input[1]];
   const out = req.out.map((buffer) => new Float32Array(buffer));
-  const x = { shape: [req.rows, ...inputShape], data: req.x };
+  const x = { shape: [req.rows, ...onnxInputDims(model.arch)], data: req.x };
   await recordTapsOnnxBatches(ort, model, x, req.activations, { threads: 1, batchSize: req.batchSize }, (start, rows, taps) => {
     taps.forEach((tap, k) => {
       const width = tap.length / rows;
