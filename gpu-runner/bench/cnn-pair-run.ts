@@ -1,7 +1,9 @@
 /**
  * One full-size CNN fusion for `npm run bench`, run in its own process so
  * that its peak memory is its own:
- * `node --import tsx cnn-pair-run.ts vgg|resnet [threads]` (default 1).
+ * `node --import tsx cnn-pair-run.ts vgg|resnet [threads]` (default 1);
+ * `RUNNER_RECORD_RUNTIME=tfjs` records the activations on tfjs instead of
+ * the default onnxruntime (the run's `recording` says which ran).
  * Prints one JSON line: per-stage seconds (from the report), the process's
  * resident-set high-water mark, and the tfjs backend's memory: the wasm
  * heap's size (it only grows, so it is the backend's high-water mark) or,
@@ -29,6 +31,7 @@ import { Rng } from '../src/engine/rng.ts';
 import { defaultFusionOptions } from '../src/engine/fusion/options.ts';
 import { initBackend } from '../src/runtime/backend.ts';
 import { runFusion } from '../src/pipeline/run-fusion.ts';
+import { recordRuntimeFromEnv } from '../src/runtime/record-runtime.ts';
 import { CNN_PAIRS } from './cnn-pairs.ts';
 
 /** The wasm backend's linear memory, which grows and never shrinks; 0 on other backends. */
@@ -75,7 +78,7 @@ async function main(name: string, threads: number) {
       samples,
       options: defaultFusionOptions(pair.A.family),
     },
-    { backend: backend.detail, now: threads === 1 ? cpuMs : () => performance.now(), onProgress: sample, threads },
+    { backend: backend.detail, now: threads === 1 ? cpuMs : () => performance.now(), onProgress: sample, threads, recordRuntime: recordRuntimeFromEnv(process.env) },
   );
   sample();
   const wallSeconds = (performance.now() - wall0) / 1000;
@@ -85,6 +88,7 @@ async function main(name: string, threads: number) {
     JSON.stringify({
       pair: pair.label,
       backend: backend.detail,
+      recording: report.recording?.detail ?? null,
       threads,
       clock: threads === 1 ? 'cpu' : 'wall',
       seconds: report.timings,

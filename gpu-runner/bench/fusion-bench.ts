@@ -95,6 +95,8 @@ interface PairRun {
   peakRssMiB: number;
   backendPeakMiB: number;
   fusedSha256: string;
+  /** Where the activations were recorded, e.g. "onnxruntime-node 1.31.1 (CPU), 1 thread". */
+  recording: string | null;
 }
 
 interface TorchFloor {
@@ -134,6 +136,7 @@ function cnnPairs(): Record<string, unknown>[] {
         floorSeconds ?? '-',
         floorSeconds ? `${(r.seconds.activations / floorSeconds).toFixed(2)}×` : '-',
         r.fusedSha256.slice(0, 12),
+        r.recording ?? '-',
       ]);
     }
     const identical = runs.every((r) => r.fusedSha256 === runs[0].fusedSha256);
@@ -142,7 +145,7 @@ function cnnPairs(): Record<string, unknown>[] {
   }
   console.log('\nfull-size CNN pairs, 32×32×3, t = 200 (stage seconds: CPU at 1 thread, wall-clock with more; peak RSS; PyTorch batched forward of both models)');
   printTable(
-    ['pair', 'threads', 'clock', ...stages.map((s) => `${s} (s)`), 'wall (s)', 'peak RSS (MiB)', 'torch fwd (s)', 'act/torch', 'fused sha256'],
+    ['pair', 'threads', 'clock', ...stages.map((s) => `${s} (s)`), 'wall (s)', 'peak RSS (MiB)', 'torch fwd (s)', 'act/torch', 'fused sha256', 'recorded on'],
     rows,
   );
   return out;

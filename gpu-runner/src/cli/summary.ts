@@ -10,7 +10,9 @@ function pct(v: number): string {
 
 export function formatSummary(report: FusionReport, outPath: string, reportPath?: string): string {
   const lines: string[] = [];
-  lines.push(`Fused ${report.inputs.length} models on ${report.backend}`);
+  const rec = report.recording;
+  const recorded = rec ? `; activations recorded on ${rec.detail}${rec.fallback ? ` (onnxruntime-node unavailable: ${rec.fallback})` : ''}` : '';
+  lines.push(`Fused ${report.inputs.length} models on ${report.backend}${recorded}`);
   for (const input of report.inputs) {
     lines.push(`  model ${input.index} (${input.role}): ${input.label}  ${describeArch(input.arch)}`);
   }

@@ -18,6 +18,11 @@
  * Weights are initializers under the canonical (official repository) names;
  * `metadata_props` holds `clafusion.arch` (the architecture's JSON) and the
  * caller's metadata. The output is a pure function of the model.
+ *
+ * With `taps` (serializeModelOnnxWithTaps), the graph also outputs every
+ * value the engine records (engine/nn/forward.ts, the tap definitions in
+ * vgg.ts, resnet.ts, mlp.ts), before or after its ReLU, so an ONNX runtime
+ * can record a model's calibration activations.
  */
 import { type Arch, type LayerSpec, type Model, inputChannels, layerSpecs, validateParams } from '@clafusion/model-format/arch';
 import { FusionError } from '@clafusion/model-format/errors';
@@ -47,6 +52,12 @@ export interface OnnxExportOptions {
   /** Extra `metadata_props` entries (e.g. `clafusion.version`). */
   metadata?: Record<string, string>;
   producerVersion?: string;
+  /**
+   * Also output the engine's taps, as forward(…, { taps: true, activations })
+   * records them: 'pre' the value fed to each layer's ReLU (or addition),
+   * 'post' that value after ReLU, except the last tap (the logits).
+   */
+  taps?: 'pre' | 'post';
 }
 
 type Attribute = number | readonly number[] | { float: number };
@@ -66,11 +77,14 @@ function floatBytes(data: Float32Array): Uint8Array {
   return out;
 }
 
-/** Shape of a graph input/output: `null` for the symbolic batch dimension. */
-function valueInfo(name: string, dims: readonly (number | null)[]): ProtoMessage {
-  const shape = new ProtoMessage();
-  for (const d of dims) shape.message(1, d === null ? new ProtoMessage().string(2, BATCH_DIM) : new ProtoMessage().int(1, d));
-  const tensorType = new ProtoMessage().int(1, FLOAT).message(2, shape);
+/** Shape of a graph input/output: `null` for the symbolic batch dimension; no dims: a float tensor of unstated shape. */
+function valueInfo(name: string, dims?: readonly (number | null)[]): ProtoMessage {
+  const tensorType = new ProtoMessage().int(1, FLOAT);
+  if (dims !== undefined) {
+    const shape = new ProtoMessage();
+    for (const d of dims) shape.message(1, d === null ? new ProtoMessage().string(2, BATCH_DIM) : new ProtoMessage().int(1, d));
+    tensorType.message(2, shape);
+  }
   return new ProtoMessage().string(1, name).message(2, new ProtoMessage().message(1, tensorType));
 }
 
@@ -78,9 +92,24 @@ function valueInfo(name: string, dims: readonly (number | null)[]): ProtoMessage
 class GraphBuilder {
   readonly nodes: ProtoMessage[] = [];
   readonly initializers: ProtoMessage[] = [];
+  /** The values the engine records, in its tap order (see tap()). */
+  readonly taps: string[] = [];
   private readonly names = new Set<string>();
+  /** The Relu node already applied to a value, so post-ReLU taps reuse it. */
+  private readonly relus = new Map<string, string>();
 
   constructor(private readonly model: Model) {}
+
+  /** Marks `value` as the next tap (its pre-ReLU value; the last tap is the logits). */
+  tap(value: string): void {
+    this.taps.push(value);
+  }
+
+  /** The tap outputs: each tap, after its ReLU for 'post' (all but the last, the logits). */
+  tapOutputs(activations: 'pre' | 'post'): string[] {
+    if (activations === 'pre') return [...this.taps];
+    return this.taps.map((t, k) => (k === this.taps.length - 1 ? t : (this.relus.get(t) ?? this.relu(t, `${t}.tap_relu`))));
+  }
 
   /** A parameter of the model as an initializer, named as in the state dict. */
   param(name: string): string {
@@ -133,7 +162,9 @@ class GraphBuilder {
   }
 
   relu(x: string, name = `${x}.relu`): string {
-    return this.node('Relu', name, [x]);
+    const y = this.node('Relu', name, [x]);
+    this.relus.set(x, y);
+    return y;
   }
 }
 
@@ -143,6 +174,7 @@ function buildMlp(g: GraphBuilder, arch: Extract<Arch, { family: 'mlp' }>): void
   specs.forEach((spec, k) => {
     const last = k === specs.length - 1;
     const z = g.linear(spec, h, last ? ONNX_OUTPUT_NAME : spec.module);
+    g.tap(z);
     h = last ? z : g.relu(z);
   });
 }
@@ -157,13 +189,16 @@ function buildVgg(g: GraphBuilder, arch: Extract<Arch, { family: 'vgg' }>): void
       h = g.node('MaxPool', `maxpool${pools++}`, [h], { kernel_shape: [2, 2], strides: [2, 2] });
       continue;
     }
-    h = g.relu(g.conv(specs[k++], h));
+    const z = g.conv(specs[k++], h);
+    g.tap(z);
+    h = g.relu(z);
   }
   // Flatten of the NCHW map: C,H,W order, as the classifier's weights expect.
   h = g.node('Flatten', 'flatten', [h], { axis: 1 });
   for (; k < specs.length; k++) {
     const last = k === specs.length - 1;
     const z = g.linear(specs[k], h, last ? ONNX_OUTPUT_NAME : specs[k].module);
+    g.tap(z);
     h = last ? z : g.relu(z);
   }
 }
@@ -171,20 +206,27 @@ function buildVgg(g: GraphBuilder, arch: Extract<Arch, { family: 'vgg' }>): void
 function buildResNet(g: GraphBuilder, arch: Extract<Arch, { family: 'resnet' }>): void {
   const specs = layerSpecs(arch);
   let k = 0;
-  let h = g.relu(g.conv(specs[k++], ONNX_INPUT_NAME));
+  const stem = g.conv(specs[k++], ONNX_INPUT_NAME);
+  g.tap(stem);
+  let h = g.relu(stem);
   while (specs[k].role === 'conv1') {
     const conv1 = specs[k++];
     const conv2 = specs[k++];
     const shortcut = specs[k].role === 'shortcut' ? specs[k++] : undefined;
     const prefix = conv1.module.slice(0, -'.conv1'.length);
-    const a = g.relu(g.conv(conv1, h));
-    const b = g.conv(conv2, a);
+    const a = g.conv(conv1, h);
+    g.tap(a);
+    const b = g.conv(conv2, g.relu(a));
     const skip = shortcut === undefined ? h : g.conv(shortcut, h);
-    h = g.relu(g.node('Add', `${prefix}.add`, [b, skip]), `${prefix}.relu`);
+    const sum = g.node('Add', `${prefix}.add`, [b, skip]);
+    // Tap order as resnet.ts records it: conv1, the block sum (conv2's tap), then the shortcut.
+    g.tap(sum);
+    if (shortcut !== undefined) g.tap(skip);
+    h = g.relu(sum, `${prefix}.relu`);
   }
   const pooled = g.node('GlobalAveragePool', 'avgpool', [h]);
   const flat = g.node('Flatten', 'flatten', [pooled], { axis: 1 });
-  g.linear(specs[k], flat, ONNX_OUTPUT_NAME);
+  g.tap(g.linear(specs[k], flat, ONNX_OUTPUT_NAME));
 }
 
 /** The ONNX input shape: the per-sample shape of our data after a batch dimension. */
@@ -195,6 +237,17 @@ function inputDims(arch: Arch): number[] {
 
 /** Serializes `model` as an ONNX ModelProto (see the file comment). */
 export function serializeModelOnnx(model: Model, options: OnnxExportOptions = {}): Uint8Array {
+  return serializeModelOnnxWithTaps(model, options).bytes;
+}
+
+/**
+ * serializeModelOnnx, also naming the graph outputs that hold the taps when
+ * `options.taps` asks for them: `tapOutputs[k]` is tap k in the engine's
+ * order (forward.ts), the last being `logits`; each is [batch, C, H, W] for
+ * a conv layer (its tap flattened in C,H,W order) or [batch, width]. Graph
+ * outputs: `logits`, then the other taps in order.
+ */
+export function serializeModelOnnxWithTaps(model: Model, options: OnnxExportOptions = {}): { bytes: Uint8Array; tapOutputs: string[] } {
   validateParams(model.arch, model.params);
   const { arch } = model;
   const g = new GraphBuilder(model);
@@ -209,17 +262,20 @@ export function serializeModelOnnx(model: Model, options: OnnxExportOptions = {}
       buildResNet(g, arch);
       break;
   }
+  const tapOutputs = options.taps === undefined ? [] : g.tapOutputs(options.taps);
   const graph = new ProtoMessage()
     .messages(1, g.nodes)
     .string(2, `clafusion-${arch.family}`)
     .messages(5, g.initializers)
     .message(11, valueInfo(ONNX_INPUT_NAME, [null, ...inputDims(arch)]))
     .message(12, valueInfo(ONNX_OUTPUT_NAME, [null, arch.classes]));
+  // Tap outputs are left unshaped: the runtime infers them, and the engine's tapShapes say them.
+  for (const name of tapOutputs) if (name !== ONNX_OUTPUT_NAME) graph.message(12, valueInfo(name));
   const metadata: Record<string, string> = { ...options.metadata, 'clafusion.arch': JSON.stringify(arch) };
   const props = Object.keys(metadata)
     .sort()
     .map((key) => new ProtoMessage().string(1, key).string(2, metadata[key]));
-  return new ProtoMessage()
+  const bytes = new ProtoMessage()
     .int(1, ONNX_IR_VERSION)
     .string(2, 'clafusion')
     .string(3, options.producerVersion ?? '')
@@ -227,4 +283,5 @@ export function serializeModelOnnx(model: Model, options: OnnxExportOptions = {}
     .message(8, new ProtoMessage().string(1, '').int(2, ONNX_OPSET))
     .messages(14, props)
     .finish();
+  return { bytes, tapOutputs };
 }

@@ -8,7 +8,9 @@
  * cores. The values are exactly those of a single-threaded recording: a
  * sample's forward pass does not depend on the other samples of its batch
  * (checked bit for bit in record-taps-pool.test.ts), and each thread runs
- * the same backend as the main thread.
+ * the same backend as the main thread. With the onnxruntime runtime each
+ * thread runs a one-thread onnxruntime session instead (record-taps-onnx.ts),
+ * which writes the taps into the shared arrays itself.
  */
 import { Worker } from 'node:worker_threads';
 import { type Model, paramSpecs, validateParams } from '@clafusion/model-format/arch';
@@ -16,6 +18,7 @@ import { tapShapes } from '../engine/nn/layers.ts';
 import { type Tensor32, numel } from '@clafusion/model-format/tensor';
 import type { Tap } from '../engine/fusion/taps.ts';
 import type { BackendName } from '../runtime/backend.ts';
+import type { RecordRuntime } from '../runtime/record-runtime.ts';
 import type { RecordReply, RecordRequest } from './record-taps-worker.ts';
 
 const BOOT = new URL('./record-taps-boot.mjs', import.meta.url);
@@ -64,7 +67,7 @@ export class RecordPool {
   }
 
   /** The taps of `model` on `x` ([t, ...input]), as forward(model, x, { taps: true, activations }) records them. */
-  async record(model: Model, x: Tensor32, activations: 'pre' | 'post', batchSize: number): Promise<Tap[]> {
+  async record(model: Model, x: Tensor32, activations: 'pre' | 'post', batchSize: number, runtime: RecordRuntime = 'tfjs'): Promise<Tap[]> {
     validateParams(model.arch, model.params);
     const t = x.shape[0];
     const features = x.data.length / t;
@@ -90,6 +93,7 @@ export class RecordPool {
       return thread.run({
         id: this.nextId++,
         backend: this.backend,
+        runtime,
         arch: model.arch,
         params,
         x: x.data.slice(first * features, end * features),

@@ -12,10 +12,14 @@ import type { Arch, Params } from '@clafusion/model-format/arch';
 import { forwardWith } from '../engine/nn/forward.ts';
 import { uploadParams } from '../engine/nn/params.ts';
 import { type BackendName, initBackend } from '../runtime/backend.ts';
+import type { RecordRuntime } from '../runtime/record-runtime.ts';
+import { loadOnnxRuntime, onnxInputDims, recordTapsOnnxBatches } from './record-taps-onnx.ts';
 
 export interface RecordRequest {
   id: number;
   backend: BackendName;
+  /** tfjs on `backend`, or a one-thread onnxruntime session (no tfjs backend is started then). */
+  runtime: RecordRuntime;
   arch: Arch;
   /** Every parameter, packed in one shared buffer (no copy per thread): name, shape, offset in floats. */
   params: { buffer: SharedArrayBuffer; entries: [name: string, shape: number[], offset: number][] };
@@ -40,14 +44,19 @@ let backend: Promise<unknown> | null = null;
 port.on('message', (req: RecordRequest) => {
   void (async () => {
     try {
-      backend ??= initBackend({ env: { CLAFUSION_BACKEND: req.backend } });
-      await backend;
       const packed = new Float32Array(req.params.buffer);
       const params: Params = new Map(
         req.params.entries.map(([name, shape, offset]) => [name, { shape, data: packed.subarray(offset, offset + shape.reduce((a, b) => a * b, 1)) }]),
       );
       // The main thread validated the parameters before sending them.
       const model = { arch: req.arch, params };
+      if (req.runtime === 'onnxruntime') {
+        await recordOnnx(req, model);
+        port.postMessage({ id: req.id, ok: true } satisfies RecordReply);
+        return;
+      }
+      backend ??= initBackend({ env: { CLAFUSION_BACKEND: req.backend } });
+      await backend;
       const tensors = uploadParams(model);
       const features = req.x.length / req.rows;
       try {
@@ -72,3 +81,18 @@ port.on('message', (req: RecordRequest) => {
     }
   })();
 });
+
+/** This thread's rows on onnxruntime, copied batch by batch into the shared tap arrays. */
+async function recordOnnx(req: RecordRequest, model: { arch: Arch; params: Params }): Promise<void> {
+  const ort = await loadOnnxRuntime();
+  const out = req.out.map((buffer) => new Float32Array(buffer));
+  const x = { shape: [req.rows, ...onnxInputDims(model.arch)], data: req.x };
+  await recordTapsOnnxBatches(ort, model, x, req.activations, { threads: 1, batchSize: req.batchSize }, (start, rows, taps) => {
+    taps.forEach((tap, k) => {
+      const width = tap.length / rows;
+      const at = (req.firstRow + start) * width;
+      // An element loop: V8 copies into a shared buffer with set() element by element with atomics.
+      for (let i = 0; i < tap.length; i++) out[k][at + i] = tap[i];
+    });
+  });
+}

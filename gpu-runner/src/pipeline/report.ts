@@ -108,6 +108,13 @@ export interface FusionReport {
   schema: 'clafusion.report/v1';
   engine: { name: 'clafusion'; version: string };
   backend: string;
+  /**
+   * Where the CNN activations were recorded (`onnxruntime` or `tfjs`), with
+   * the runtime's version and threads, and `fallback`, the reason, when
+   * onnxruntime was the default but could not be loaded. Absent for MLPs
+   * (always tfjs, `backend`) and in older reports.
+   */
+  recording?: { runtime: 'onnxruntime' | 'tfjs'; detail: string; fallback?: string };
   seed: number;
   options: FusionOptions;
   inputs: ReportInput[];

@@ -19,7 +19,8 @@ import { normalizeWeights } from '../engine/fusion/weights.ts';
 import { accuracy, predictionEnsemble } from '../engine/nn/evaluate.ts';
 import { type LabeledData, checkLabels, inputLayout } from '../engine/nn/data.ts';
 import { StageTimer } from './stage-timer.ts';
-import { createTapRecorder } from './record-taps.ts';
+import { type RecordingRuntime, createTapRecorder } from './record-taps.ts';
+import type { RecordRuntime } from '../runtime/record-runtime.ts';
 import { type Renormalization, renormalize } from './renormalize.ts';
 import { type FinetuneRequest, type FusionTrainingEvent, checkFinetuneRequest, finetuneFusion } from './finetune-fusion.ts';
 import { type DistillRequest, checkDistillRequest, distillFusion } from './distill-fusion.ts';
@@ -72,6 +73,12 @@ export interface RunContext {
    * values do not depend on the others.
    */
   threads?: number;
+  /**
+   * Where CNN activations are recorded: 'onnxruntime', 'tfjs', or undefined
+   * for onnxruntime when onnxruntime-node loads, else tfjs (record-taps.ts);
+   * undefined on the node-gpu backend means tfjs (the GPU).
+   */
+  recordRuntime?: RecordRuntime;
 }
 
 export interface FusionOutcome {
@@ -208,10 +215,22 @@ async function fuseModels(models: FusionRequestModel[], options: FusionOptions, 
 }
 
 /** The engine's hooks: taps recorded on the calibration rows (their count goes with them), stages timed and reported as progress. */
-function fusionHooks(calibration: Tensor32, options: FusionOptions, timer: StageTimer<string>, ctx: RunContext): FusionHooks & { close(): Promise<void> } {
-  const recordTaps = createTapRecorder(calibration, options.activations, { threads: ctx.threads });
+function fusionHooks(
+  calibration: Tensor32,
+  options: FusionOptions,
+  timer: StageTimer<string>,
+  ctx: RunContext,
+): FusionHooks & { close(): Promise<void>; recording(): RecordingRuntime | null } {
+  const recordTaps = createTapRecorder(calibration, options.activations, {
+    threads: ctx.threads,
+    // By default a GPU backend keeps recording on tfjs: onnxruntime-node here is its CPU build.
+    runtime: ctx.recordRuntime ?? (ctx.backend.startsWith('node-gpu') ? 'tfjs' : undefined),
+    onFallback: (reason) =>
+      ctx.onProgress?.({ stage: 'activations', fraction: 0, message: `onnxruntime-node cannot be loaded (${reason}): recording on tfjs` }),
+  });
   return {
     close: () => recordTaps.close(),
+    recording: () => recordTaps.used,
     rows: calibration.shape[0],
     record: async (model, role) => {
       ctx.onProgress?.({ stage: 'activations', fraction: 0, message: `recording ${role}` });
@@ -299,6 +318,8 @@ export async function runFusion(request: FusionRequest, ctx: RunContext): Promis
 
   const final = trained ? trained.fused : renormalized.model;
   const report = buildReport({ request, ctx, samples, calibrationRows, fused, weights, renormalized, final, accuracy: accuracyReport, timer, trained, total });
+  const recording = hooks.recording();
+  if (recording) report.recording = recording;
   const outcome: FusionOutcome = {
     fused: final,
     namingFrom: fused.namingFrom,

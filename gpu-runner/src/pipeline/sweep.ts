@@ -40,7 +40,7 @@ export function evenWeights(count: number): number[] {
 export async function runWeightSweep(
   request: FusionRequest,
   weights: readonly number[],
-  ctx: Pick<RunContext, 'backend' | 'now'>,
+  ctx: Pick<RunContext, 'backend' | 'now' | 'recordRuntime'>,
   onStep?: (step: SweepStep) => void,
 ): Promise<ReportSweep> {
   if (request.models.length !== 2) {
@@ -61,7 +61,7 @@ export async function runWeightSweep(
     const pair = [w, 1 - w];
     // No evaluation inside: runFusion would also re-measure both inputs and
     // the depth-aligned model, which do not depend on w.
-    const outcome = await runFusion({ ...request, evaluation: undefined, options: { ...request.options, weights: pair } }, { backend: ctx.backend, now: ctx.now });
+    const outcome = await runFusion({ ...request, evaluation: undefined, options: { ...request.options, weights: pair } }, { backend: ctx.backend, now: ctx.now, recordRuntime: ctx.recordRuntime });
     const fused = accuracy(outcome.unrepaired ?? outcome.fused, evaluation);
     const repaired = outcome.unrepaired ? accuracy(outcome.fused, evaluation) : undefined;
     const ensemble = predictionEnsemble(inputs, pair, evaluation).accuracy;

@@ -33,6 +33,8 @@ export function renderReproduceSection(report: FusionReport): string {
   const settings: [string, string][] = [
     ['engine', `${report.engine?.name ?? 'clafusion'} ${report.engine?.version ?? '?'}`],
     ['backend', report.backend],
+    // The recording runtime changes recorded values in their last bits, so it belongs to what reproduces a run.
+    ...(report.recording ? ([['activations recorded on', report.recording.detail]] as [string, string][]) : []),
     ['seed', String(report.seed)],
     ['calibration', report.calibration ? `${report.calibration.samples} of ${report.calibration.available} samples` : '—'],
     ['fusion', `${fusion?.method ?? '?'}, weights [${(fusion?.weights ?? []).map((w) => exact(w)).join(', ')}]`],
@@ -60,7 +62,7 @@ export function renderReproduceSection(report: FusionReport): string {
     .join('');
 
   return `<section id="reproduce" aria-labelledby="reproduce-h"><h2 id="reproduce-h">Reproduce this run</h2>
-<p class="intro">The same inputs (by sha256), options, seed and engine version give a byte-identical fused model.</p>
+<p class="intro">The same inputs (by sha256), options, seed, engine version and recording runtime give a byte-identical fused model.</p>
 <h3>Inputs</h3><div class="table-scroll"><table><thead><tr><th scope="col" class="num">#</th><th scope="col">file</th><th scope="col">role</th><th scope="col">architecture</th><th scope="col">sha256</th></tr></thead><tbody>${inputs}</tbody></table></div>
 <div class="cols-2"><div><h3>Run</h3><dl class="kv">${kv}</dl></div>
 <div><h3>Stage timings</h3><table><thead><tr><th scope="col">stage</th><th scope="col" class="num">time</th><th scope="col" class="num">share</th><th scope="col"><span class="sr-only">bar</span></th></tr></thead><tbody>${timingRows}</tbody></table></div></div>

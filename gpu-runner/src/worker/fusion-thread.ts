@@ -20,6 +20,7 @@ import { runFusion } from '../pipeline/run-fusion.ts';
 import { initBackend } from '../runtime/backend.ts';
 import { withThreads } from '../runtime/threads.ts';
 import { runnerTrainingThreads } from './runner-threads.ts';
+import { recordRuntimeFromEnv } from '../runtime/record-runtime.ts';
 import { prewarmTrainingReplicas } from '../engine/nn/data-parallel-train.ts';
 import { serializeFusionError } from './job-errors.ts';
 import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
@@ -71,6 +72,8 @@ async function fuse(input: ThreadInput, post: Post): Promise<ThreadResult> {
       now: () => performance.now(),
       // The same RUNNER_THREADS as training (default: the cores shared among the runner's slots).
       threads,
+      // RUNNER_RECORD_RUNTIME: onnxruntime or tfjs; unset, onnxruntime when it loads.
+      recordRuntime: recordRuntimeFromEnv(process.env),
       onProgress: (event) => post({ type: 'progress', event }),
       // Every batch's event crosses to the runner, whose throttle thins them into job events.
       onTraining: (event) => post({ type: 'training', event }),

@@ -3,6 +3,7 @@ import type { FusionQueueData } from '@clafusion/contract/queue-data';
 import type { JobQueue, ObjectStore, WorkerHandle } from '@clafusion/contract/ports';
 import { FusionRunner, type FusionRunnerOptions } from './fusion-runner.ts';
 import { runnerTrainingThreads } from './runner-threads.ts';
+import { recordRuntimeFromEnv } from '../runtime/record-runtime.ts';
 import { reserveFusionThreads } from './run-in-thread.ts';
 
 export { FusionRunner, type FusionRunnerOptions } from './fusion-runner.ts';
@@ -14,8 +15,9 @@ export interface RunnerOptions extends FusionRunnerOptions {
 }
 
 export function startRunner(store: ObjectStore, queue: JobQueue<FusionQueueData>, options: RunnerOptions = {}): WorkerHandle {
-  // A bad RUNNER_THREADS stops the runner here rather than failing its first training job.
+  // A bad RUNNER_THREADS or RUNNER_RECORD_RUNTIME stops the runner here rather than failing its first job.
   runnerTrainingThreads();
+  recordRuntimeFromEnv(process.env);
   const runner = new FusionRunner(store, options);
   const concurrency = options.concurrency ?? 1;
   // One warm fusion thread per slot, started now and kept across jobs (run-in-thread.ts).

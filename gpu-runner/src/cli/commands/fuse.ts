@@ -19,6 +19,7 @@ import { DISTILL_FLAGS, distillRequestFromArgs } from '../distill-flags.ts';
 import { withThreads } from '../../runtime/threads.ts';
 import { initBackend } from '../../runtime/backend.ts';
 import { resolveThreads } from '../../runtime/fusion-threads.ts';
+import { RECORD_RUNTIMES, resolveRecordRuntime } from '../../runtime/record-runtime.ts';
 import type { CommandIo } from '../io.ts';
 import { formatSummary } from '../summary.ts';
 import { MODEL_OUTPUT_FLAGS, modelFormatFor, modelOutputFromArgs, serializeModelAs, writeModelOutputs } from '../model-output.ts';
@@ -42,6 +43,12 @@ const FLAGS: FlagSpecs = {
   ...DISTILL_FLAGS,
   ...DATA_FLAGS,
   threads: { kind: 'value', placeholder: 'N', description: 'threads to record activations on, and to train on with --finetune/--distill (default: RUNNER_THREADS, else every core); the fused output does not depend on it' },
+  'record-runtime': {
+    kind: 'value',
+    placeholder: 'onnxruntime|tfjs',
+    description:
+      'where CNN activations are recorded (default: RUNNER_RECORD_RUNTIME, else onnxruntime when onnxruntime-node loads, else tfjs); the runtimes agree to float32 rounding, not bit for bit',
+  },
   quiet: { kind: 'switch', description: 'no progress output' },
   help: { kind: 'switch', description: 'show this help' },
 };
@@ -64,6 +71,7 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   const evalSpec = args.string('eval');
   const requestedSamples = args.optionalInteger('samples', 1);
   const threads = resolveThreads(args.optionalInteger('threads', 1), process.env);
+  const recordRuntime = resolveRecordRuntime(args.has('record-runtime') ? args.choice('record-runtime', RECORD_RUNTIMES, 'onnxruntime') : undefined, process.env);
   const htmlPath = args.string('report-html');
   const sweepWeights = sweepWeightsFromArgs(args);
   if (sweepWeights && modelPaths.length !== 2) throw new UsageError(`--sweep fuses exactly two models, got ${modelPaths.length}`);
@@ -95,6 +103,7 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
       backend: backend.detail,
       now: () => performance.now(),
       threads,
+      recordRuntime,
       onProgress: (e) => progress.update(e.stage, e.fraction, e.message),
       onTraining: finetuneProgress(progress, io.stderr, args.switch('quiet')),
     },
@@ -122,7 +131,7 @@ export async function fuseCommand(argv: readonly string[], io: CommandIo): Promi
   }
   if (sweepWeights) {
     progress.update('sweep', 0, `fusing at ${sweepWeights.length} weights of model 1`);
-    report.sweep = await runWeightSweep(request, sweepWeights, { backend: backend.detail, now: () => performance.now() }, (s) =>
+    report.sweep = await runWeightSweep(request, sweepWeights, { backend: backend.detail, now: () => performance.now(), recordRuntime }, (s) =>
       progress.update('sweep', (s.index + 1) / s.count, `w=${s.weight}: fused ${(s.accuracy * 100).toFixed(2)}%`),
     );
     progress.done();
