@@ -53,7 +53,8 @@ export function cliTrain(net: string, dataPath: string, samples: number, threads
   const { arch } = CLI_NETS[net];
   const argv = [
     ...extraNodeArgs, BIN, 'train', '--arch', JSON.stringify(arch), '--data', dataPath, '--out', out,
-    '--epochs', '2', '--batch', '64', '--lr', '0.01', '--momentum', '0', '--seed', '1', '--threads', String(threads), '--quiet',
+    '--epochs', '2', '--batch', '64', '--lr', '0.01', '--momentum', '0', '--seed', '1', '--threads', String(threads),
+    // Not --quiet: that silences the epoch lines this reads (the progress lines are a few per epoch).
   ];
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
