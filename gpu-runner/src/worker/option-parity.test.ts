@@ -8,9 +8,6 @@
  * moment it is declared, and one that is declared but not wired through
  * either surface (or wired differently) fails here.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DistillSpec as DistillSpecSchema, FinetuneSpec as FinetuneSpecSchema, FusionSpec as FusionSpecSchema, type FusionSpec } from '@clafusion/contract';
 import {
@@ -30,12 +27,10 @@ import {
   trainingFlagOf,
   trainingOptionsOf,
 } from '@clafusion/contract/options';
-import { serializeSafetensors } from '@clafusion/model-format/safetensors';
 import { DATA_FLAGS } from '../cli/data-arg.ts';
 import { DISTILL_FLAGS, distillRequestFromArgs } from '../cli/distill-flags.ts';
 import { FINETUNE_FLAGS, finetuneRequestFromArgs } from '../cli/finetune-flags.ts';
 import { PRESETS, defaultPreset } from '../engine/nn/presets.ts';
-import { parseDatasetSafetensors } from '../io/datasets.ts';
 import { resolveTrainingSettings } from '../pipeline/training-settings.ts';
 import { Args, UsageError, parseArgs } from '../cli/args.ts';
 import { FUSION_FLAGS, fusionOptionValuesFromArgs, fusionOptionsFromArgs } from '../cli/fusion-flags.ts';
@@ -43,6 +38,7 @@ import { FusionError } from '@clafusion/model-format/errors';
 import { defaultFusionOptions, inOptionTerms } from '../engine/fusion/options.ts';
 import { serializeFusionError } from './job-errors.ts';
 import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
+import { writeTrainSet } from './train-set.fixture.ts';
 
 const MODELS = 3;
 const ids = ['file_0000000000000000000000000', 'file_1000000000000000000000000', 'file_2000000000000000000000000'];
@@ -196,19 +192,11 @@ function trainingSamples(decl: TrainingOptionDeclaration): TrainingValue[] {
 
 type TrainingValue = string | number | boolean | number[];
 const TRAIN_FILE = 'file_3000000000000000000000000';
-const trainDir = mkdtempSync(join(tmpdir(), 'clafusion-option-parity-'));
-const trainPath = join(trainDir, 'train.safetensors');
-writeFileSync(
-  trainPath,
-  serializeSafetensors([
-    ['x', { shape: [6, 4], data: Array.from({ length: 24 }, (_, i) => i / 10) }],
-    ['y', { dtype: 'I64', shape: [6], data: [0, 1, 2, 0, 1, 2] }],
-  ]),
-);
 // The runner parses the uploaded bytes; the CLI loads the file.
-const uploaded = parseDatasetSafetensors(readFileSync(trainPath), 'train.safetensors');
-const trainData = { x: uploaded.x, y: uploaded.y! };
-afterAll(() => rmSync(trainDir, { recursive: true, force: true }));
+const trainSet = writeTrainSet('clafusion-option-parity-');
+const trainPath = trainSet.path;
+const trainData = trainSet.data;
+afterAll(trainSet.remove);
 
 const TRAINING_FLAGS = { ...FUSION_FLAGS, ...FINETUNE_FLAGS, ...DISTILL_FLAGS, ...DATA_FLAGS };
 

@@ -1,6 +1,3 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type DistillSpec, type FinetuneSpec, FusionSpec as FusionSpecSchema, type FusionSpec, TRAINING_PRESETS } from '@clafusion/contract';
 import { Args, parseArgs } from '../cli/args.ts';
@@ -9,9 +6,8 @@ import { DISTILL_FLAGS, distillRequestFromArgs } from '../cli/distill-flags.ts';
 import { FINETUNE_FLAGS, finetuneRequestFromArgs } from '../cli/finetune-flags.ts';
 import { FUSION_FLAGS, fusionOptionsFromArgs } from '../cli/fusion-flags.ts';
 import { PRESETS } from '../engine/nn/presets.ts';
-import { parseDatasetSafetensors } from '../io/datasets.ts';
-import { serializeSafetensors } from '@clafusion/model-format/safetensors';
 import { distillRequestFromSpec, finetuneRequestFromSpec, fusionOptionsFromSpec } from './spec-options.ts';
+import { writeTrainSet } from './train-set.fixture.ts';
 
 const base: FusionSpec = { models: ['file_0000000000000000000000000', 'file_1000000000000000000000000'], calibration: { file: 'file_2000000000000000000000000' } };
 
@@ -57,19 +53,9 @@ describe('fusionOptionsFromSpec', () => {
 });
 
 describe('finetuneRequestFromSpec', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'clafusion-spec-finetune-'));
-  const trainPath = join(dir, 'train.safetensors');
-  writeFileSync(
-    trainPath,
-    serializeSafetensors([
-      ['x', { shape: [6, 4], data: Array.from({ length: 24 }, (_, i) => i / 10) }],
-      ['y', { dtype: 'I64', shape: [6], data: [0, 1, 2, 0, 1, 2] }],
-    ]),
-  );
-  // The runner parses the uploaded bytes; the CLI loads the file.
-  const uploaded = parseDatasetSafetensors(readFileSync(trainPath), 'train.safetensors');
-  const data = { x: uploaded.x, y: uploaded.y! };
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const trainSet = writeTrainSet('clafusion-spec-finetune-');
+  const { path: trainPath, data } = trainSet;
+  afterAll(trainSet.remove);
 
   const FLAGS = { ...FUSION_FLAGS, ...FINETUNE_FLAGS, ...DATA_FLAGS };
   const train = { file: 'file_3000000000000000000000000' };
@@ -107,18 +93,9 @@ describe('finetuneRequestFromSpec', () => {
 });
 
 describe('distillRequestFromSpec', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'clafusion-spec-distill-'));
-  const trainPath = join(dir, 'train.safetensors');
-  writeFileSync(
-    trainPath,
-    serializeSafetensors([
-      ['x', { shape: [6, 4], data: Array.from({ length: 24 }, (_, i) => i / 10) }],
-      ['y', { dtype: 'I64', shape: [6], data: [0, 1, 2, 0, 1, 2] }],
-    ]),
-  );
-  const uploaded = parseDatasetSafetensors(readFileSync(trainPath), 'train.safetensors');
-  const data = { x: uploaded.x, y: uploaded.y! };
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const trainSet = writeTrainSet('clafusion-spec-distill-');
+  const { path: trainPath, data } = trainSet;
+  afterAll(trainSet.remove);
 
   const FLAGS = { ...FUSION_FLAGS, ...FINETUNE_FLAGS, ...DISTILL_FLAGS, ...DATA_FLAGS };
   const train = { file: 'file_3000000000000000000000000' };
