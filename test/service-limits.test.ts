@@ -128,7 +128,6 @@ describe('rate limits per API key', () => {
     for (const r of trpcResponses) await r.body?.cancel();
     expect(trpcStatuses.every((s) => s === 200 || s === 429), `tRPC statuses: ${trpcStatuses.join(',')}`).toBe(true);
     expect(trpcStatuses.filter((s) => s === 200).length, `tRPC statuses ${trpcStatuses.join(',')}, ${refilled} tokens refilled`).toBeLessThanOrEqual(Math.min(refilled + 1, BURST));
-    if (refilled + 1 < BURST) expect(trpcStatuses).toContain(429);
     const sibling = await new Rest(server.url, await freshKey()).fetch(`/v1/fusions/${job.id}`);
     expect(sibling.status).toBe(200);
     await sibling.body?.cancel();
