@@ -79,6 +79,21 @@ function otPair(N0: Model, N1: Model, x: Tensor32) {
 }
 
 describe('REPAIR without biases or BatchNorm', () => {
+  for (const arch of [vgg(), resnet({ blocks: [2, 2], widths: [4, 4] }), resnet({ batchnorm: true })]) {
+    it(`measures each layer's own output in one pass, as the float64 reference does (${arch.family}, widths ${JSON.stringify(arch.family === 'resnet' ? arch.widths : arch.config)})`, () => {
+      // [2, 2] blocks at equal widths: identity shortcuts, where a conv2's own output is the branch, not the block sum.
+      const model = randomCnn(arch, 5);
+      const x = randomImages(arch, t, 6);
+      const measured = ownOutputStats(model, x);
+      const reference = referenceOwnStats(model, x);
+      expect(measured.length).toBe(layerSpecs(arch).length);
+      measured.forEach((s, l) => {
+        relClose(s.mean, reference[l].mean, 1e-4);
+        relClose(s.std, reference[l].std, 1e-4);
+      });
+    });
+  }
+
   for (const arch of [vgg(), resnet(), vgg({ bias: true }), resnet({ bias: true })]) {
     it(`hits the interpolated targets layer by layer (${arch.family}, bias ${arch.bias})`, () => {
       const N0 = randomCnn(arch, 7);

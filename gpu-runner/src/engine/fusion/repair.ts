@@ -34,19 +34,22 @@
  * BatchNorm layers are corrected together from one measurement, and the
  * running statistics re-estimated after (BatchNorm's eps leaves the output
  * std a hair under the target, √(v/(v + eps))). Layers without BatchNorm
- * are then corrected one at a time in forward order, re-measured before
- * each since every correction changes what the layers after it see: one
- * forward pass over the calibration set per such layer. Re-estimate the
- * statistics before REPAIR.
+ * are then corrected one at a time in forward order, each measured with the
+ * corrections before it applied, since every correction changes what the
+ * layers after it see; all in one forward pass over the calibration set
+ * (nn/forward.ts `adjust`: the hook corrects each layer's output on the way),
+ * which holds the calibration set as one batch. Re-estimate the statistics
+ * before REPAIR.
  *
  * Depth-aligned models need nothing special: the targets come from the
  * balanced models, so an identity layer inserted into one has as target
  * statistics what its input had, and a zero block's branch (constant 0)
  * contributes 0 to the interpolation.
  */
+import * as tf from '@tensorflow/tfjs';
 import { type Arch, type Model, type Params, layerSpecs, makeModel } from '@clafusion/model-format/arch';
 import { FusionError } from '@clafusion/model-format/errors';
-import { type Tensor32, numel } from '@clafusion/model-format/tensor';
+import type { Tensor32 } from '@clafusion/model-format/tensor';
 import { forward } from '../nn/forward.ts';
 import { hasBatchNorm, reestimateBatchNorm } from './bn-statistics.ts';
 
@@ -70,52 +73,31 @@ export interface RepairInput {
 }
 
 /**
- * Per layer (the classifier's logits last), the statistics of the layer's own pre-activation output:
- * the recorded tap, except a ResNet conv2, whose tap is the block sum and
- * whose own output is that sum minus the shortcut's value. With `only`, just
- * that layer's entry is filled in (one forward pass either way).
+ * Per layer (the classifier's logits last), the statistics of the layer's own
+ * pre-activation output over the calibration samples and positions: after
+ * bias and BatchNorm, before the ReLU; for a ResNet conv2 its branch, not the
+ * block sum (families.ts LayerAdjust). One forward pass, `x` as one batch.
  */
-export function ownOutputStats(model: Model, x: Tensor32, only?: number): ChannelStats[] {
-  const { taps, tapShapes } = forward(model, x, { taps: true });
-  const specs = layerSpecs(model.arch);
-  const n = x.shape[0];
-  let streamLayer = -1; // the stem or conv2 whose post-ReLU value is the current block input, for identity shortcuts
+export function ownOutputStats(model: Model, x: Tensor32): ChannelStats[] {
   const stats: ChannelStats[] = [];
-  for (let l = 0; l < specs.length; l++) {
-    const s = specs[l];
-    if (only === undefined || only === l) {
-      let own: ArrayLike<number> = taps![l];
-      if (s.role === 'conv2') {
-        const shortcut =
-          specs[l + 1].role === 'shortcut' && specs[l + 1].block === s.block ? taps![l + 1] : Float32Array.from(taps![streamLayer], (v) => Math.max(0, v));
-        own = Float32Array.from(taps![l], (v, k) => v - shortcut[k]);
-      }
-      stats[l] = channelStats(own, n, tapShapes![l]);
-    }
-    if (s.role === 'stem' || s.role === 'conv2') streamLayer = l;
-  }
+  forward(model, x, {
+    adjust: (l, own) => {
+      stats[l] = lastAxisStats(own.dataSync(), own.shape[own.rank - 1]);
+      return own;
+    },
+  });
   return stats;
 }
 
-function channelStats(values: ArrayLike<number>, n: number, shape: readonly number[]): ChannelStats {
-  const C = shape[0];
-  const S = numel(shape) / C;
-  const mean = new Float64Array(C);
-  const sq = new Float64Array(C);
-  for (let s = 0; s < n; s++) {
-    for (let c = 0; c < C; c++) {
-      const base = (s * C + c) * S;
-      for (let p = 0; p < S; p++) mean[c] += values[base + p];
-    }
-  }
-  for (let c = 0; c < C; c++) mean[c] /= n * S;
-  for (let s = 0; s < n; s++) {
-    for (let c = 0; c < C; c++) {
-      const base = (s * C + c) * S;
-      for (let p = 0; p < S; p++) sq[c] += (values[base + p] - mean[c]) ** 2;
-    }
-  }
-  return { mean, std: sq.map((v) => Math.sqrt(v / (n * S))) };
+/** Per-channel mean and (population) std of values whose last axis is the channel, accumulated in float64. */
+function lastAxisStats(values: ArrayLike<number>, channels: number): ChannelStats {
+  const count = values.length / channels;
+  const mean = new Float64Array(channels);
+  const sq = new Float64Array(channels);
+  for (let i = 0; i < values.length; i += channels) for (let c = 0; c < channels; c++) mean[c] += values[i + c];
+  for (let c = 0; c < channels; c++) mean[c] /= count;
+  for (let i = 0; i < values.length; i += channels) for (let c = 0; c < channels; c++) sq[c] += (values[i + c] - mean[c]) ** 2;
+  return { mean, std: sq.map((v) => Math.sqrt(v / count)) };
 }
 
 /** One parent of a fusion: its balanced model, its per-layer maps into the fused basis, and its fusion weight. */
@@ -235,16 +217,31 @@ export function repairToTargets(fused: Model, targets: readonly ChannelStats[], 
     });
     model = reestimateBatchNorm(makeModel(model.arch, params), x);
   }
-  layers.forEach((s, l) => {
-    if (s.bn) return;
-    // One layer at a time, re-measured before each: every correction changes the later layers' inputs.
-    const { a, shift } = affine(ownOutputStats(model, x, l)[l], targets[l]);
-    const params: Params = new Map(model.params);
-    scale(params, s.weight, s.shape[0], a, null);
-    // Without a bias (a VGG's hidden FC layers when only the convs have BatchNorm) only the scale moves.
-    if (s.bias) scale(params, s.bias, s.shape[0], a, shift);
-    model = makeModel(model.arch, params);
+  // The other layers one at a time in forward order, each measured with the
+  // corrections before it applied, since every correction changes what the
+  // layers after it see: in one forward pass, the hook measures a layer's own
+  // output, applies the correction to it (what the folded parameters will
+  // compute, to float rounding) and hands the corrected value on.
+  const corrections: { a: Float64Array; shift: Float64Array | null }[] = [];
+  forward(model, x, {
+    adjust: (l, own) => {
+      const s = layers[l];
+      if (s.bn) return own;
+      const { a, shift } = affine(lastAxisStats(own.dataSync(), s.shape[0]), targets[l]);
+      // Without a bias (a VGG's hidden FC layers when only the convs have BatchNorm) only the scale moves.
+      const applied = s.bias ? shift : null;
+      corrections[l] = { a, shift: applied };
+      const scaled = tf.mul(own, tf.tensor1d(Float32Array.from(a)));
+      return applied === null ? scaled : tf.add(scaled, tf.tensor1d(Float32Array.from(applied)));
+    },
   });
+  const params: Params = new Map(model.params);
+  corrections.forEach(({ a, shift }, l) => {
+    const s = layers[l];
+    scale(params, s.weight, s.shape[0], a, null);
+    if (shift !== null) scale(params, s.bias!, s.shape[0], a, shift);
+  });
+  model = makeModel(model.arch, params);
   return model;
 }
 

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type RunningStatUpdate, batchNorm } from './batchnorm.ts';
+import type { LayerAdjust } from './families.ts';
 import type { LayerParams } from './layers.ts';
 import { linear } from './linear.ts';
 import type { ReplicaExchange } from './replica-exchange.ts';
@@ -25,6 +26,8 @@ export interface NetRun {
   runningStats: RunningStatUpdate[];
   /** Data-parallel training: BatchNorm's batch statistics are combined across replicas. */
   exchange?: ReplicaExchange;
+  /** Sees (and may replace) every layer's own output; see LayerAdjust. */
+  adjust?: LayerAdjust;
 }
 
 /** [batch, C·H·W] rows in C,H,W order → NHWC. */
@@ -57,12 +60,12 @@ export function convLayer(run: NetRun, layer: LayerParams, x: tf.Tensor4D): tf.T
   let y = tf.conv2d(x, filter, spec.stride, spec.padding);
   if (layer.bias !== undefined) y = tf.add(y, run.params[layer.bias]);
   if (layer.bn !== undefined) y = batchNorm(y, run.params, layer.bn, run.training, run.runningStats, spec.bn!, run.exchange);
-  return y;
+  return run.adjust === undefined ? y : (run.adjust(layer.index, y) as tf.Tensor4D);
 }
 
 /** Linear ([out, in] weight) + bias on [batch, in] rows. */
 export function linearLayer(run: NetRun, layer: LayerParams, x: tf.Tensor2D): tf.Tensor2D {
   let y = linear(x, run.params[layer.weight] as tf.Tensor2D);
   if (layer.bias !== undefined) y = tf.add(y, run.params[layer.bias]);
-  return y;
+  return run.adjust === undefined ? y : (run.adjust(layer.index, y) as tf.Tensor2D);
 }

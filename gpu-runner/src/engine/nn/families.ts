@@ -30,7 +30,23 @@ export interface ApplyOptions {
    * combines its statistics with the other replicas' (replica-exchange.ts).
    */
   exchange?: ReplicaExchange;
+  /**
+   * Called with every layer's own output as it is computed (see LayerAdjust);
+   * what it returns is what the rest of the network sees and records.
+   */
+  adjust?: LayerAdjust;
 }
+
+/**
+ * A layer's own output, before its ReLU and before any residual addition:
+ * after bias and BatchNorm; for a ResNet conv2 its branch (not the block
+ * sum), for a shortcut conv the shortcut's value; for the classifier the
+ * logits. NHWC ([batch, H, W, C]) for a conv, [batch, C] for a linear layer:
+ * channels are always the last axis. `layer` is the layerSpecs index.
+ * REPAIR (engine/fusion/repair.ts) measures and corrects every layer in one
+ * pass through this hook.
+ */
+export type LayerAdjust = (layer: number, own: tf.Tensor) => tf.Tensor;
 
 /** What one batch through the network produces. */
 export interface NetOutput {

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type Arch, type Model, validateParams } from '@clafusion/model-format/arch';
 import type { Tensor32 } from '@clafusion/model-format/tensor';
 import { checkBatchSize, inputLayout } from './data.ts';
-import { familyNet } from './families.ts';
+import { type LayerAdjust, familyNet } from './families.ts';
 import { tapShapes } from './layers.ts';
 import { uploadParams } from './params.ts';
 
@@ -28,6 +28,14 @@ export interface ForwardOptions {
    */
   activations?: 'pre' | 'post';
   batchSize?: number;
+  /**
+   * Sees every layer's own output and may replace it (families.ts
+   * LayerAdjust). The whole of `x` then runs as one batch, so the hook sees
+   * every sample of a layer before any later layer is computed (`batchSize`
+   * is ignored): a hook that derives a correction from a layer's statistics
+   * applies it to all samples alike.
+   */
+  adjust?: LayerAdjust;
 }
 
 export interface ForwardResult {
@@ -91,7 +99,7 @@ export function forwardWith(
   options: ForwardOptions & { transform?: (logits: tf.Tensor2D) => tf.Tensor2D } = {},
 ): ForwardResult {
   const { n, features } = inputLayout(arch, x);
-  const batchSize = checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
+  const batchSize = options.adjust !== undefined ? Math.max(1, n) : checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
   const activations = options.activations ?? 'pre';
   const wantTaps = options.taps === true;
   const net = familyNet(arch);
@@ -105,7 +113,7 @@ export function forwardWith(
     tf.tidy(() => {
       // subarray is a view: the batch is uploaded without an extra host copy.
       const xb = tf.tensor2d(x.data.subarray(start * features, (start + rows) * features), [rows, features]);
-      const out = net.apply(arch, params, xb, { record: wantTaps });
+      const out = net.apply(arch, params, xb, { record: wantTaps, adjust: options.adjust });
       const result = options.transform === undefined ? out.logits : options.transform(out.logits);
       logits.set(result.dataSync(), start * classes);
       if (!wantTaps) return;

@@ -19,6 +19,8 @@ export interface BnIndices {
 /** One weight tensor ("layer") with the positions of everything that belongs to it. */
 export interface LayerParams {
   spec: LayerSpec;
+  /** The layer's position in layerSpecs order. */
+  index: number;
   weight: number;
   bias?: number;
   bn?: BnIndices;
@@ -26,7 +28,7 @@ export interface LayerParams {
 
 /** The layers of `arch` in parameter order, with their tensors' positions. */
 export function layerParams(arch: Arch): LayerParams[] {
-  const layers: LayerParams[] = layerSpecs(arch).map((spec) => ({ spec, weight: -1 }));
+  const layers: LayerParams[] = layerSpecs(arch).map((spec, index) => ({ spec, index, weight: -1 }));
   const bn = new Map<number, Partial<BnIndices>>();
   paramSpecs(arch).forEach((p, i) => {
     const layer = layers[p.layer];

@@ -19,6 +19,7 @@ function apply(arch: MlpArch, params: readonly tf.Tensor[], x: tf.Tensor2D, opti
     // Weights stay [out, in] as in PyTorch; see linear.ts for the product.
     let z: tf.Tensor2D = linear(h, w);
     if (arch.bias) z = tf.add(z, params[k * perLayer + 1] as tf.Tensor1D);
+    if (options.adjust !== undefined) z = options.adjust(k, z) as tf.Tensor2D;
     if (record) taps.push(z);
     h = k < layers - 1 ? tf.relu(z) : z;
   }

@@ -24,7 +24,7 @@ import type { ApplyOptions, FamilyNet, NetOutput } from './families.ts';
 import { type LayerParams, layerParams } from './layers.ts';
 
 function apply(arch: ResNetArch, params: readonly tf.Tensor[], x: tf.Tensor2D, options: ApplyOptions): NetOutput {
-  const run: NetRun = { params, training: options.training === true, record: options.record === true, taps: [], runningStats: [], exchange: options.exchange };
+  const run: NetRun = { params, training: options.training === true, record: options.record === true, taps: [], runningStats: [], exchange: options.exchange, adjust: options.adjust };
   const layers = layerParams(arch);
   let k = 0;
   const next = (): LayerParams => layers[k++];

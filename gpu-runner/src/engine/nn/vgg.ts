@@ -15,7 +15,7 @@ import type { ApplyOptions, FamilyNet, NetOutput } from './families.ts';
 import { layerParams } from './layers.ts';
 
 function apply(arch: VggArch, params: readonly tf.Tensor[], x: tf.Tensor2D, options: ApplyOptions): NetOutput {
-  const run: NetRun = { params, training: options.training === true, record: options.record === true, taps: [], runningStats: [], exchange: options.exchange };
+  const run: NetRun = { params, training: options.training === true, record: options.record === true, taps: [], runningStats: [], exchange: options.exchange, adjust: options.adjust };
   const layers = layerParams(arch);
   let h = rowsToNhwc(x, arch.input);
   let k = 0;
