@@ -2,28 +2,25 @@
  * REPAIR on trained bias-free, BatchNorm-free CNN pairs (issue #17), through
  * the CLI as users run it. The pairs are committed fixtures
  * (test/fixtures/repair/, made by bench/repair/train_pairs.py from
- * Fashion-MNIST padded to 32×32×3): a VGG with 8 convs and one with 4, and a
- * ResNet34-like and a ResNet18-like (widths 4-8-16-32), trained to 84–88 % on
- * the test split.
+ * Fashion-MNIST padded to 32×32×3): a VGG with 8 convs and one with 4
+ * (widths 8-32), trained to 86–88 % on the test split, and a ResNet34-like
+ * and a ResNet18-like (widths 8-16-32-64), 89 % each.
  *
  * Each pair is fused once with `--repair on`: the report gives the fused
  * model before REPAIR (`accuracy.fused`, the official code's fusion) and
  * after (`accuracy.repaired`), and the prediction ensemble. The repaired
  * model must close at least half of the gap between the unrepaired fused
- * model and the ensemble, before any finetuning. A second run with
- * `--repair off` checks that the unrepaired number is what plain fusion
- * writes.
+ * model and the ensemble, before any finetuning. For the VGG pair a second
+ * run with `--repair off` checks that the unrepaired number is what plain
+ * fusion writes (the ResNet pair skips it: evaluating the deeper pair is the
+ * slow part, and the property does not depend on the family).
  *
- * Known shortfall (issue #17 is not met there): on this narrow ResNet pair
- * the fusion itself is at chance (10 %; every fused channel's std is 0.4× its
- * target from the first block on, 0.01× at the logits) because the parents'
- * channels do not correspond: of the 4 stem channels one has a counterpart
- * (greedy one-to-one correlations 0.96, 0.04, −0.26, −0.44). REPAIR, which
- * does set every channel's statistics to their targets, cannot recover
- * features that do not match. The fix is a wider pair
- * (`train_pairs.py resnet --widths 8,16,32,64` or wider). Until it is
- * committed the case is `it.fails`: it documents the gap and fails the day
- * REPAIR closes it.
+ * The ResNet pair is measured on the first 2,000 test images (the VGG pair
+ * on all 10,000): the tfjs evaluation of five ResNets is what this file
+ * spends its time on, and the margin is wide (it closes about 70 % of the
+ * gap). Narrower ResNets (4-8-16-32) do not work: their stems learn
+ * different features and the fusion itself is at chance, which no
+ * renormalisation recovers (README, REPAIR).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,16 +36,18 @@ import { runCli } from './support/cli.ts';
 const fixtures = fileURLToPath(new URL('./fixtures/repair/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'clafusion-repair-e2e-'));
 const path = (name: string) => join(dir, name);
-/** The whole test split: the VGG pair closes about half of the gap, so the measurement should not be a small sample. */
+/** The whole test split for the VGG pair: it closes about half of the gap, so the measurement should not be a small sample. */
 const EVAL_ROWS = 10_000;
+/** The ResNet pair: its first 2,000 (see the header). */
+const RESNET_EVAL_ROWS = 2_000;
 
-async function fuse(pair: [string, string], out: string, repair: 'on' | 'off') {
+async function fuse(pair: [string, string], out: string, repair: 'on' | 'off', evalFile: string) {
   const run = await runCli([
     'fuse',
     '--model', join(fixtures, pair[0]),
     '--model', join(fixtures, pair[1]),
     '--calibration', path('calibration.safetensors'),
-    '--eval', path('eval.safetensors'),
+    '--eval', path(evalFile),
     '--out', path(out),
     '--report', path(`${out}.json`),
     '--repair', repair,
@@ -64,13 +63,14 @@ beforeAll(async () => {
   // The fusion's calibration rows (the default 200), which REPAIR measures its statistics on too.
   await writeDatasetSafetensors(path('calibration.safetensors'), { x: (await images('train', 200)).x });
   await writeDatasetSafetensors(path('eval.safetensors'), await images('test', EVAL_ROWS));
+  await writeDatasetSafetensors(path('eval-resnet.safetensors'), await images('test', RESNET_EVAL_ROWS));
 }, 120_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function closesHalfTheGap(name: string, pair: readonly [string, string]) {
+async function closesHalfTheGap(name: string, pair: readonly [string, string], evalFile: string, checkPlain: boolean) {
   const stem = pair[0].replace('.safetensors', '');
-  const report = await fuse([pair[0], pair[1]], `${stem}-repaired.safetensors`, 'on');
+  const report = await fuse([pair[0], pair[1]], `${stem}-repaired.safetensors`, 'on', evalFile);
   const acc = report.accuracy!;
   const gap = acc.ensemble - acc.fused;
   const closed = (acc.repaired! - acc.fused) / gap;
@@ -88,21 +88,23 @@ async function closesHalfTheGap(name: string, pair: readonly [string, string]) {
   expect(report.fused.arch.bias).toBe(true);
   expect(paramSpecs(written.model.arch).filter((p) => p.role === 'bias').length).toBe(paramSpecs(written.model.arch).filter((p) => p.role === 'weight').length);
 
-  // Without REPAIR the same fusion is written unrepaired (bias-free, as the official code) and scores `fused`.
-  const plain = await fuse([pair[0], pair[1]], `${stem}-plain.safetensors`, 'off');
-  expect(plain.accuracy!.fused).toBe(acc.fused);
-  expect(plain.accuracy!.repaired).toBeUndefined();
-  expect(plain.fused.arch.bias).toBe(false);
-  expect(plain.fusion.normalization).toEqual([]);
+  if (checkPlain) {
+    // Without REPAIR the same fusion is written unrepaired (bias-free, as the official code) and scores `fused`.
+    const plain = await fuse([pair[0], pair[1]], `${stem}-plain.safetensors`, 'off', evalFile);
+    expect(plain.accuracy!.fused).toBe(acc.fused);
+    expect(plain.accuracy!.repaired).toBeUndefined();
+    expect(plain.fused.arch.bias).toBe(false);
+    expect(plain.fusion.normalization).toEqual([]);
+  }
 
   expect(gap).toBeGreaterThan(0.02); // a real gap to close
   expect(acc.repaired! - acc.fused).toBeGreaterThanOrEqual(0.5 * gap);
 }
 
 describe('REPAIR closes half the gap to the ensemble before finetuning (bias-free, BatchNorm-free pairs)', () => {
-  it('VGG 8 convs ← VGG 4 convs', () => closesHalfTheGap('VGG 8 convs ← VGG 4 convs', ['vgg-deep.safetensors', 'vgg-shallow.safetensors']), 900_000);
+  it('VGG 8 convs ← VGG 4 convs', () =>
+    closesHalfTheGap('VGG 8 convs ← VGG 4 convs', ['vgg-deep.safetensors', 'vgg-shallow.safetensors'], 'eval.safetensors', true), 900_000);
 
-  // Known shortfall, see the header: the fused ResNet is at chance and stays there.
-  it.fails('ResNet34-like ← ResNet18-like (known shortfall: fails the gap assertion)', () =>
-    closesHalfTheGap('ResNet34-like ← ResNet18-like', ['resnet34.safetensors', 'resnet18.safetensors']), 900_000);
+  it('ResNet34-like ← ResNet18-like', () =>
+    closesHalfTheGap('ResNet34-like ← ResNet18-like', ['resnet34.safetensors', 'resnet18.safetensors'], 'eval-resnet.safetensors', false), 900_000);
 });
