@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 import { startRadosgw } from './radosgw.mjs';
+import { guardFolderCleanup } from './s3rver-folder-guard.mjs';
 
 /** Which S3 server to start: 's3rver' (default) or 'radosgw'. */
 const S3_SERVER = process.env.CLAFUSION_TEST_S3 || 's3rver';
@@ -129,6 +130,7 @@ async function startAll(rgwStarting) {
   // s3rver answers ListBuckets with a 500 until its folder exists.
   mkdirSync(join(dir, 's3'));
   s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: join(dir, 's3') });
+  guardFolderCleanup(s3.store);
   const { port: s3Port } = await s3.run();
   process.send({ redisUrl, s3Endpoint: `http://127.0.0.1:${s3Port}`, s3Credentials: S3RVER_CREDENTIALS, s3Server: 's3rver' });
 }
