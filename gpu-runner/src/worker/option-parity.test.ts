@@ -46,6 +46,22 @@ const FAMILIES = ['mlp', 'vgg', 'resnet'] as const;
 
 type Value = string | number | boolean | number[];
 
+/**
+ * Three values a numeric option type accepts, for the fusion and the training
+ * options alike: its lower bound (or, for an exclusive one, just above it) and
+ * two more, capped by its maximum.
+ */
+function numericSamples(type: { kind: 'integer' | 'number'; min?: number; max?: number; above?: number }): number[] {
+  const max = type.max ?? Infinity;
+  if (type.kind === 'integer') {
+    const min = type.min ?? 0;
+    return [min, min + 1, Math.min(min + 2, max)];
+  }
+  if (type.above !== undefined) return [type.above + 0.5, type.above + 1, Math.min(type.above + 4, max)];
+  const min = type.min ?? 0;
+  return [min, min + 0.05, Math.min(min + 1, max)];
+}
+
 /** Values of the option's type the API and the CLI both accept, for MODELS models. */
 function sampleValues(decl: OptionDeclaration): Value[] {
   const { type } = decl;
@@ -54,14 +70,9 @@ function sampleValues(decl: OptionDeclaration): Value[] {
       return [...type.values];
     case 'on-off':
       return [true, false];
-    case 'integer': {
-      const min = type.min ?? 0;
-      return [min, min + 1, Math.min(min + 2, type.max ?? Infinity)];
-    }
-    case 'number': {
-      const min = type.min ?? 0;
-      return [min, min + 0.05, min + 1];
-    }
+    case 'integer':
+    case 'number':
+      return numericSamples(type);
     case 'weights':
       return [[0.2, 0.3, 0.5], [1, 1, 2]];
     case 'mapping':
@@ -174,15 +185,9 @@ function trainingSamples(decl: TrainingOptionDeclaration): TrainingValue[] {
       return [...type.values];
     case 'on-off':
       return [true, false];
-    case 'integer': {
-      const min = type.min ?? 0;
-      return [min, min + 1, min + 2];
-    }
-    case 'number': {
-      if (type.above !== undefined) return [type.above + 0.5, type.above + 1, type.above + 4];
-      const min = type.min ?? 0;
-      return [min, min + 0.05, Math.min(min + 1, type.max ?? Infinity)];
-    }
+    case 'integer':
+    case 'number':
+      return numericSamples(type);
     case 'fill':
       return [0.5, [-1, 0, 1]];
     case 'dataset':
