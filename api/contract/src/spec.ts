@@ -37,9 +37,11 @@ import {
 } from './training-options.ts';
 import { WebhookSpec } from './webhooks.ts';
 
-/** The zod schema of one declared option's value (options.ts), with its range. */
-function optionSchema(name: FusionOptionName): z.ZodType {
-  const type: OptionType = FUSION_OPTIONS[name].type;
+/**
+ * The zod schema of the value kinds both option declarations share (choice,
+ * on/off, integer, number, with their ranges); null for a kind of its own.
+ */
+function sharedKindSchema(type: OptionType | TrainingOptionType): z.ZodType | null {
   switch (type.kind) {
     case 'choice':
       return z.enum(type.values as unknown as [string, ...string[]]);
@@ -48,19 +50,31 @@ function optionSchema(name: FusionOptionName): z.ZodType {
     case 'integer': {
       let s = z.int();
       if (type.min !== undefined) s = type.min === 1 ? s.positive() : s.min(type.min);
-      if (type.max !== undefined) s = s.max(type.max);
+      if ('max' in type && type.max !== undefined) s = s.max(type.max);
       return s;
     }
     case 'number': {
       let s = z.number();
+      if ('above' in type && type.above !== undefined) s = type.above === 0 ? s.positive() : s.gt(type.above);
       if (type.min !== undefined) s = s.min(type.min);
       if (type.max !== undefined) s = s.max(type.max);
       return s;
     }
+    default:
+      return null;
+  }
+}
+
+/** The zod schema of one declared option's value (options.ts), with its range. */
+function optionSchema(name: FusionOptionName): z.ZodType {
+  const type: OptionType = FUSION_OPTIONS[name].type;
+  switch (type.kind) {
     case 'weights':
       return z.array(z.number().positive());
     case 'mapping':
       throw new Error(`${name}: the mapping is a union, built by unionSpec`);
+    default:
+      return sharedKindSchema(type)!;
   }
 }
 
@@ -134,26 +148,12 @@ export type FusionOptionsSpec = z.infer<typeof FusionOptionsSpec>;
 function trainingOptionSchema(name: TrainingOptionName): z.ZodType {
   const type: TrainingOptionType = TRAINING_OPTIONS[name].type;
   switch (type.kind) {
-    case 'choice':
-      return z.enum(type.values as unknown as [string, ...string[]]);
-    case 'on-off':
-      return z.boolean();
-    case 'integer': {
-      let s = z.int();
-      if (type.min !== undefined) s = type.min === 1 ? s.positive() : s.min(type.min);
-      return s;
-    }
-    case 'number': {
-      let s = z.number();
-      if (type.above !== undefined) s = type.above === 0 ? s.positive() : s.gt(type.above);
-      if (type.min !== undefined) s = s.min(type.min);
-      if (type.max !== undefined) s = s.max(type.max);
-      return s;
-    }
     case 'fill':
       return z.union([z.number(), z.array(z.number()).min(1)]);
     case 'dataset':
       return z.strictObject({ file: FileId });
+    default:
+      return sharedKindSchema(type)!;
   }
 }
 

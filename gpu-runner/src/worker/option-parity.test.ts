@@ -17,7 +17,9 @@ import {
   TRAINING_SECTION_NAMES,
   type FusionOptionName,
   type OptionDeclaration,
+  type OptionType,
   type TrainingOptionDeclaration,
+  type TrainingOptionType,
   type TrainingOptionName,
   type TrainingSection,
   fusionOptionValuesFromSpec,
@@ -62,9 +64,8 @@ function numericSamples(type: { kind: 'integer' | 'number'; min?: number; max?: 
   return [min, min + 0.05, Math.min(min + 1, max)];
 }
 
-/** Values of the option's type the API and the CLI both accept, for MODELS models. */
-function sampleValues(decl: OptionDeclaration): Value[] {
-  const { type } = decl;
+/** Values of an option's type (fusion or training) that the API and the CLI both accept, for MODELS models. */
+function sampleValues(type: OptionType | TrainingOptionType): Value[] {
   switch (type.kind) {
     case 'choice':
       return [...type.values];
@@ -77,6 +78,10 @@ function sampleValues(decl: OptionDeclaration): Value[] {
       return [[0.2, 0.3, 0.5], [1, 1, 2]];
     case 'mapping':
       return ['cla', 'chain', 'random', [1, 2]];
+    case 'fill':
+      return [0.5, [-1, 0, 1]];
+    case 'dataset':
+      return [TRAIN_FILE];
   }
 }
 
@@ -111,7 +116,7 @@ describe('each declared option, as a CLI flag and as an API field', () => {
 
   for (const name of FUSION_OPTION_NAMES) {
     const decl: OptionDeclaration = FUSION_OPTIONS[name];
-    for (const value of sampleValues(decl)) {
+    for (const value of sampleValues(decl.type)) {
       it(`${name}: --${decl.flag} ${cliText(value)} = ${decl.api}: ${JSON.stringify(value)}`, () => {
         const { argv, spec } = bothForms(name, value);
         // The API's schema (built from the same declaration) takes the field as written.
@@ -130,7 +135,7 @@ describe('each declared option, as a CLI flag and as an API field', () => {
     if (name !== 'samples') {
       it(`${name} reaches the engine: some declared value resolves to options other than the defaults`, () => {
         const differs = FAMILIES.some((family) =>
-          sampleValues(decl).some((value) => {
+          sampleValues(decl.type).some((value) => {
             const args = new Args(parseArgs(bothForms(name, value).argv, FUSION_FLAGS));
             return JSON.stringify(fusionOptionsFromArgs(args, family, MODELS)) !== JSON.stringify(defaultFusionOptions(family));
           }),
@@ -177,25 +182,6 @@ describe('engine errors name option fields; each surface says them its way', () 
 
 // ------------------------------------------------------------ the training options
 
-/** Values of a training option's type that the API and the CLI both accept. */
-function trainingSamples(decl: TrainingOptionDeclaration): TrainingValue[] {
-  const { type } = decl;
-  switch (type.kind) {
-    case 'choice':
-      return [...type.values];
-    case 'on-off':
-      return [true, false];
-    case 'integer':
-    case 'number':
-      return numericSamples(type);
-    case 'fill':
-      return [0.5, [-1, 0, 1]];
-    case 'dataset':
-      return [TRAIN_FILE];
-  }
-}
-
-type TrainingValue = string | number | boolean | number[];
 const TRAIN_FILE = 'file_3000000000000000000000000';
 // The runner parses the uploaded bytes; the CLI loads the file.
 const trainSet = writeTrainSet('clafusion-option-parity-');
@@ -209,7 +195,7 @@ const TRAINING_FLAGS = { ...FUSION_FLAGS, ...FINETUNE_FLAGS, ...DISTILL_FLAGS, .
 function trainingBase(section: TrainingSection, except: TrainingOptionName): { argv: string[]; fields: Record<string, unknown> } {
   const argv: string[] = [];
   const fields: Record<string, unknown> = {};
-  const needs: [TrainingOptionName, TrainingValue][] = [['epochs', 1], ['train', TRAIN_FILE], ['alpha', 0.5], ['temperature', 2]];
+  const needs: [TrainingOptionName, Value][] = [['epochs', 1], ['train', TRAIN_FILE], ['alpha', 0.5], ['temperature', 2]];
   for (const [name, value] of needs) {
     if (name === except || !TRAINING_OPTIONS[name].sections.includes(section)) continue;
     argv.push(...trainingArgv(name, section, value));
@@ -218,14 +204,14 @@ function trainingBase(section: TrainingSection, except: TrainingOptionName): { a
   return { argv, fields };
 }
 
-const trainingArgv = (name: TrainingOptionName, section: TrainingSection, value: TrainingValue) => [
+const trainingArgv = (name: TrainingOptionName, section: TrainingSection, value: Value) => [
   trainingFlagOf(name, section),
   name === 'train' ? trainPath : cliText(value),
 ];
-const trainingField = (name: TrainingOptionName, value: TrainingValue) => (name === 'train' ? { file: value } : value);
+const trainingField = (name: TrainingOptionName, value: Value) => (name === 'train' ? { file: value } : value);
 
 /** `fuse` flags and a job spec that ask for the section with the option at `value`. */
-function trainingForms(section: TrainingSection, name: TrainingOptionName, value: TrainingValue): { argv: string[]; spec: FusionSpec } {
+function trainingForms(section: TrainingSection, name: TrainingOptionName, value: Value): { argv: string[]; spec: FusionSpec } {
   const base = trainingBase(section, name);
   const argv = [...base.argv, ...trainingArgv(name, section, value)];
   const spec = { models: ids.slice(0, 2), calibration: { file: ids[2] }, [section]: { ...base.fields, [TRAINING_OPTIONS[name].api]: trainingField(name, value) } };
@@ -255,7 +241,7 @@ describe('each declared training option, as a fuse flag and as a field of the sp
   for (const section of TRAINING_SECTION_NAMES) {
     for (const name of trainingOptionsOf(section)) {
       const decl: TrainingOptionDeclaration = TRAINING_OPTIONS[name];
-      for (const value of trainingSamples(decl)) {
+      for (const value of sampleValues(decl.type)) {
         const shown = name === 'train' ? 'DATA' : cliText(value);
         it(`${section}.${name}: ${trainingFlagOf(name, section)} ${shown} = ${section}.${decl.api}: ${JSON.stringify(trainingField(name, value))}`, async () => {
           const { argv, spec } = trainingForms(section, name, value);
