@@ -7,6 +7,7 @@
  * jobs to the end.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,8 @@ import { lifecycleKeys } from '../api/contract/src/lifecycle-keys.ts';
 import { layout } from '../api/contract/src/store-layout.ts';
 import { createClient } from '../sdk/src/index.ts';
 import { ConflictError, NotFoundError } from '../sdk/src/index.ts';
-import { startEmbedded, storeFingerprint } from './support/embedded.ts';
+import { FolderStore } from '../api/src/storage/index.ts';
+import { startEmbedded, startOnStore, storeFingerprint } from './support/embedded.ts';
 import { type Fixtures, writeFixtures } from './support/fixtures.ts';
 import { Rest, expectApiError } from './support/rest.ts';
 
@@ -173,6 +175,29 @@ describe('fusions: status filter and delete', () => {
     expect(list.data.map((j) => j.id)).not.toContain(job.id);
     await expect(client.fusions.delete(job.id)).rejects.toBeInstanceOf(NotFoundError);
     expect((await client.files.delete(a.id)).deleted).toBe(true);
+  });
+
+  it('lists the runner as soon as its job is seen to succeed, however slow the runner record is to store', async () => {
+    // A store whose writes under system/runners/ take a while: the runner's
+    // record must still be there by the time the job's success is visible.
+    class SlowRunnerRecords extends FolderStore {
+      override async put(key: string, body: Uint8Array | Readable, options?: Parameters<FolderStore['put']>[2]) {
+        if (key.startsWith(lifecycleKeys.runners())) await new Promise((r) => setTimeout(r, 500));
+        return super.put(key, body, options);
+      }
+    }
+    const slow = await startOnStore(new SlowRunnerRecords({ root: join(dir, 'slow-runner-records'), fsync: false }), 1);
+    try {
+      const rest = new Rest(slow.url, (await createApiKey(slow.store, 'acme')).token);
+      const { spec } = await inputs(rest);
+      const job = await rest.json<FusionJob>('/v1/fusions', { method: 'POST', json: spec });
+      const done = await rest.waitFor(job.id, (j) => j.status === 'succeeded');
+      const version = await rest.json<{ engine_version: string | null; runners: { backend: string }[] }>('/v1/version');
+      expect(version.engine_version).toBe('0.1.0');
+      expect(version.runners.map((r) => r.backend)).toEqual([done.metrics!.backend]);
+    } finally {
+      await slow.close();
+    }
   });
 
   it('the SDK surfaces a 409 for a queued job as ConflictError', async () => {

@@ -1,7 +1,8 @@
 /**
  * GET /v1/version: the API's version, and the runners that finished a job
  * recently with the backend and engine version they ran (each runner records
- * that after every job it completes; gpu-runner/src/worker/fusion-runner.ts).
+ * that for every job it completes, before the job's success is recorded;
+ * gpu-runner/src/worker/fusion-runner.ts).
  * `engine_version` is the newest runner's, null while no runner was seen.
  */
 import type { RunnerSeen, VersionInfo } from '@clafusion/contract';

@@ -103,13 +103,15 @@ export class FusionRunner {
       run.stage = 'upload';
       const outputs = await this.upload(tenant, jobId, result, written);
       await run.flush();
+      // Listed before the success is recorded: a client that saw the job
+      // succeed and asks GET /v1/version then finds the runner that ran it.
+      await reportRunner(this.store, this.runnerId, result.report);
       const succeeded = await log.append(
         { type: 'succeeded', message: 'succeeded', progress: 1, data: { outputs, metrics: metricsOf(result.report) } },
         (j) => !isTerminal(j),
       );
       if (!succeeded.event) await this.discardUnrecorded(log, written);
       await this.clearActive(jobId);
-      await reportRunner(this.store, this.runnerId, result.report);
     } catch (err) {
       await run.flush();
       if (err instanceof FusionAborted || job.signal.aborted) {
@@ -383,7 +385,11 @@ function metricsOf(report: FusionReport): JobMetrics {
 }
 
 
-/** What GET /v1/version lists: this runner, its backend and engine version, as of this job. Best effort. */
+/**
+ * What GET /v1/version lists: this runner, its backend and engine version, as
+ * of this job (written once its outputs are stored, before its success is).
+ * Best effort: a failed write only leaves the listing stale.
+ */
 async function reportRunner(store: ObjectStore, runnerId: string, report: FusionReport): Promise<void> {
   const seen = { runner: runnerId, backend: report.backend, engine_version: report.engine?.version ?? 'unknown', seen_at: new Date().toISOString() };
   await store.put(lifecycleKeys.runner(runnerId), toJson(seen), { contentType: 'application/json' }).catch(() => {});
