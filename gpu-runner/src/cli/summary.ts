@@ -32,6 +32,8 @@ export function formatSummary(report: FusionReport, outPath: string, reportPath?
     parts.push(`fused ${pct(acc.fused)}`);
     if (acc.repaired !== undefined) parts.push(`repaired ${pct(acc.repaired)}`);
     lines.push(`  accuracy on ${acc.samples} samples: ${parts.join('  ')}`);
+    const hint = repairHint(report);
+    if (hint) lines.push(hint);
   }
   if (report.training) lines.push(trainingLine(report.training));
   if (report.sweep) {
@@ -46,6 +48,27 @@ export function formatSummary(report: FusionReport, outPath: string, reportPath?
   );
   if (reportPath) lines.push(`  report: ${reportPath}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** A fused CNN this far below the prediction ensemble, unrepaired and untrained, gets a hint line. */
+export const REPAIR_HINT_GAP = 0.05;
+
+/**
+ * Fused CNNs lose much of their parents' accuracy before finetuning (variance
+ * collapse), and `--repair on` wins most of it back (README, REPAIR), but it
+ * is off by default so that the default output stays the official code's
+ * fusion. A user who only sees the low number should learn that it exists.
+ */
+function repairHint(report: FusionReport): string | null {
+  const acc = report.accuracy;
+  const family = report.fused.arch.family;
+  if (!acc || family === 'mlp' || acc.repaired !== undefined || report.training) return null;
+  const gap = acc.ensemble - acc.fused;
+  if (gap < REPAIR_HINT_GAP) return null;
+  return (
+    `  hint: the fused ${family === 'vgg' ? 'VGG' : 'ResNet'} is ${(gap * 100).toFixed(1)} points below the ensemble before any training; ` +
+    '--repair on renormalises its channels on the calibration data (README: REPAIR), --finetune trains it'
+  );
 }
 
 /** `finetuned fused model: N epochs (preset P), eval accuracy before X → Y (epoch K kept)`. */
