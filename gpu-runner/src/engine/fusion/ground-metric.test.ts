@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groundMetric, MLP_GROUND_METRIC, CNN_GROUND_METRIC } from './ground-metric.ts';
+import { directSquaredDistances, groundMetric, MLP_GROUND_METRIC, CNN_GROUND_METRIC } from './ground-metric.ts';
 import { Rng } from '../rng.ts';
 
 function rows(n: number, d: number, seed: number) {
@@ -55,5 +55,34 @@ describe('ground metric (spec §7.4)', () => {
     const bad = Float64Array.from(a);
     bad[3] = NaN;
     expect(() => groundMetric(bad, 5, b, 4, 7, 7, MLP_GROUND_METRIC)).toThrow(/NaN/);
+  });
+});
+
+describe('direct squared distances in column blocks', () => {
+  /** Pair by pair over whole rows, each pair's terms in increasing f: the sum the blocks must reproduce. */
+  function pairByPair(a: Float32Array | Float64Array, n0: number, b: Float32Array | Float64Array, n1: number, d: number) {
+    const out = new Float64Array(n0 * n1);
+    for (let i = 0; i < n0; i++) {
+      for (let j = 0; j < n1; j++) {
+        let s = 0;
+        for (let f = 0; f < d; f++) s += (a[i * d + f] - b[j * d + f]) ** 2;
+        out[i * n1 + j] = s;
+      }
+    }
+    return out;
+  }
+
+  it('gives the bits of the pair-by-pair sum, for float32 and float64 rows, whatever the block', () => {
+    const [n0, n1, d] = [6, 5, 1037];
+    const a64 = rows(n0, d, 3);
+    const b64 = rows(n1, d, 4).map((v) => v * 1e-3 + 1e3);
+    for (const [a, b] of [[a64, b64], [Float32Array.from(a64), Float32Array.from(b64)]] as const) {
+      const want = pairByPair(a, n0, b, n1, d);
+      for (const block of [1, 7, 512, d, 4096]) {
+        const out = new Float64Array(n0 * n1).fill(Number.NaN);
+        directSquaredDistances(a, n0, b, n1, d, out, block);
+        expect(Array.from(out)).toEqual(Array.from(want));
+      }
+    }
   });
 });
