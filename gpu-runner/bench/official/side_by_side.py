@@ -29,6 +29,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, HERE)
+from time_official import our_group_mappings, our_stages  # noqa: E402  (its heavy imports are inside main())
 
 # Our flags for each pair: the paper scripts' settings, flag by flag (README.md next to this file).
 COMMON = [
@@ -100,8 +102,7 @@ def main() -> None:
         ours = run_process(ours_cmd, env)
         with open(os.path.join(out, "report-ours.json")) as f:
             report = json.load(f)
-        t = report["timings"]
-        our_groups = [g["mapping"] for g in report["alignment"]["groups"]]
+        our_groups = our_group_mappings(report)
         entry = {
             "round": r + 1,
             "loadAverage": load_avg(),
@@ -112,12 +113,7 @@ def main() -> None:
                 "groupMappings": theirs["groupMappings"],
             },
             "ours": {
-                "stages": {
-                    "activations": t["activations"],
-                    "cost": round(t["cost"] + t["alignment"], 3),
-                    "fusion": round(t["balance"] + t["fusion"], 3),
-                    "total": t["total"],
-                },
+                "stages": our_stages(report),
                 "process": {"cpu": ours["cpu"], "wall": ours["wall"]},
                 "peakRssMiB": ours["peakRssMiB"],
                 "recording": (report.get("recording") or {}).get("detail"),

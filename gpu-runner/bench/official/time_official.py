@@ -25,7 +25,8 @@ script never edits them; it drives them from the outside:
      CIFAR-10 from disk through PIL transforms on 2 worker processes; that data pipeline is not timed.)
    - routines.test (every accuracy evaluation: --recheck-cifar, before/after building B' and the fused
      model): returns -1 without running. No test set exists here.
-   - tensorboardX (imported by main.py, used only with --tensorboard): a stub module.
+   - tensorboardX (imported by main.py, used only with --tensorboard; no Debian package): a stand-in
+     module whose SummaryWriter raises, so a run that asks for TensorBoard logs fails loudly.
 3. Times, by wrapping the official functions main.py calls (module attributes, looked up at call time):
    - activations: every utils.get_model_activations call (the CLA pass on A and B inside
      align_layers.get_alignment_map, then main.py's pass on A and B' for OT);
@@ -104,19 +105,30 @@ def official_argv(script: str, samples: int) -> list:
     return out + ["--skip-ensemble"]
 
 
+def our_stages(report: dict) -> dict:
+    """Our report.json's `timings` (wall-clock seconds) in the official stages: cost is our cost +
+    alignment (CKA matrices and the DP), fusion our balance + fusion (B' and the layer-wise OT)."""
+    t = report["timings"]
+    return {
+        "activations": t["activations"],
+        "cost": round(t["cost"] + t["alignment"], 3),
+        "fusion": round(t["balance"] + t["fusion"], 3),
+        "total": t["total"],
+    }
+
+
+def our_group_mappings(report: dict) -> list:
+    """Our report's per-group mappings, in the order of the official `align` calls."""
+    return [g["mapping"] for g in report["alignment"]["groups"]]
+
+
 def compare(out: str) -> None:
     """Side-by-side table of OUT/official.json and our CLI's OUT/report-ours.json (same files)."""
     with open(os.path.join(out, "official.json")) as f:
         theirs = json.loads(f.read())
     with open(os.path.join(out, "report-ours.json")) as f:
         ours = json.load(f)
-    t = ours["timings"]  # wall-clock seconds per stage
-    ours_stages = {
-        "activations": t["activations"],
-        "cost": t["cost"] + t["alignment"],
-        "fusion": t["balance"] + t["fusion"],
-        "total": t["total"],
-    }
+    ours_stages = our_stages(ours)
     print(f"{theirs['pair']}, {theirs['samples']} samples, {theirs['threads']} thread(s); wall seconds (official CPU s)")
     print(f"{'stage':<12}{'official':>18}{'ours':>10}{'official/ours':>15}")
     for stage, mine in ours_stages.items():
@@ -124,7 +136,7 @@ def compare(out: str) -> None:
         ratio = off["wall"] / mine if mine > 0 else float("inf")
         print(f"{stage:<12}{off['wall']:>9.2f} ({off['cpu']:>6.2f}){mine:>10.2f}{ratio:>14.2f}x")
     print(f"official peak RSS {theirs['peakRssMiB']} MiB (whole process)")
-    our_groups = [g["mapping"] for g in ours["alignment"]["groups"]]
+    our_groups = our_group_mappings(ours)
     same = our_groups == theirs["groupMappings"]
     print(f"group mappings official {theirs['groupMappings']}")
     print(f"group mappings ours     {our_groups}  -> {'EQUAL' if same else 'DIFFERENT'}")
@@ -197,12 +209,14 @@ def main() -> None:
         if os.path.exists(leftover):
             os.remove(leftover)
 
-    # tensorboardX: imported by main.py, used only with --tensorboard (not in the paper's scripts).
+    # tensorboardX: main.py imports it at module level but uses it only with --tensorboard, which
+    # the paper's scripts never pass, and Debian has no package for it. This stand-in lets main.py
+    # import; a run that did ask for TensorBoard logs fails loudly instead of silently logging nothing.
     tbx = types.ModuleType("tensorboardX")
 
-    class SummaryWriter:  # noqa: D401 - stub
+    class SummaryWriter:
         def __init__(self, *a, **k):
-            raise RuntimeError("tensorboardX is stubbed by time_official.py")
+            raise RuntimeError("time_official.py has no tensorboardX (Debian ships none); run without --tensorboard")
 
     tbx.SummaryWriter = SummaryWriter
     sys.modules.setdefault("tensorboardX", tbx)
