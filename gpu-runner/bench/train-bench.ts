@@ -64,6 +64,7 @@ const NETS: Array<{ net: string; steps: number }> = [
   { net: 'tiny-cnn', steps: quick ? 5 : 30 },
   { net: 'vgg-16-32-64', steps: quick ? 2 : 8 },
   { net: 'resnet18-8-16-32-64', steps: quick ? 2 : 10 },
+  { net: 'vgg13-doub-8', steps: quick ? 2 : 10 },
 ];
 
 function randomBatch(seed: number): { x: Float32Array; labels: Int32Array } {

@@ -82,17 +82,23 @@ export const op = {
   drop: [0x1a],
   v128Load: (offset = 0): Bytes => [...simd(0x00), ...mem(0, offset)],
   v128Store: (offset = 0): Bytes => [...simd(0x0b), ...mem(0, offset)],
+  /** v128.load32_splat: one float from memory into all four lanes (a broadcast load on x64). */
+  v128Load32Splat: (offset = 0): Bytes => [...simd(0x09), ...mem(2, offset)],
   f32x4Splat: simd(0x13),
   f32x4Eq: simd(0x41),
   f32x4Gt: simd(0x44),
   v128And: simd(0x4e),
   v128AndNot: simd(0x4f),
+  f32x4Neg: simd(0xe1),
   f32x4Add: simd(0xe4),
+  f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
   /** i8x16.shuffle with its 16 lane indices (0–15 pick from the first operand, 16–31 the second). */
   shuffle: (lanes: readonly number[]): Bytes => [...simd(0x0d), ...lanes],
   /** Bulk memory: memory.fill(dst, byte value, length). */
   memoryFill: [0xfc, ...uleb(11), 0x00],
+  /** Bulk memory: memory.copy(dst, src, length) within the one memory. */
+  memoryCopy: [0xfc, ...uleb(10), 0x00, 0x00],
 } as const;
 
 export interface FunctionDef {

@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type PatchGeometry, geometryFrom } from './im2col.ts';
 import { type BackendWasm, type TensorInfo, callWasmKernel, dispose, f32, heapOffset, matMul, simd, view } from './wasm-backend.ts';
+import { winogradApplies, winogradConv } from './winograd.ts';
 
 /** W[kh,kw,ci,co] → rotated 180° and channel-swapped W'[kh,kw,co,ci] = W[kH-1-kh, kW-1-kw, ci, co]. */
 function flipFilter(w: Float32Array, kH: number, kW: number, ci: number, co: number, out: Float32Array): void {
@@ -80,7 +81,12 @@ export function conv2DBackpropInput(args: {
   const padL = kW - 1 - left;
   const padR = kW - 1 - right;
 
-  if (info.strideHeight === 1 && info.strideWidth === 1 && Math.min(padT, padB, padL, padR) >= 0) {
+  const unitStride = info.strideHeight === 1 && info.strideWidth === 1;
+  if (unitStride && Math.min(padT, padB, padL, padR) >= 0 && winogradApplies(kH, kW, [1, 1], [info.dilationHeight, info.dilationWidth], co, ci)) {
+    const [batch, inH, inW] = inputShape;
+    return winogradConv(backend, dy, filter, { batch, inH: info.outHeight, inW: info.outWidth, inC: co, outH: inH, outW: inW, outC: ci, padTop: padT, padLeft: padL }, true);
+  }
+  if (unitStride && Math.min(padT, padB, padL, padR) >= 0) {
     const flipped = backend.makeOutput([kH, kW, co, ci], 'float32');
     flipFilter(f32(backend, filter), kH, kW, ci, co, f32(backend, flipped));
     const dx = callWasmKernel(

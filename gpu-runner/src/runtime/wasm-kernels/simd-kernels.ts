@@ -317,16 +317,29 @@ interface WasmApi {
 }
 export const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-let compiled: object | undefined;
-const instances = new WeakMap<WasmMemory, SimdKernels>();
+const compiled = new WeakMap<FunctionDef[], object>();
+const instances = new WeakMap<WasmMemory, Map<FunctionDef[], unknown>>();
+
+/**
+ * The functions of `defs` (one module, compiled once per list) bound to `memory`, one instance
+ * per heap (one per tfjs-wasm backend, i.e. per thread).
+ */
+export function moduleFor<T>(defs: FunctionDef[], memory: WasmMemory): T {
+  let perMemory = instances.get(memory);
+  if (perMemory === undefined) instances.set(memory, (perMemory = new Map()));
+  let k = perMemory.get(defs);
+  if (k === undefined) {
+    let module = compiled.get(defs);
+    if (module === undefined) compiled.set(defs, (module = new wasmApi.Module(assemble(defs))));
+    k = new wasmApi.Instance(module, { env: { memory } }).exports;
+    perMemory.set(defs, k);
+  }
+  return k as T;
+}
+
+const SIMD_FUNCTIONS = [im2colTap, gemmPanels, maxPoolGradTiled, columnSum, addRowVector, transpose2d, col2imAdd];
 
 /** The kernels bound to one heap (one per tfjs-wasm backend, i.e. per thread). */
 export function simdKernelsFor(memory: WasmMemory): SimdKernels {
-  let k = instances.get(memory);
-  if (k === undefined) {
-    compiled ??= new wasmApi.Module(assemble([im2colTap, gemmPanels, maxPoolGradTiled, columnSum, addRowVector, transpose2d, col2imAdd]));
-    k = new wasmApi.Instance(compiled, { env: { memory } }).exports as SimdKernels;
-    instances.set(memory, k);
-  }
-  return k;
+  return moduleFor<SimdKernels>(SIMD_FUNCTIONS, memory);
 }

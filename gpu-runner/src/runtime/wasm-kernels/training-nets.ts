@@ -74,6 +74,38 @@ export function vggNet(widths: number[] = [16, 32, 64]): TrainingNet {
   };
 }
 
+/**
+ * A VGG given as its layer list (widths and 'M' for a 2×2 max-pool), 3×3 convolutions with ReLU,
+ * then a linear classifier, no biases (like train_peer.py's vgg_config): VGG13-doub/8 is the `clafusion train` net that bench:train
+ * times against PyTorch (cli-train.ts), here so that its kernels can be profiled in-process.
+ */
+export function vggConfig(name: string, config: Array<number | 'M'>): TrainingNet {
+  const shapes: Array<[string, number[]]> = [];
+  let cin = 3;
+  let side = 32;
+  config.forEach((c, i) => {
+    if (c === 'M') {
+      side /= 2;
+      return;
+    }
+    shapes.push([`c${i}.w`, [3, 3, cin, c]]);
+    cin = c;
+  });
+  shapes.push(['fc.w', [side * side * cin, 10]]);
+  return {
+    name,
+    shapes,
+    loss(p, x, labels) {
+      let h = x;
+      config.forEach((c, i) => {
+        h = c === 'M' ? tf.maxPool(h, 2, 2, 'valid') : tf.relu(tf.conv2d(h, p[`c${i}.w`] as tf.Tensor4D, 1, 'same'));
+      });
+      const logits = tf.matMul(tf.reshape(h, [h.shape[0], -1]) as tf.Tensor2D, p['fc.w'] as tf.Tensor2D);
+      return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+    },
+  };
+}
+
 /** ResNet-18 layout (stem + 4 stages × 2 basic blocks, stride 2 entering stages 2–4, 1×1
  * projection shortcuts), no batch-norm, global average pool, linear classifier. */
 export function resnet18(widths: number[] = [8, 16, 32, 64]): TrainingNet {
@@ -112,6 +144,7 @@ export const TRAINING_NETS: Record<string, () => TrainingNet> = {
   'tiny-cnn': tinyCnn,
   'vgg-16-32-64': () => vggNet([16, 32, 64]),
   'resnet18-8-16-32-64': () => resnet18([8, 16, 32, 64]),
+  'vgg13-doub-8': () => vggConfig('vgg13-doub-8', [8, 16, 'M', 32, 32, 'M', 64, 64, 'M', 128, 128, 'M', 128, 64, 'M']),
 };
 
 /** Deterministic He-style initial parameters (weights), zeros (biases), from a 32-bit seed. */

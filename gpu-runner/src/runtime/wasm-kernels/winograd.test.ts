@@ -1,0 +1,198 @@
+/**
+ * Winograd F(2×2, 3×3) against the cpu backend's direct convolution kernels (an independent
+ * implementation: one multiply-add per tap), over odd and even sizes, paddings, batch sizes and
+ * chunkings that split the tiles every way (one tile row per chunk, chunks not a multiple of the
+ * GEMM's 4 tiles, one chunk for everything).
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { registerWasmTrainingKernels } from './index.ts';
+import type { BackendWasm } from './wasm-backend.ts';
+import { callStock, dispose, f32 } from './wasm-backend.ts';
+import { type WinogradGeometry, filterGradientTransform, filterTransform, winogradApplies, winogradConv, winogradFilterGrad } from './winograd.ts';
+
+type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
+
+let seed = 7;
+function rand(n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    out[i] = (seed / 2147483648) * 2 - 1;
+  }
+  return out;
+}
+
+/** max |a − b| over max(1, max |b|). */
+function relErr(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 1;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
+async function onCpu(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>): Promise<Float32Array> {
+  await tf.setBackend('cpu');
+  const out = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const values = Float32Array.from(out.dataSync());
+  tf.dispose([out, ...Object.values(inputs)]);
+  return values;
+}
+
+/** Runs `f` on the wasm backend with the given arrays as tensors there; returns the result's values. */
+async function onWasm(arrays: Array<{ values: Float32Array; shape: number[] }>, f: (b: BackendWasm, ts: tf.TensorInfo[]) => tf.TensorInfo): Promise<Float32Array> {
+  await tf.setBackend('wasm');
+  const backend = tf.backend() as BackendWasm;
+  const ts = arrays.map(({ values, shape }) => tf.tensor(values, shape));
+  const out = f(backend, ts);
+  const values = Float32Array.from(f32(backend, out));
+  dispose(backend, out);
+  tf.dispose(ts);
+  return values;
+}
+
+function geometry(x: number[], k: number, pad: Pad): WinogradGeometry {
+  const info = tf.backend_util.computeConv2DInfo(x as [number, number, number, number], [3, 3, x[3], k], 1, 1, pad, undefined, false, 'channelsLast');
+  return {
+    batch: x[0], inH: x[1], inW: x[2], inC: x[3], outH: info.outHeight, outW: info.outWidth, outC: k,
+    padTop: info.padInfo.top, padLeft: info.padInfo.left,
+  };
+}
+
+const CASES: Array<{ x: number[]; k: number; pad: Pad }> = [
+  { x: [2, 8, 8, 4], k: 8, pad: 'same' },
+  { x: [3, 5, 7, 8], k: 16, pad: 'same' },
+  { x: [1, 6, 9, 4], k: 8, pad: 'valid' },
+  { x: [2, 7, 4, 12], k: 24, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  { x: [4, 2, 2, 16], k: 8, pad: 'same' },
+  { x: [1, 1, 1, 4], k: 8, pad: 'same' },
+  { x: [2, 3, 3, 32], k: 32, pad: 'valid' },
+];
+/** Tiles per chunk: one tile at a time (rounded up to a tile row), 5 (not a multiple of 4), default. */
+const CHUNKS: Array<number | undefined> = [1, 5, undefined];
+
+beforeAll(async () => {
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+
+describe('Winograd transforms', () => {
+  it('the filter-gradient transform is the adjoint of the filter transform', () => {
+    // <U(g), m> = <g, Uᵀ(m)> for random g, m: checks the two hand-expanded formulas against each other.
+    const [c, k] = [3, 5];
+    const g = rand(9 * c * k);
+    const m = rand(16 * c * k);
+    const u = new Float32Array(16 * c * k);
+    filterTransform(g, c, k, u, false);
+    const dg = new Float32Array(9 * c * k);
+    filterGradientTransform(m, c * k, dg);
+    const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i], 0);
+    expect(dot(u, m)).toBeCloseTo(dot(g, dg), 4);
+  });
+
+  it('applies to 3×3 stride-1 convolutions with lane-sized channel counts only', () => {
+    expect(winogradApplies(3, 3, [1, 1], [1, 1], 4, 8)).toBe(true);
+    expect(winogradApplies(3, 3, [1, 1], [1, 1], 3, 8)).toBe(false);
+    expect(winogradApplies(3, 3, [1, 1], [1, 1], 4, 12)).toBe(false);
+    expect(winogradApplies(3, 3, [2, 2], [1, 1], 4, 8)).toBe(false);
+    expect(winogradApplies(3, 3, [1, 1], [2, 2], 4, 8)).toBe(false);
+    expect(winogradApplies(5, 5, [1, 1], [1, 1], 4, 8)).toBe(false);
+  });
+});
+
+describe('Winograd F(2×2, 3×3) against direct convolution (cpu backend)', () => {
+  for (const { x, k, pad } of CASES) {
+    for (const chunk of CHUNKS) {
+      const label = `x ${x.join('×')}, ${k} out, pad ${JSON.stringify(pad)}, chunk ${chunk ?? 'default'}`;
+      it(`forward: ${label}`, async () => {
+        const g = geometry(x, k, pad);
+        const xv = rand(tf.util.sizeFromShape(x));
+        const wv = rand(9 * x[3] * k);
+        const want = await onCpu('Conv2D', { x: tf.tensor(xv, x), filter: tf.tensor(wv, [3, 3, x[3], k]) }, { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 });
+        const got = await onWasm([{ values: xv, shape: x }, { values: wv, shape: [3, 3, x[3], k] }], (b, [xt, wt]) => winogradConv(b, xt, wt, g, false, chunk));
+        expect(got.length).toBe(want.length);
+        expect(relErr(got, want)).toBeLessThan(2e-6 * Math.sqrt(9 * x[3]));
+      });
+
+      it(`input gradient: ${label}`, async () => {
+        // dx of the convolution x → y (ci → co channels) is a Winograd convolution of dy with the
+        // flipped filter: ci and co swap roles, so the lane rules apply to co (in) and ci (out).
+        const [ci, co] = [k, x[3]];
+        // The forward convolution: input [batch, inH, inW, ci] → output dy's shape.
+        const inShape = [x[0], x[1], x[2], ci];
+        const fwdInfo = tf.backend_util.computeConv2DInfo(inShape as [number, number, number, number], [3, 3, ci, co], 1, 1, pad, undefined, false, 'channelsLast');
+        const dys = [x[0], fwdInfo.outHeight, fwdInfo.outWidth, co];
+        const dyv = rand(tf.util.sizeFromShape(dys));
+        const wv = rand(9 * ci * co);
+        const want = await onCpu('Conv2DBackpropInput', { dy: tf.tensor(dyv, dys), filter: tf.tensor(wv, [3, 3, ci, co]) }, { strides: 1, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: inShape });
+        const gi: WinogradGeometry = {
+          batch: x[0], inH: dys[1], inW: dys[2], inC: co, outH: x[1], outW: x[2], outC: ci,
+          padTop: 2 - fwdInfo.padInfo.top, padLeft: 2 - fwdInfo.padInfo.left,
+        };
+        const got = await onWasm([{ values: dyv, shape: dys }, { values: wv, shape: [3, 3, ci, co] }], (b, [dt, wt]) => winogradConv(b, dt, wt, gi, true, chunk));
+        expect(got.length).toBe(want.length);
+        expect(relErr(got, want)).toBeLessThan(2e-6 * Math.sqrt(9 * co));
+      });
+
+      it(`filter gradient: ${label}`, async () => {
+        const g = geometry(x, k, pad);
+        const dys = [g.batch, g.outH, g.outW, k];
+        const xv = rand(tf.util.sizeFromShape(x));
+        const dyv = rand(tf.util.sizeFromShape(dys));
+        const want = await onCpu('Conv2DBackpropFilter', { x: tf.tensor(xv, x), dy: tf.tensor(dyv, dys) }, { strides: 1, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [3, 3, x[3], k] });
+        const got = await onWasm([{ values: xv, shape: x }, { values: dyv, shape: dys }], (b, [xt, dt]) => winogradFilterGrad(b, xt, dt, g, chunk));
+        expect(got.length).toBe(want.length);
+        expect(relErr(got, want)).toBeLessThan(2e-6 * Math.sqrt(g.batch * g.outH * g.outW));
+      });
+    }
+  }
+});
+
+describe('Conv2D on the wasm backend', () => {
+  const xShape = [2, 6, 6, 8];
+  const wShape = [3, 3, 8, 16];
+  const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, dimRoundingMode: undefined };
+
+  it('keeps the stock XNNPACK convolution for inference, bit for bit', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as BackendWasm;
+    const x = tf.tensor(rand(72 * 8), xShape);
+    const w = tf.tensor(rand(9 * 8 * 16), wShape);
+    const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same');
+    const stock = callStock('Conv2D', { inputs: { x, filter: w }, backend, attrs: attrs as unknown as tf.NamedAttrMap });
+    expect(Float32Array.from(y.dataSync())).toEqual(Float32Array.from(f32(backend, stock)));
+    dispose(backend, stock);
+    tf.dispose([x, w, y]);
+  });
+
+  it('runs Winograd in a training step\'s forward pass, and the step\'s gradients match the cpu backend', async () => {
+    const xv = rand(72 * 8);
+    const wv = rand(9 * 8 * 16);
+    const rv = rand(72 * 16);
+    // d/dx, d/dw of Σ conv(x, w) ⊙ r; `seen` keeps the forward output the tape recorded.
+    const step = (seen: Float32Array[]) => {
+      const r = tf.tensor(rv, [2, 6, 6, 16]);
+      const grads = tf.grads((x: tf.Tensor, w: tf.Tensor) => {
+        const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same');
+        seen.push(Float32Array.from(y.dataSync()));
+        return tf.sum(tf.mul(y, r));
+      })([tf.tensor(xv, xShape), tf.tensor(wv, wShape)]);
+      return grads.map((g) => Float32Array.from(g.dataSync()));
+    };
+    await tf.setBackend('cpu');
+    const want = step([]);
+    await tf.setBackend('wasm');
+    const seen: Float32Array[] = [];
+    const got = step(seen);
+    const direct = await onWasm([{ values: xv, shape: xShape }, { values: wv, shape: wShape }], (b, [xt, wt]) =>
+      winogradConv(b, xt, wt, geometry(xShape, 16, 'same'), false),
+    );
+    expect(seen[0]).toEqual(direct);
+    for (let i = 0; i < 2; i++) expect(relErr(got[i], want[i])).toBeLessThan(1e-5);
+  });
+});
