@@ -9,7 +9,11 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels } from './index.ts';
 import type { BackendWasm } from './wasm-backend.ts';
-import { callStock, dispose, f32 } from './wasm-backend.ts';
+import { callStock, dispose, f32, heapMemory, heapOffset } from './wasm-backend.ts';
+import { relaxedSimdValidates } from '../../engine/wasm/relaxed-simd.ts';
+import { assemble } from '../../engine/wasm/wasm-asm.ts';
+import { moduleFor } from './simd-kernels.ts';
+import { GEMM_MADD_FUNCTIONS, WINOGRAD_FUNCTIONS, type WinogradKernels } from './winograd-simd.ts';
 import { type WinogradGeometry, filterGradientTransform, filterTransform, winogradApplies, winogradConv, winogradFilterGrad } from './winograd.ts';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
@@ -103,6 +107,47 @@ describe('Winograd transforms', () => {
     expect(winogradApplies(3, 3, [1, 1], [2, 2], 4, 8)).toBe(false);
     expect(winogradApplies(5, 5, [1, 1], [1, 1], 4, 8)).toBe(false);
   });
+});
+
+describe('the Winograd-domain GEMM', () => {
+  // Both variants (plain SIMD, and relaxed multiply-add, which the convolutions use where the
+  // runtime has it) against a float64 triple loop, in both operand layouts and both modes.
+  const variants: Array<[string, () => WinogradKernels['gemmSplat'] | null]> = [
+    ['plain', () => moduleFor<WinogradKernels>(WINOGRAD_FUNCTIONS, heapMemory(tf.backend() as BackendWasm)).gemmSplat],
+    ['relaxed madd', () => (relaxedSimdValidates(assemble(GEMM_MADD_FUNCTIONS))
+      ? moduleFor<{ gemmSplatMadd: WinogradKernels['gemmSplat'] }>(GEMM_MADD_FUNCTIONS, heapMemory(tf.backend() as BackendWasm)).gemmSplatMadd
+      : null)],
+  ];
+  for (const [name, gemmOf] of variants) {
+    for (const transposedA of [false, true]) {
+      for (const accumulate of [0, 1]) {
+        it(`${name}: A ${transposedA ? 'by columns' : 'by rows'}, ${accumulate ? 'accumulating' : 'from zero'}`, async () => {
+          await tf.setBackend('wasm');
+          const gemm = gemmOf();
+          if (gemm === null) return; // no relaxed SIMD in this runtime: the convolutions use the plain kernel
+          const backend = tf.backend() as BackendWasm;
+          const [rows, cols, depth] = [12, 24, 7];
+          const av = rand(rows * depth); // A(i, r) = av[i·depth + r] by rows, av[r·rows + i] by columns
+          const bv = rand(depth * cols);
+          const ov = rand(rows * cols);
+          const [a, b, out] = [av, bv, ov].map((v) => tf.tensor(v));
+          const [aIS, aRS] = transposedA ? [4, rows * 4] : [depth * 4, 4];
+          gemm(heapOffset(backend, a), aIS, aRS, heapOffset(backend, b), cols * 4, heapOffset(backend, out), cols * 4, rows, cols * 4, depth, accumulate);
+          const got = Float32Array.from(f32(backend, out));
+          const want = new Float32Array(rows * cols);
+          for (let i = 0; i < rows; i++) {
+            for (let j = 0; j < cols; j++) {
+              let sum = accumulate ? ov[i * cols + j] : 0;
+              for (let r = 0; r < depth; r++) sum += (transposedA ? av[r * rows + i] : av[i * depth + r]) * bv[r * cols + j];
+              want[i * cols + j] = sum;
+            }
+          }
+          expect(relErr(got, want)).toBeLessThan(1e-6);
+          tf.dispose([a, b, out]);
+        });
+      }
+    }
+  }
 });
 
 describe('Winograd F(2×2, 3×3) against direct convolution (cpu backend)', () => {
