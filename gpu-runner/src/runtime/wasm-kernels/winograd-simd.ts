@@ -154,6 +154,81 @@ const wgGradOut: FunctionDef = (() => {
   };
 })();
 
+/**
+ * U[ξ] = (G g Gᵀ)[ξ] for every (c, k) of a 3×3 filter g[kh][kw][c][k], four at a time: the nine
+ * taps are planes of ck4 bytes, the 16 results planes `uStride` bytes apart.
+ * G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
+ */
+const wgFilter: FunctionDef = (() => {
+  const [g, u, ck4, uStride] = [0, 1, 2, 3];
+  const [e, p] = [4, 5];
+  const tap = Array.from({ length: 9 }, (_, i) => 6 + i); // tap[3·a + b]
+  const [half, t0, t1, t2] = [15, 16, 17, 18];
+  const halfOf = (x: Bytes[]): Bytes[] => [...x, get(half), op.f32x4Mul];
+  // One row of G·g (three values along b) times Gᵀ: four stores, p advancing by uStride.
+  const rowTimesGt = (x: number[]): Bytes[] =>
+    [
+      [get(x[0])],
+      halfOf([get(x[0]), get(x[1]), op.f32x4Add, get(x[2]), op.f32x4Add]),
+      halfOf([get(x[0]), get(x[1]), op.f32x4Sub, get(x[2]), op.f32x4Add]),
+      [get(x[2])],
+    ].flatMap((value) => [get(p), ...value, op.v128Store(), addTo(p, get(uStride))]);
+  return {
+    name: 'wgFilter',
+    params: Array(4).fill(I32),
+    locals: [I32, I32, ...Array(13).fill(V128)],
+    body: [
+      op.f32(0.5), op.f32x4Splat, set(half),
+      ...forLoop(e, i32(0), get(ck4), i32(16), [
+        ...tap.flatMap((t, i) => [get(g), get(e), op.i32Add, ...(i === 0 ? [] : [i32(i), get(ck4), op.i32Mul, op.i32Add]), op.v128Load(), set(t)]),
+        get(u), get(e), op.i32Add, set(p),
+        ...rowTimesGt([tap[0], tap[1], tap[2]]),
+        ...[0, 1, 2].flatMap((b) => [...halfOf([get(tap[b]), get(tap[3 + b]), op.f32x4Add, get(tap[6 + b]), op.f32x4Add]), set([t0, t1, t2][b])]),
+        ...rowTimesGt([t0, t1, t2]),
+        ...[0, 1, 2].flatMap((b) => [...halfOf([get(tap[b]), get(tap[3 + b]), op.f32x4Sub, get(tap[6 + b]), op.f32x4Add]), set([t0, t1, t2][b])]),
+        ...rowTimesGt([t0, t1, t2]),
+        ...rowTimesGt([tap[6], tap[7], tap[8]]),
+      ]),
+    ],
+  };
+})();
+
+/**
+ * dg[kh][kw] = (Gᵀ m G)[kh][kw], the adjoint of wgFilter: 16 planes m[ξ] `mStride` bytes apart in,
+ * nine planes of ck4 bytes out, four (c, k) at a time. Gᵀ's rows on four values x0…x3:
+ * x0 + ½(x1 + x2), ½(x1 − x2), ½(x1 + x2) + x3.
+ */
+const wgFilterGrad: FunctionDef = (() => {
+  const [m, mStride, dg, ck4] = [0, 1, 2, 3];
+  const [e, p] = [4, 5];
+  const x = [6, 7, 8, 9];
+  const q = Array.from({ length: 12 }, (_, i) => 10 + i); // q[4·a + j] = (Gᵀ m)[a][j]
+  const half = 22;
+  const gt = (v: number[]): Bytes[][] => [
+    [get(v[1]), get(v[2]), op.f32x4Add, get(half), op.f32x4Mul, get(v[0]), op.f32x4Add],
+    [get(v[1]), get(v[2]), op.f32x4Sub, get(half), op.f32x4Mul],
+    [get(v[1]), get(v[2]), op.f32x4Add, get(half), op.f32x4Mul, get(v[3]), op.f32x4Add],
+  ];
+  return {
+    name: 'wgFilterGrad',
+    params: Array(4).fill(I32),
+    locals: [I32, I32, ...Array(17).fill(V128)],
+    body: [
+      op.f32(0.5), op.f32x4Splat, set(half),
+      ...forLoop(e, i32(0), get(ck4), i32(16), [
+        ...[0, 1, 2, 3].flatMap((j) => [
+          ...[0, 1, 2, 3].flatMap((i) => [get(m), get(e), op.i32Add, i32(4 * i + j), get(mStride), op.i32Mul, op.i32Add, op.v128Load(), set(x[i])]),
+          ...gt(x).flatMap((value, a) => [...value, set(q[4 * a + j])]),
+        ]),
+        get(dg), get(e), op.i32Add, set(p),
+        ...[0, 1, 2].flatMap((a) =>
+          gt([0, 1, 2, 3].map((j) => q[4 * a + j])).flatMap((value) => [get(p), ...value, op.v128Store(), addTo(p, get(ck4))]),
+        ),
+      ]),
+    ],
+  };
+})();
+
 /** f32x4.relaxed_madd(a, b, c) = a·b + c, fused or not at the engine's choice (relaxed SIMD). */
 const f32x4RelaxedMadd: Bytes = [0xfd, 0x85, 0x02];
 
@@ -211,7 +286,7 @@ function gemmSplat(madd: boolean): FunctionDef {
 
 export const GEMM_MADD_FUNCTIONS: FunctionDef[] = [gemmSplat(true)];
 
-export const WINOGRAD_FUNCTIONS: FunctionDef[] = [wgInput, wgOutput, wgGradOut, gemmSplat(false)];
+export const WINOGRAD_FUNCTIONS: FunctionDef[] = [wgInput, wgOutput, wgGradOut, wgFilter, wgFilterGrad, gemmSplat(false)];
 
 export interface WinogradKernels {
   wgInput(
@@ -220,6 +295,8 @@ export interface WinogradKernels {
   ): void;
   wgOutput(m: number, mStride: number, t0: number, y: number, rowBytes: number, tW: number, k4: number): void;
   wgGradOut(dy: number, rowBytes: number, tW: number, k4: number, out: number, oStride: number, t0: number): void;
+  wgFilter(g: number, u: number, ck4: number, uStride: number): void;
+  wgFilterGrad(m: number, mStride: number, dg: number, ck4: number): void;
   gemmSplat(
     a: number, aIS: number, aRS: number, b: number, bRow: number, out: number, outRow: number, rows: number,
     colsBytes: number, depth: number, accumulate: number,

@@ -14,7 +14,7 @@ import { relaxedSimdValidates } from '../../engine/wasm/relaxed-simd.ts';
 import { assemble } from '../../engine/wasm/wasm-asm.ts';
 import { moduleFor } from './simd-kernels.ts';
 import { GEMM_MADD_FUNCTIONS, WINOGRAD_FUNCTIONS, type WinogradKernels } from './winograd-simd.ts';
-import { type WinogradGeometry, filterGradientTransform, filterTransform, winogradApplies, winogradConv, winogradFilterGrad } from './winograd.ts';
+import { type WinogradGeometry, winogradApplies, winogradConv, winogradFilterGrad } from './winograd.ts';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 
@@ -86,17 +86,28 @@ beforeAll(async () => {
 });
 
 describe('Winograd transforms', () => {
-  it('the filter-gradient transform is the adjoint of the filter transform', () => {
-    // <U(g), m> = <g, Uᵀ(m)> for random g, m: checks the two hand-expanded formulas against each other.
-    const [c, k] = [3, 5];
-    const g = rand(9 * c * k);
-    const m = rand(16 * c * k);
-    const u = new Float32Array(16 * c * k);
-    filterTransform(g, c, k, u, false);
-    const dg = new Float32Array(9 * c * k);
-    filterGradientTransform(m, c * k, dg);
-    const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i], 0);
-    expect(dot(u, m)).toBeCloseTo(dot(g, dg), 4);
+  it('the filter-gradient transform is the adjoint of the filter transform', async () => {
+    // <U(g), m> = <g, Uᵀ(m)> for random g, m: checks the two hand-expanded transforms against each
+    // other (the convolution tests below check them against direct convolution).
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as BackendWasm;
+    const k = moduleFor<WinogradKernels>(WINOGRAD_FUNCTIONS, heapMemory(backend));
+    const ck = 4 * 5;
+    const stride = ck * 4 + 64; // padded planes, as winograd.ts lays them out
+    const gv = rand(9 * ck);
+    const mv = new Float32Array((16 * stride) / 4);
+    const mPlanes = rand(16 * ck);
+    for (let xi = 0; xi < 16; xi++) mv.set(mPlanes.subarray(xi * ck, (xi + 1) * ck), (xi * stride) / 4);
+    const [g, m, u, dg] = [gv, mv, new Float32Array((16 * stride) / 4), new Float32Array(9 * ck)].map((v) => tf.tensor(v));
+    k.wgFilter(heapOffset(backend, g), heapOffset(backend, u), ck * 4, stride);
+    k.wgFilterGrad(heapOffset(backend, m), stride, heapOffset(backend, dg), ck * 4);
+    const uv = f32(backend, u);
+    let left = 0;
+    for (let xi = 0; xi < 16; xi++) for (let e = 0; e < ck; e++) left += uv[(xi * stride) / 4 + e] * mPlanes[xi * ck + e];
+    const dgv = f32(backend, dg);
+    const right = gv.reduce((acc, v, i) => acc + v * dgv[i], 0);
+    expect(left).toBeCloseTo(right, 4);
+    tf.dispose([g, m, u, dg]);
   });
 
   it('applies to 3×3 stride-1 convolutions with lane-sized channel counts only', () => {

@@ -23,7 +23,7 @@
  * XNNPACK (see conv2d-forward.ts).
  */
 import type { BackendWasm, TensorInfo } from './wasm-backend.ts';
-import { dispose, f32, heapMemory, heapOffset } from './wasm-backend.ts';
+import { dispose, f32, heapMemory, heapOffset, simd } from './wasm-backend.ts';
 import { relaxedSimdValidates } from '../../engine/wasm/relaxed-simd.ts';
 import { assemble } from '../../engine/wasm/wasm-asm.ts';
 import { moduleFor } from './simd-kernels.ts';
@@ -66,69 +66,36 @@ function kernels(backend: BackendWasm): WinogradKernels {
   maddValidates ??= relaxedSimdValidates(assemble(GEMM_MADD_FUNCTIONS));
   if (!maddValidates) return plain;
   const { gemmSplatMadd } = moduleFor<{ gemmSplatMadd: WinogradKernels['gemmSplat'] }>(GEMM_MADD_FUNCTIONS, memory);
-  return { wgInput: plain.wgInput, wgOutput: plain.wgOutput, wgGradOut: plain.wgGradOut, gemmSplat: gemmSplatMadd };
+  return { ...plain, gemmSplat: gemmSplatMadd };
 }
+
+/** σ: the Winograd-domain position of the 180°-rotated filter's value. G·R = P·G for R the 3×3
+ * reversal and P the swap of rows 0 and 3 of G, so (G·rot(g)·Gᵀ)[i][j] = (G·g·Gᵀ)[σ(i)][σ(j)]. */
+const ROTATED = Array.from({ length: XI }, (_, xi) => {
+  const swap = (i: number) => (i === 0 ? 3 : i === 3 ? 0 : i);
+  return 4 * swap(xi >> 2) + swap(xi & 3);
+});
 
 /**
- * U[ξ][c][k] = (G g Gᵀ)[ξ] for g[kh][kw][c][k], G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
- * With `flip`, for the input gradient: U is built from g rotated 180° with c and k swapped, i.e.
- * U[ξ][k][c] from g[2 − kh][2 − kw][c][k], so that the same forward path computes dx from dy.
+ * U[ξ] (inC × outC each, `uStride` bytes apart) for the convolution's filter. With `flip` (the
+ * input gradient), `filter` is the forward filter [3, 3, outC, inC] and U is its rotated,
+ * channel-swapped transform: the forward transform with ξ permuted (ROTATED), each matrix
+ * transposed.
  */
-export function filterTransform(g: Float32Array, inC: number, outC: number, u: Float32Array, flip: boolean): void {
-  const ck = inC * outC;
-  // Where tap (a, b) of the filter as read starts: rotated 180° when flipped.
-  const plane = (a: number, b: number) => (flip ? (2 - a) * 3 + (2 - b) : a * 3 + b) * ck;
-  const p00 = plane(0, 0), p01 = plane(0, 1), p02 = plane(0, 2);
-  const p10 = plane(1, 0), p11 = plane(1, 1), p12 = plane(1, 2);
-  const p20 = plane(2, 0), p21 = plane(2, 1), p22 = plane(2, 2);
-  // Destination rows: c-major as given, k-major when flipped (U[ξ][k][c]).
-  const rows = flip ? outC : inC;
-  const cols = flip ? inC : outC;
-  const ck4 = 4 * ck;
-  let dst = 0;
-  // Plain scalar code on purpose: this runs once per convolution call on up to 9·128·128 taps, and
-  // small arrays or closures per element made it 10× slower.
-  for (let r = 0; r < rows; r++) {
-    for (let col = 0; col < cols; col++, dst++) {
-      const e = flip ? col * outC + r : dst;
-      const a0 = g[p00 + e], a1 = g[p01 + e], a2 = g[p02 + e];
-      const b0 = g[p10 + e], b1 = g[p11 + e], b2 = g[p12 + e];
-      const c0 = g[p20 + e], c1 = g[p21 + e], c2 = g[p22 + e];
-      // Rows of G·g: [a], ½(a + b + c), ½(a − b + c), [c]; each then times Gᵀ along its 3 columns.
-      const s0 = 0.5 * (a0 + b0 + c0), s1 = 0.5 * (a1 + b1 + c1), s2 = 0.5 * (a2 + b2 + c2);
-      const d0 = 0.5 * (a0 - b0 + c0), d1 = 0.5 * (a1 - b1 + c1), d2 = 0.5 * (a2 - b2 + c2);
-      let o = dst;
-      u[o] = a0; u[o + ck] = 0.5 * (a0 + a1 + a2); u[o + 2 * ck] = 0.5 * (a0 - a1 + a2); u[o + 3 * ck] = a2;
-      o += ck4;
-      u[o] = s0; u[o + ck] = 0.5 * (s0 + s1 + s2); u[o + 2 * ck] = 0.5 * (s0 - s1 + s2); u[o + 3 * ck] = s2;
-      o += ck4;
-      u[o] = d0; u[o + ck] = 0.5 * (d0 + d1 + d2); u[o + 2 * ck] = 0.5 * (d0 - d1 + d2); u[o + 3 * ck] = d2;
-      o += ck4;
-      u[o] = c0; u[o + ck] = 0.5 * (c0 + c1 + c2); u[o + 2 * ck] = 0.5 * (c0 - c1 + c2); u[o + 3 * ck] = c2;
-    }
+function transformFilter(backend: BackendWasm, k: WinogradKernels, filter: TensorInfo, inC: number, outC: number, uStride: number, flip: boolean): TensorInfo {
+  const u = backend.makeOutput([(XI * uStride) / 4], 'float32');
+  const ck4 = inC * outC * 4;
+  if (!flip) {
+    k.wgFilter(heapOffset(backend, filter), heapOffset(backend, u), ck4, uStride);
+    return u;
   }
-}
-
-/** The three rows of Gᵀ applied to four values (G's columns): x0 + ½(x1 + x2), ½(x1 − x2), ½(x1 + x2) + x3. */
-const top = (x0: number, x1: number, x2: number) => x0 + 0.5 * (x1 + x2);
-const mid = (x1: number, x2: number) => 0.5 * (x1 - x2);
-const bot = (x1: number, x2: number, x3: number) => 0.5 * (x1 + x2) + x3;
-
-/** dg[kh][kw][c][k] = (Gᵀ m G)[kh][kw] from m[ξ][c][k], the adjoint of filterTransform. */
-export function filterGradientTransform(m: Float32Array, ck: number, dg: Float32Array): void {
-  for (let e = 0; e < ck; e++) {
-    // Column j of Gᵀ·m (three values a = 0, 1, 2) from m's column j (four rows), then · G along j.
-    const m00 = m[e], m01 = m[ck + e], m02 = m[2 * ck + e], m03 = m[3 * ck + e];
-    const m10 = m[4 * ck + e], m11 = m[5 * ck + e], m12 = m[6 * ck + e], m13 = m[7 * ck + e];
-    const m20 = m[8 * ck + e], m21 = m[9 * ck + e], m22 = m[10 * ck + e], m23 = m[11 * ck + e];
-    const m30 = m[12 * ck + e], m31 = m[13 * ck + e], m32 = m[14 * ck + e], m33 = m[15 * ck + e];
-    const q00 = top(m00, m10, m20), q01 = top(m01, m11, m21), q02 = top(m02, m12, m22), q03 = top(m03, m13, m23);
-    const q10 = mid(m10, m20), q11 = mid(m11, m21), q12 = mid(m12, m22), q13 = mid(m13, m23);
-    const q20 = bot(m10, m20, m30), q21 = bot(m11, m21, m31), q22 = bot(m12, m22, m32), q23 = bot(m13, m23, m33);
-    dg[e] = top(q00, q01, q02); dg[ck + e] = mid(q01, q02); dg[2 * ck + e] = bot(q01, q02, q03);
-    dg[3 * ck + e] = top(q10, q11, q12); dg[4 * ck + e] = mid(q11, q12); dg[5 * ck + e] = bot(q11, q12, q13);
-    dg[6 * ck + e] = top(q20, q21, q22); dg[7 * ck + e] = mid(q21, q22); dg[8 * ck + e] = bot(q21, q22, q23);
-  }
+  const forward = backend.makeOutput([(XI * uStride) / 4], 'float32');
+  k.wgFilter(heapOffset(backend, filter), heapOffset(backend, forward), ck4, uStride);
+  const [src, dst] = [heapOffset(backend, forward), heapOffset(backend, u)];
+  const transpose = simd(backend).transpose2d;
+  for (let xi = 0; xi < XI; xi++) transpose(src + ROTATED[xi] * uStride, dst + xi * uStride, outC, inC);
+  dispose(backend, forward);
+  return u;
 }
 
 /**
@@ -196,8 +163,9 @@ export function winogradConv(
   const outHp = 2 * tH;
   const outWp = 2 * tW;
 
-  const u = backend.makeOutput([XI, inC, outC], 'float32');
-  filterTransform(f32(backend, filter), flip ? outC : inC, flip ? inC : outC, f32(backend, u), flip);
+  const k = kernels(backend);
+  const uStride = matrixStride(inC * outC);
+  const u = transformFilter(backend, k, filter, inC, outC, uStride, flip);
   const vStride = matrixStride(chunkRows4 * inC);
   const mStride = matrixStride(chunkRows4 * outC);
   const v = backend.makeOutput([(XI * vStride) / 4], 'float32');
@@ -207,7 +175,6 @@ export function winogradConv(
   const y = backend.makeOutput([batch, outH, outW, outC], 'float32');
   const yp = padded ? backend.makeOutput([batch, outHp, outWp, outC], 'float32') : y;
 
-  const k = kernels(backend);
   const c4 = inC * 4;
   const k4 = outC * 4;
   const [xPtr, uPtr, vPtr, mPtr, sPtr, yPtr] = [x, u, v, m, scratch, yp].map((t) => heapOffset(backend, t));
@@ -220,7 +187,7 @@ export function winogradConv(
     }
     const tiles4 = Math.ceil(((q1 - q0) * tW) / 4) * 4;
     for (let xi = 0; xi < XI; xi++) {
-      k.gemmSplat(vPtr + xi * vStride, c4, 4, uPtr + xi * inC * k4, k4, mPtr + xi * mStride, k4, tiles4, k4, inC, 0);
+      k.gemmSplat(vPtr + xi * vStride, c4, 4, uPtr + xi * uStride, k4, mPtr + xi * mStride, k4, tiles4, k4, inC, 0);
     }
     for (let q = q0; q < q1; q++) {
       const n = Math.floor(q / tH);
@@ -248,7 +215,8 @@ export function winogradFilterGrad(backend: BackendWasm, x: TensorInfo, dy: Tens
   const outHp = 2 * tH;
   const outWp = 2 * tW;
 
-  const acc = backend.makeOutput([XI, inC, outC], 'float32');
+  const accStride = matrixStride(inC * outC);
+  const acc = backend.makeOutput([(XI * accStride) / 4], 'float32');
   f32(backend, acc).fill(0);
   const vStride = matrixStride(chunkRows4 * inC);
   const dStride = matrixStride(chunkRows4 * outC);
@@ -279,13 +247,13 @@ export function winogradFilterGrad(backend: BackendWasm, x: TensorInfo, dy: Tens
     }
     const tiles = (q1 - q0) * tW;
     for (let xi = 0; xi < XI; xi++) {
-      k.gemmSplat(vPtr + xi * vStride, 4, c4, dPtr + xi * dStride, k4, accPtr + xi * inC * k4, k4, inC, k4, tiles, 1);
+      k.gemmSplat(vPtr + xi * vStride, 4, c4, dPtr + xi * dStride, k4, accPtr + xi * accStride, k4, inC, k4, tiles, 1);
     }
   }
   for (const t of [v, d, scratch]) dispose(backend, t);
   if (padded) dispose(backend, dyp);
   const dw = backend.makeOutput([3, 3, inC, outC], 'float32');
-  filterGradientTransform(f32(backend, acc), inC * outC, f32(backend, dw));
+  k.wgFilterGrad(heapOffset(backend, acc), accStride, heapOffset(backend, dw), inC * outC * 4);
   dispose(backend, acc);
   return dw;
 }
