@@ -19,7 +19,7 @@ import type { Tap } from '../engine/fusion/taps.ts';
 import { FusionError } from '@clafusion/model-format/errors';
 import type { RecordRuntime } from '../runtime/record-runtime.ts';
 import { RecordPool } from './record-taps-pool.ts';
-import { ORT_RECORD_BATCH, loadOnnxRuntime, recordTapsOnnx } from './record-taps-onnx.ts';
+import { ORT_WORKER_RECORD_BATCH, loadOnnxRuntime, recordTapsOnnx } from './record-taps-onnx.ts';
 
 /**
  * Samples per forward batch when recording a CNN: every tap of a batch is
@@ -99,7 +99,7 @@ export function createTapRecorder(calibration: Tensor32, activations: 'pre' | 'p
       if (threads > 1) {
         // The backend name is unused: onnxruntime threads start no tfjs backend.
         pool ??= new RecordPool(threads, 'cpu');
-        return pool.record(model, calibration, activations, ORT_RECORD_BATCH, 'onnxruntime');
+        return pool.record(model, calibration, activations, ORT_WORKER_RECORD_BATCH, 'onnxruntime');
       }
       return recordTapsOnnx(ort, model, calibration, activations, { threads: 1 });
     }
