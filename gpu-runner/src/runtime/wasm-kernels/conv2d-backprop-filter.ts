@@ -23,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { geometryFrom, validRange } from './im2col.ts';
 import { type BackendWasm, type TensorInfo, dispose, f32, heapOffset, matMul, simd, view } from './wasm-backend.ts';
-import { winogradApplies, winogradFilterGrad } from './winograd.ts';
+import { winogradFilterGrad, winogradGeometry } from './winograd.ts';
 
 /** Patch-matrix chunk for the SIMD GEMM (L2-sized, see above). */
 export const OWN_CHUNK_BYTES = 256 * 1024;
@@ -51,12 +51,8 @@ export function conv2DBackpropFilter(args: {
     false,
     'channelsLast',
   );
-  if (winogradApplies(info.filterHeight, info.filterWidth, [info.strideHeight, info.strideWidth], [info.dilationHeight, info.dilationWidth], info.inChannels, info.outChannels)) {
-    return winogradFilterGrad(backend, x, dy, {
-      batch: info.batchSize, inH: info.inHeight, inW: info.inWidth, inC: info.inChannels, outH: info.outHeight, outW: info.outWidth,
-      outC: info.outChannels, padTop: info.padInfo.top, padLeft: info.padInfo.left,
-    });
-  }
+  const winograd = winogradGeometry(info);
+  if (winograd !== null) return winogradFilterGrad(backend, x, dy, winograd);
   return filterGradient(backend, x, dy, info, filterShape);
 }
 

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type BackendWasm, type TensorInfo, callStock } from './wasm-backend.ts';
-import { winogradApplies, winogradConv } from './winograd.ts';
+import { winogradConv, winogradGeometry } from './winograd.ts';
 
 export function conv2D(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.NamedAttrMap }): TensorInfo {
   const { backend } = args;
@@ -29,12 +29,8 @@ export function conv2D(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWa
       false,
       'channelsLast',
     );
-    if (winogradApplies(info.filterHeight, info.filterWidth, [info.strideHeight, info.strideWidth], [info.dilationHeight, info.dilationWidth], info.inChannels, info.outChannels)) {
-      return winogradConv(backend, x, filter, {
-        batch: info.batchSize, inH: info.inHeight, inW: info.inWidth, inC: info.inChannels, outH: info.outHeight, outW: info.outWidth,
-        outC: info.outChannels, padTop: info.padInfo.top, padLeft: info.padInfo.left,
-      }, false);
-    }
+    const g = winogradGeometry(info);
+    if (g !== null) return winogradConv(backend, x, filter, g, false);
   }
   return callStock('Conv2D', args);
 }

@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { filterGradient } from './conv2d-backprop-filter.ts';
 import { registerWasmTrainingKernels } from './index.ts';
+import { relErr } from './test-helpers.ts';
 import type { BackendWasm } from './wasm-backend.ts';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
@@ -39,16 +40,6 @@ async function run(
   });
 }
 
-/** max |a-b| / max(1, max |b|): relative to the result's scale, so sums of many terms compare fairly. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 async function compare(name: string, inputs: Parameters<typeof run>[2], attrs: Record<string, unknown>): Promise<number> {
   const want = await run('cpu', name, inputs, attrs);

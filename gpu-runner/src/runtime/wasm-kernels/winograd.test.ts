@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels } from './index.ts';
+import { relErr } from './test-helpers.ts';
 import type { BackendWasm } from './wasm-backend.ts';
 import { callStock, dispose, f32, heapMemory, heapOffset } from './wasm-backend.ts';
 import { relaxedSimdValidates } from '../../engine/wasm/relaxed-simd.ts';
@@ -28,16 +29,6 @@ function rand(n: number): Float32Array {
   return out;
 }
 
-/** max |a − b| over max(1, max |b|). */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 async function onCpu(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>): Promise<Float32Array> {
   await tf.setBackend('cpu');

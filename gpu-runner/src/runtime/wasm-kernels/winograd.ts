@@ -22,6 +22,8 @@
  * the stock kernel matters — inference, whose outputs the fusion pins — the forward pass keeps
  * XNNPACK (see conv2d-forward.ts).
  */
+import type * as tf from '@tensorflow/tfjs';
+import { type PatchGeometry, geometryFrom } from './im2col.ts';
 import type { BackendWasm, TensorInfo } from './wasm-backend.ts';
 import { dispose, f32, heapMemory, heapOffset, simd } from './wasm-backend.ts';
 import { relaxedSimdValidates } from '../../engine/wasm/relaxed-simd.ts';
@@ -33,22 +35,19 @@ import { GEMM_MADD_FUNCTIONS, WINOGRAD_FUNCTIONS, type WinogradKernels } from '.
 const XI = 16;
 
 /** A 3×3 stride-1 convolution's shapes: x [batch, inH, inW, inC] → y [batch, outH, outW, outC]. */
-export interface WinogradGeometry {
-  batch: number;
-  inH: number;
-  inW: number;
-  inC: number;
-  outH: number;
-  outW: number;
-  outC: number;
-  padTop: number;
-  padLeft: number;
-}
+export type WinogradGeometry = Pick<PatchGeometry, 'batch' | 'inH' | 'inW' | 'inC' | 'outH' | 'outW' | 'padTop' | 'padLeft'> & { outC: number };
 
 /** Whether F(2×2, 3×3) runs this convolution: 3×3, stride and dilation 1, input channels a
  * multiple of 4 and output channels a multiple of 8 (the SIMD lanes and the GEMM's register tile). */
 export function winogradApplies(kH: number, kW: number, strides: [number, number], dilations: [number, number], inC: number, outC: number): boolean {
   return kH === 3 && kW === 3 && strides[0] === 1 && strides[1] === 1 && dilations[0] === 1 && dilations[1] === 1 && inC % 4 === 0 && outC % 8 === 0;
+}
+
+/** The geometry of the convolution tfjs describes (NHWC), or null where Winograd does not apply. */
+export function winogradGeometry(info: tf.backend_util.Conv2DInfo): WinogradGeometry | null {
+  const g = geometryFrom(info);
+  if (!winogradApplies(g.kH, g.kW, [g.strideH, g.strideW], [g.dilationH, g.dilationW], g.inC, info.outChannels)) return null;
+  return { ...g, outC: info.outChannels };
 }
 
 let maddValidates: boolean | undefined;
@@ -143,6 +142,63 @@ function copyImages(src: Float32Array, dst: Float32Array, n: number, sh: number,
   }
 }
 
+/** One tile row (image n, tile row th) of a chunk; its tiles are rows t0… of the chunk's matrices. */
+interface TileRow {
+  n: number;
+  th: number;
+  t0: number;
+}
+
+/** A chunk's matrices on the heap: V (inC per tile) and the output side's O (outC per tile). */
+interface ChunkBuffers {
+  v: number;
+  vStride: number;
+  o: number;
+  oStride: number;
+}
+
+/**
+ * Walks the convolution's tiles in chunks of whole tile rows: per chunk, the input transform of
+ * `x` into V row by row (`inputRow` then adds the caller's own per-row work), `product(tiles)` on
+ * the chunk, then `outputRow` per row. V, O and the scratch rows are this call's, reused across
+ * chunks.
+ */
+function walkTiles(
+  backend: BackendWasm,
+  k: WinogradKernels,
+  g: WinogradGeometry,
+  p: Plan,
+  x: TensorInfo,
+  visit: { inputRow?: (r: TileRow, b: ChunkBuffers) => void; product: (tiles: number, b: ChunkBuffers) => void; outputRow?: (r: TileRow, b: ChunkBuffers) => void },
+): void {
+  const { inH, inW, inC, outC, padTop, padLeft } = g;
+  const { tH, tW, rows, rowsPerChunk, chunkRows4, wp } = p;
+  const vStride = matrixStride(chunkRows4 * inC);
+  const oStride = matrixStride(chunkRows4 * outC);
+  const v = backend.makeOutput([(XI * vStride) / 4], 'float32');
+  const o = backend.makeOutput([(XI * oStride) / 4], 'float32');
+  const scratch = backend.makeOutput([4, wp, inC], 'float32');
+  f32(backend, scratch).fill(0);
+  const c4 = inC * 4;
+  const [xPtr, sPtr] = [heapOffset(backend, x), heapOffset(backend, scratch)];
+  const b: ChunkBuffers = { v: heapOffset(backend, v), vStride, o: heapOffset(backend, o), oStride };
+  const rowAt = (q: number, q0: number): TileRow => {
+    const n = Math.floor(q / tH);
+    return { n, th: q - n * tH, t0: (q - q0) * tW };
+  };
+  for (let q0 = 0; q0 < rows; q0 += rowsPerChunk) {
+    const q1 = Math.min(rows, q0 + rowsPerChunk);
+    for (let q = q0; q < q1; q++) {
+      const r = rowAt(q, q0);
+      k.wgInput(xPtr + r.n * inH * inW * c4, 2 * r.th - padTop, inH, inW, c4, padLeft, wp, tW, sPtr, b.v, vStride, r.t0);
+      visit.inputRow?.(r, b);
+    }
+    visit.product((q1 - q0) * tW, b);
+    if (visit.outputRow !== undefined) for (let q = q0; q < q1; q++) visit.outputRow(rowAt(q, q0), b);
+  }
+  for (const t of [v, o, scratch]) dispose(backend, t);
+}
+
 /**
  * y = conv(x, filter) for a 3×3 stride-1 convolution with the given padding; `flip` convolves with
  * the filter rotated and channel-swapped (the input gradient: x is then dy, filter the forward
@@ -156,46 +212,27 @@ export function winogradConv(
   flip: boolean,
   chunkTiles?: number,
 ): TensorInfo {
-  const { batch, inH, inW, inC, outH, outW, outC, padTop, padLeft } = g;
+  const { batch, inC, outH, outW, outC } = g;
   const p = plan(g, chunkTiles);
-  const { tH, tW, rows, rowsPerChunk, chunkRows4, wp } = p;
+  // An odd output size: the tiles' outputs go to a buffer of whole tiles, cropped at the end.
   const padded = outH % 2 !== 0 || outW % 2 !== 0;
-  const outHp = 2 * tH;
-  const outWp = 2 * tW;
-
+  const [outHp, outWp] = [2 * p.tH, 2 * p.tW];
   const k = kernels(backend);
   const uStride = matrixStride(inC * outC);
   const u = transformFilter(backend, k, filter, inC, outC, uStride, flip);
-  const vStride = matrixStride(chunkRows4 * inC);
-  const mStride = matrixStride(chunkRows4 * outC);
-  const v = backend.makeOutput([(XI * vStride) / 4], 'float32');
-  const m = backend.makeOutput([(XI * mStride) / 4], 'float32');
-  const scratch = backend.makeOutput([4, wp, inC], 'float32');
-  f32(backend, scratch).fill(0);
   const y = backend.makeOutput([batch, outH, outW, outC], 'float32');
   const yp = padded ? backend.makeOutput([batch, outHp, outWp, outC], 'float32') : y;
-
-  const c4 = inC * 4;
-  const k4 = outC * 4;
-  const [xPtr, uPtr, vPtr, mPtr, sPtr, yPtr] = [x, u, v, m, scratch, yp].map((t) => heapOffset(backend, t));
-  for (let q0 = 0; q0 < rows; q0 += rowsPerChunk) {
-    const q1 = Math.min(rows, q0 + rowsPerChunk);
-    for (let q = q0; q < q1; q++) {
-      const n = Math.floor(q / tH);
-      const th = q - n * tH;
-      k.wgInput(xPtr + n * inH * inW * c4, 2 * th - padTop, inH, inW, c4, padLeft, wp, tW, sPtr, vPtr, vStride, (q - q0) * tW);
-    }
-    const tiles4 = Math.ceil(((q1 - q0) * tW) / 4) * 4;
-    for (let xi = 0; xi < XI; xi++) {
-      k.gemmSplat(vPtr + xi * vStride, c4, 4, uPtr + xi * uStride, k4, mPtr + xi * mStride, k4, tiles4, k4, inC, 0);
-    }
-    for (let q = q0; q < q1; q++) {
-      const n = Math.floor(q / tH);
-      const th = q - n * tH;
-      k.wgOutput(mPtr, mStride, (q - q0) * tW, yPtr + (n * outHp + 2 * th) * outWp * k4, outWp * k4, tW, k4);
-    }
-  }
-  for (const t of [u, v, m, scratch]) dispose(backend, t);
+  const [c4, k4] = [inC * 4, outC * 4];
+  const [uPtr, yPtr] = [heapOffset(backend, u), heapOffset(backend, yp)];
+  walkTiles(backend, k, g, p, x, {
+    // M[ξ] = V[ξ]·U[ξ], the chunk's tiles rounded up to the GEMM's 4 (the extra rows are not read).
+    product: (tiles, b) => {
+      const tiles4 = Math.ceil(tiles / 4) * 4;
+      for (let xi = 0; xi < XI; xi++) k.gemmSplat(b.v + xi * b.vStride, c4, 4, uPtr + xi * uStride, k4, b.o + xi * b.oStride, k4, tiles4, k4, inC, 0);
+    },
+    outputRow: ({ n, th, t0 }, b) => k.wgOutput(b.o, b.oStride, t0, yPtr + (n * outHp + 2 * th) * outWp * k4, outWp * k4, p.tW, k4),
+  });
+  dispose(backend, u);
   if (padded) {
     copyImages(f32(backend, yp), f32(backend, y), batch, outHp, outWp, outH, outW, outC, outH, outW);
     dispose(backend, yp);
@@ -208,22 +245,14 @@ export function winogradConv(
  * the Winograd-domain products Σ_tiles V[ξ]ᵀ·dY[ξ], accumulated chunk by chunk, then Gᵀ·G.
  */
 export function winogradFilterGrad(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: WinogradGeometry, chunkTiles?: number): TensorInfo {
-  const { batch, inH, inW, inC, outH, outW, outC, padTop, padLeft } = g;
+  const { batch, inC, outH, outW, outC } = g;
   const p = plan(g, chunkTiles);
-  const { tH, tW, rows, rowsPerChunk, chunkRows4, wp } = p;
   const padded = outH % 2 !== 0 || outW % 2 !== 0;
-  const outHp = 2 * tH;
-  const outWp = 2 * tW;
-
+  const [outHp, outWp] = [2 * p.tH, 2 * p.tW];
+  const k = kernels(backend);
   const accStride = matrixStride(inC * outC);
   const acc = backend.makeOutput([(XI * accStride) / 4], 'float32');
   f32(backend, acc).fill(0);
-  const vStride = matrixStride(chunkRows4 * inC);
-  const dStride = matrixStride(chunkRows4 * outC);
-  const v = backend.makeOutput([(XI * vStride) / 4], 'float32');
-  const d = backend.makeOutput([(XI * dStride) / 4], 'float32');
-  const scratch = backend.makeOutput([4, wp, inC], 'float32');
-  f32(backend, scratch).fill(0);
   // An odd output size: dy zero-padded to whole tiles (the missing outputs have no gradient).
   const dyp = padded ? backend.makeOutput([batch, outHp, outWp, outC], 'float32') : dy;
   if (padded) {
@@ -231,26 +260,14 @@ export function winogradFilterGrad(backend: BackendWasm, x: TensorInfo, dy: Tens
     dst.fill(0);
     copyImages(f32(backend, dy), dst, batch, outH, outW, outHp, outWp, outC, outH, outW);
   }
-
-  const k = kernels(backend);
-  const c4 = inC * 4;
-  const k4 = outC * 4;
-  const [xPtr, accPtr, vPtr, dPtr, sPtr, dyPtr] = [x, acc, v, d, scratch, dyp].map((t) => heapOffset(backend, t));
-  for (let q0 = 0; q0 < rows; q0 += rowsPerChunk) {
-    const q1 = Math.min(rows, q0 + rowsPerChunk);
-    for (let q = q0; q < q1; q++) {
-      const n = Math.floor(q / tH);
-      const th = q - n * tH;
-      const t0 = (q - q0) * tW;
-      k.wgInput(xPtr + n * inH * inW * c4, 2 * th - padTop, inH, inW, c4, padLeft, wp, tW, sPtr, vPtr, vStride, t0);
-      k.wgGradOut(dyPtr + (n * outHp + 2 * th) * outWp * k4, outWp * k4, tW, k4, dPtr, dStride, t0);
-    }
-    const tiles = (q1 - q0) * tW;
-    for (let xi = 0; xi < XI; xi++) {
-      k.gemmSplat(vPtr + xi * vStride, 4, c4, dPtr + xi * dStride, k4, accPtr + xi * accStride, k4, inC, k4, tiles, 1);
-    }
-  }
-  for (const t of [v, d, scratch]) dispose(backend, t);
+  const [c4, k4] = [inC * 4, outC * 4];
+  const [accPtr, dyPtr] = [heapOffset(backend, acc), heapOffset(backend, dyp)];
+  walkTiles(backend, k, g, p, x, {
+    inputRow: ({ n, th, t0 }, b) => k.wgGradOut(dyPtr + (n * outHp + 2 * th) * outWp * k4, outWp * k4, p.tW, k4, b.o, b.oStride, t0),
+    product: (tiles, b) => {
+      for (let xi = 0; xi < XI; xi++) k.gemmSplat(b.v + xi * b.vStride, 4, c4, b.o + xi * b.oStride, k4, accPtr + xi * accStride, k4, inC, k4, tiles, 1);
+    },
+  });
   if (padded) dispose(backend, dyp);
   const dw = backend.makeOutput([3, 3, inC, outC], 'float32');
   k.wgFilterGrad(heapOffset(backend, acc), accStride, heapOffset(backend, dw), inC * outC * 4);
