@@ -1,6 +1,9 @@
 /**
  * Conv2DBackpropFilter for the wasm backend: dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, ih, iw, ci] · dy[n,oh,ow,co].
  *
+ * 3×3 stride-1 layers with SIMD-sized channel counts go to Winograd F(2×2, 3×3) (winograd.ts:
+ * 1.7–2.7× this file's path on the paper's widths, bench/winograd-layers.ts); the rest as follows.
+ *
  * A GEMM colsᵀ[K, M] · dy[M, Co] (K = kh·kw·ci, M = n·oh·ow) over the patch matrix, which the SIMD
  * module (simd-kernels.ts) builds from x — 3–5× faster than the JS loop it replaced (3.6 / 5.8 /
  * 3.0 → 0.7 / 1.8 / 0.7 ms on the tiny CNN's layers at batch 64, CPU time).

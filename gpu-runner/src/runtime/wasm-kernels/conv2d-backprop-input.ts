@@ -3,8 +3,10 @@
  *
  * tfjs-wasm 4.22's own Conv2DBackpropInput is a scalar C++ loop nest, not XNNPACK: on the tiny
  * CNN it took 54% of a training step (25–60 ms per layer at batch 64, 5–11× the forward conv).
- * Two faster formulations, both exact up to float summation order:
- *  - stride 1: dx is a stride-1 convolution of dy with the filter rotated 180° and its in/out
+ * Faster formulations, all exact up to float rounding:
+ *  - 3×3, stride 1, channels in SIMD-sized multiples: Winograd F(2×2, 3×3) on dy with the rotated
+ *    filter (winograd.ts; 2–3× the XNNPACK path below on the paper's layer widths);
+ *  - other stride-1 cases: dx is a stride-1 convolution of dy with the filter rotated 180° and its in/out
  *    channels swapped, padded by (k-1-pad) — run by the backend's XNNPACK Conv2D;
  *  - otherwise: dcols[M, K] = dy[M, Co] · Wᵀ[Co, K] on XNNPACK, then a col2im scatter-add: the SIMD
  *    module's when the input channels are a multiple of 4 (the whole kernel on ResNet's three
