@@ -5,14 +5,14 @@
  * `model.fit` / `tf.grads` on a conv net throws `Kernel 'Conv2DBackpropFilter' not registered for
  * backend 'wasm'`. `registerWasmTrainingKernels()` adds the missing ones and, by default, replaces
  * two stock gradient kernels that exist but are scalar loops slow enough to dominate a training
- * step (see conv2d-backprop-input.ts and max-pool-grad.ts for the measurements), and wraps six
+ * step (see conv2d-backprop-input.ts and max-pool-grad.ts for the measurements), and wraps seven
  * stock kernels with faster paths for the shapes training produces (wrapped-kernels.ts, and
  * conv2d-forward.ts: Winograd for a training step's 3×3 convolutions).
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { conv2DBackpropInput } from './conv2d-backprop-input.ts';
-import { conv2D } from './conv2d-forward.ts';
+import { conv2D, fusedConv2D } from './conv2d-forward.ts';
 import { depthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropInput } from './depthwise-backprop.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
 import { unsortedSegmentSum } from './unsorted-segment-sum.ts';
@@ -31,7 +31,7 @@ export const ADDED_WASM_KERNELS = [
 export const REPLACED_WASM_KERNELS = ['Conv2DBackpropInput', 'MaxPoolGrad'] as const;
 
 /** Stock wasm kernels this module wraps (fast paths, stock kernel for the rest) unless told not to. */
-export const WRAPPED_WASM_KERNELS = ['Conv2D', 'BatchMatMul', 'Sum', 'Add', 'Identity', 'Cast'] as const;
+export const WRAPPED_WASM_KERNELS = ['Conv2D', 'FusedConv2D', 'BatchMatMul', 'Sum', 'Add', 'Identity', 'Cast'] as const;
 
 type KernelName = (typeof ADDED_WASM_KERNELS)[number] | (typeof REPLACED_WASM_KERNELS)[number] | (typeof WRAPPED_WASM_KERNELS)[number];
 
@@ -43,6 +43,7 @@ const implementations: Record<KernelName, tf.KernelFunc> = {
   Conv2DBackpropInput: conv2DBackpropInput as unknown as tf.KernelFunc,
   MaxPoolGrad: maxPoolGrad as unknown as tf.KernelFunc,
   Conv2D: conv2D as unknown as tf.KernelFunc,
+  FusedConv2D: fusedConv2D as unknown as tf.KernelFunc,
   BatchMatMul: batchMatMul as unknown as tf.KernelFunc,
   Sum: sum as unknown as tf.KernelFunc,
   Add: add as unknown as tf.KernelFunc,
@@ -53,8 +54,8 @@ const implementations: Record<KernelName, tf.KernelFunc> = {
 const ours = new Set<tf.KernelFunc>(Object.values(implementations));
 
 export interface RegisterOptions {
-  /** Also replace the stock Conv2DBackpropInput and MaxPoolGrad and wrap Conv2D, BatchMatMul, Sum,
-   * Add, Identity and Cast (default true). Set false to measure or test against the stock kernels. */
+  /** Also replace the stock Conv2DBackpropInput and MaxPoolGrad and wrap Conv2D, FusedConv2D,
+   * BatchMatMul, Sum, Add, Identity and Cast (default true). Set false to measure or test against the stock kernels. */
   replaceSlowKernels?: boolean;
 }
 

@@ -242,4 +242,44 @@ describe('Conv2D on the wasm backend', () => {
     expect(seen[0]).toEqual(direct);
     for (let i = 0; i < 2; i++) expect(relErr(got[i], want[i])).toBeLessThan(1e-5);
   });
+
+  it('FusedConv2D (conv + bias, as tfjs fuses it under a tape): Winograd plus the bias in a training step, stock otherwise', async () => {
+    const xv = rand(72 * 8);
+    const wv = rand(9 * 8 * 16);
+    const bv = rand(16);
+    const rv = rand(72 * 16);
+    const fused = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 1, pad: 'same', bias: b });
+    const step = (seen: Float32Array[]) => {
+      const r = tf.tensor(rv, [2, 6, 6, 16]);
+      const grads = tf.grads((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => {
+        const y = fused(x, w, b);
+        seen.push(Float32Array.from(y.dataSync()));
+        return tf.sum(tf.mul(y, r));
+      })([tf.tensor(xv, xShape), tf.tensor(wv, wShape), tf.tensor(bv, [16])]);
+      return grads.map((g) => Float32Array.from(g.dataSync()));
+    };
+    await tf.setBackend('cpu');
+    const want = step([]);
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as BackendWasm;
+    const seen: Float32Array[] = [];
+    const got = step(seen);
+    const direct = await onWasm([{ values: xv, shape: xShape }, { values: wv, shape: wShape }], (b, [xt, wt]) =>
+      winogradConv(b, xt, wt, geometry(xShape, 16, 'same'), false),
+    );
+    expect(seen[0]).toEqual(direct.map((v, i) => Math.fround(v + bv[i % 16])));
+    for (let i = 0; i < 3; i++) expect(relErr(got[i], want[i])).toBeLessThan(1e-5);
+
+    // Inference: the stock kernel, bit for bit.
+    const [x, w, b] = [tf.tensor(xv, xShape), tf.tensor(wv, wShape), tf.tensor(bv, [16])];
+    const y = fused(x, w, b);
+    const stock = callStock('FusedConv2D', {
+      inputs: { x, filter: w, bias: b },
+      backend,
+      attrs: { ...attrs, activation: 'linear' } as unknown as tf.NamedAttrMap,
+    });
+    expect(Float32Array.from(y.dataSync())).toEqual(Float32Array.from(f32(backend, stock)));
+    dispose(backend, stock);
+    tf.dispose([x, w, b, y]);
+  });
 });
