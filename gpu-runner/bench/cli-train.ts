@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { VggArch } from '@clafusion/model-format/arch';
 import { writeDatasetSafetensors } from '../src/io/datasets.ts';
+import { VGG13_DOUB_8_CONFIG } from '../src/runtime/wasm-kernels/training-nets.ts';
 
 /** The nets the CLI rows train, as `--arch` values, and the matching train_peer.py builder. */
 export const CLI_NETS: Record<string, { arch: VggArch; peer: string; label: string }> = {
@@ -24,7 +25,7 @@ export const CLI_NETS: Record<string, { arch: VggArch; peer: string; label: stri
   'vgg13-doub-8': {
     label: 'VGG13-doub/8',
     peer: 'vgg13-doub-8',
-    arch: { family: 'vgg', input: [32, 32, 3], config: [8, 16, 'M', 32, 32, 'M', 64, 64, 'M', 128, 128, 'M', 128, 64, 'M'], classes: 10, bias: false },
+    arch: { family: 'vgg', input: [32, 32, 3], config: VGG13_DOUB_8_CONFIG, classes: 10, bias: false },
   },
 };
 

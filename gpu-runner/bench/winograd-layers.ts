@@ -10,8 +10,6 @@
  * VGG13-doub/8 of bench:train, batch 64, 'same' padding. Wall milliseconds per call, median of
  * `--reps` (default 5) after 2 warm-up calls; writes bench/results/winograd-layers.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -19,10 +17,15 @@ import { filterGradient } from '../src/runtime/wasm-kernels/conv2d-backprop-filt
 import { registerWasmTrainingKernels } from '../src/runtime/wasm-kernels/index.ts';
 import { type BackendWasm, callStock, dispose } from '../src/runtime/wasm-kernels/wasm-backend.ts';
 import { winogradConv, winogradFilterGrad, winogradGeometry } from '../src/runtime/wasm-kernels/winograd.ts';
+import { machine, median, writeJson } from './bench-support.ts';
 
 const args = process.argv.slice(2);
 const repsArg = args.indexOf('--reps');
 const reps = repsArg >= 0 ? Number(args[repsArg + 1]) : 5;
+if (!Number.isInteger(reps) || reps < 1) {
+  console.error(`--reps: expected a whole number of calls ≥ 1, got ${JSON.stringify(args[repsArg + 1] ?? null)}`);
+  process.exit(2);
+}
 const BATCH = 64;
 /** [map side, in channels, out channels] */
 const LAYERS: Array<[number, number, number]> = [
@@ -39,11 +42,6 @@ registerWasmTrainingKernels();
 await tf.setBackend('wasm');
 await tf.ready();
 const backend = tf.backend() as BackendWasm;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 function time(run: () => tf.TensorInfo): number {
   for (let i = 0; i < 2; i++) dispose(backend, run());
@@ -82,10 +80,6 @@ for (const [side, inC, outC] of LAYERS) {
   tf.dispose([x, w, dy, rotated]);
 }
 
-const outDir = fileURLToPath(new URL('./results/', import.meta.url));
-mkdirSync(outDir, { recursive: true });
-writeFileSync(
-  `${outDir}winograd-layers.json`,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, tfjs: tf.version.tfjs, cpu: os.cpus()[0]?.model, batch: BATCH, reps, unit: 'wall ms per call, median', rows }, null, 2)}\n`,
-);
-console.log(`\nwrote ${outDir}winograd-layers.json`);
+const out = fileURLToPath(new URL('./results/winograd-layers.json', import.meta.url));
+writeJson(out, { date: new Date().toISOString(), machine: machine(), tfjs: tf.version.tfjs, batch: BATCH, reps, unit: 'wall ms per call, median', rows });
+console.log(`\nwrote ${out}`);

@@ -83,12 +83,12 @@ export function conv2DBackpropInput(args: {
   const padL = kW - 1 - left;
   const padR = kW - 1 - right;
 
-  const unitStride = info.strideHeight === 1 && info.strideWidth === 1;
-  if (unitStride && Math.min(padT, padB, padL, padR) >= 0 && winogradApplies(kH, kW, [1, 1], [info.dilationHeight, info.dilationWidth], co, ci)) {
-    const [batch, inH, inW] = inputShape;
-    return winogradConv(backend, dy, filter, { batch, inH: info.outHeight, inW: info.outWidth, inC: co, outH: inH, outW: inW, outC: ci, padTop: padT, padLeft: padL }, true);
-  }
-  if (unitStride && Math.min(padT, padB, padL, padR) >= 0) {
+  if (info.strideHeight === 1 && info.strideWidth === 1 && Math.min(padT, padB, padL, padR) >= 0) {
+    // dy → dx is itself a stride-1 convolution (dy's co channels in, ci out), padded by k-1-pad.
+    if (winogradApplies(kH, kW, [1, 1], [info.dilationHeight, info.dilationWidth], co, ci)) {
+      const [batch, inH, inW] = inputShape;
+      return winogradConv(backend, dy, filter, { batch, inH: info.outHeight, inW: info.outWidth, inC: co, outH: inH, outW: inW, outC: ci, padTop: padT, padLeft: padL }, true);
+    }
     const flipped = backend.makeOutput([kH, kW, co, ci], 'float32');
     flipFilter(f32(backend, filter), kH, kW, ci, co, f32(backend, flipped));
     const dx = callWasmKernel(

@@ -40,7 +40,6 @@ async function run(
   });
 }
 
-
 async function compare(name: string, inputs: Parameters<typeof run>[2], attrs: Record<string, unknown>): Promise<number> {
   const want = await run('cpu', name, inputs, attrs);
   const got = await run('wasm', name, inputs, attrs);

@@ -74,10 +74,14 @@ export function vggNet(widths: number[] = [16, 32, 64]): TrainingNet {
   };
 }
 
+/** VGG13_doub with every width divided by 8: the net whose `clafusion train` rate bench:train
+ * compares with PyTorch's (bench/cli-train.ts, train_peer.py). */
+export const VGG13_DOUB_8_CONFIG: Array<number | 'M'> = [8, 16, 'M', 32, 32, 'M', 64, 64, 'M', 128, 128, 'M', 128, 64, 'M'];
+
 /**
  * A VGG given as its layer list (widths and 'M' for a 2×2 max-pool), 3×3 convolutions with ReLU,
- * then a linear classifier, no biases (like train_peer.py's vgg_config): VGG13-doub/8 is the `clafusion train` net that bench:train
- * times against PyTorch (cli-train.ts), here so that its kernels can be profiled in-process.
+ * then a linear classifier, no biases (like train_peer.py's vgg_config): the in-process twin of a
+ * `clafusion train --arch` VGG, so that its kernels can be profiled.
  */
 export function vggConfig(name: string, config: Array<number | 'M'>): TrainingNet {
   const shapes: Array<[string, number[]]> = [];
@@ -144,7 +148,7 @@ export const TRAINING_NETS: Record<string, () => TrainingNet> = {
   'tiny-cnn': tinyCnn,
   'vgg-16-32-64': () => vggNet([16, 32, 64]),
   'resnet18-8-16-32-64': () => resnet18([8, 16, 32, 64]),
-  'vgg13-doub-8': () => vggConfig('vgg13-doub-8', [8, 16, 'M', 32, 32, 'M', 64, 64, 'M', 128, 128, 'M', 128, 64, 'M']),
+  'vgg13-doub-8': () => vggConfig('vgg13-doub-8', VGG13_DOUB_8_CONFIG),
 };
 
 /** Deterministic He-style initial parameters (weights), zeros (biases), from a 32-bit seed. */

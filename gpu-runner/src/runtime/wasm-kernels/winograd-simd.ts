@@ -1,7 +1,8 @@
 /**
  * The WebAssembly SIMD half of the Winograd F(2×2, 3×3) convolutions (winograd.ts has the plan and
- * the math): the three tile transforms and the small GEMM they feed, run on tfjs-wasm's heap like
- * the other hand-written kernels (simd-kernels.ts).
+ * the math): the tile transforms (input, output, output gradient), the filter transform and its
+ * adjoint, and the small GEMM they feed, run on tfjs-wasm's heap like the other hand-written
+ * kernels (simd-kernels.ts).
  *
  * Every transform works on NHWC data, so a pixel's channels are contiguous and each instruction
  * handles 4 channels of one tile position: the transforms are only additions and subtractions,
